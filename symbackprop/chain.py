@@ -1,0 +1,294 @@
+"""The chain-rule engine: derivatives of any graph quantity with respect to another.
+
+``dA/dB`` is the change of A when B is perturbed and everything downstream of B
+is recomputed. It is found by one reverse sweep from A over the graph
+(reverse-mode accumulation), in node symbols: nothing is inlined, so the cost
+stays linear in the size of the graph. The same sweep gives the *chain*, a
+tree of named factors in which every sum is kept term by term: the
+cross-output terms of a softmax layer and the sum over every downstream unit
+of a hidden unit are all visible.
+
+>>> from symbackprop.loader import network_from_mapping
+>>> net = network_from_mapping({"network": {"inputs": ["i1"], "layers": [
+...     {"units": ["h1"], "activation": "sigmoid", "weight_names": [["w1"]]},
+...     {"units": ["o1"], "activation": "sigmoid", "weight_names": [["w2"]]}]},
+...     "loss": {"kind": "half_sse"}})
+>>> engine = Engine(net)
+>>> gradient = engine.gradient("w2")
+>>> [str(f) for f in gradient.chain[0]]
+['∂E/∂out(o1)', '∂out(o1)/∂net(o1)', '∂net(o1)/∂w2']
+>>> gradient.compact
+out_h1*out_o1*(1 - out_o1)*(out_o1 - t_o1)
+>>> engine.gradient("w1").compact
+i1*out_h1*out_o1*w2*(1 - out_h1)*(1 - out_o1)*(out_o1 - t_o1)
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Optional
+
+import sympy as sp
+
+from .errors import InputError
+from .graph import Quantity, SymbolicGraph, build_graph, parse_quantity
+from .network import Network
+
+if TYPE_CHECKING:
+    from .values import Point
+
+#: Most paths :meth:`Derivation.paths` will list before it refuses.
+MAX_PATHS = 20_000
+
+
+@dataclass(frozen=True)
+class Factor:
+    """∂of/∂wrt. A *local* factor is one edge of the graph; a *total* one is a sum over ``terms``.
+
+    ``terms`` is a sum of products: each term is a tuple of factors whose
+    product is that term. It is empty for a local factor.
+    """
+
+    of: Quantity
+    wrt: Quantity
+    expression: sp.Expr
+    terms: tuple[tuple["Factor", ...], ...] = ()
+
+    @property
+    def is_local(self) -> bool:
+        return not self.terms
+
+    def __str__(self) -> str:
+        return f"∂{self.of}/∂{self.wrt}"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The derivative of one quantity with respect to another, in every form.
+
+    * ``chain``: the chain rule at the top level, a sum of products of named factors;
+    * ``compact``: the expression in node symbols (net, out, parameters, targets);
+    * :attr:`closed`: in inputs, parameters and targets only (expanded on request);
+    * :attr:`simplified`: tidied, using what the model knows (softmax + cross-entropy → out − t);
+    * :attr:`exact` and :meth:`decimal`: its value at the network's numbers.
+    """
+
+    of: Quantity
+    wrt: Quantity
+    chain: tuple[tuple[Factor, ...], ...]
+    compact: sp.Expr
+    engine: "Engine" = field(repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"∂{self.of}/∂{self.wrt}"
+
+    @functools.cached_property
+    def closed(self) -> sp.Expr:
+        return self.engine.closed_form(self.compact)
+
+    @functools.cached_property
+    def simplified(self) -> sp.Expr:
+        return self.engine.simplified(self.of, self.wrt)
+
+    @property
+    def path_count(self) -> int:
+        return sum(_product(_count_paths(f) for f in term) for term in self.chain)
+
+    def paths(self, limit: int = MAX_PATHS) -> tuple[tuple[Factor, ...], ...]:
+        """Every path from wrt to of, as a product of local factors; their sum is the derivative."""
+        if self.path_count > limit:
+            raise ValueError(f"{self} has {self.path_count} paths, more than the limit of {limit}")
+        return tuple(path for term in self.chain for path in _term_paths(term))
+
+    @functools.cached_property
+    def exact(self) -> sp.Expr:
+        """The exact value at the network's numbers (an exact SymPy expression, not a float)."""
+        return self.engine.point.exact_value(self.compact)
+
+    def evalf(self, digits: int = 30) -> sp.Float:
+        """The value as a SymPy Float correct to about ``digits`` significant digits."""
+        return self.engine.point.evalf(self.compact, digits)
+
+    def decimal(self, digits: int = 30) -> str:
+        """The value as decimal text with ``digits`` significant digits."""
+        from .exact import format_decimal
+
+        return format_decimal(self.evalf(digits), digits)
+
+
+def _product(numbers: Iterator[int]) -> int:
+    result = 1
+    for number in numbers:
+        result *= number
+    return result
+
+
+def _count_paths(factor: Factor) -> int:
+    if factor.is_local:
+        return 1
+    return sum(_product(_count_paths(f) for f in term) for term in factor.terms)
+
+
+def _factor_paths(factor: Factor) -> Iterator[tuple[Factor, ...]]:
+    if factor.is_local:
+        yield (factor,)
+        return
+    for term in factor.terms:
+        yield from _term_paths(term)
+
+
+def _term_paths(term: tuple[Factor, ...]) -> Iterator[tuple[Factor, ...]]:
+    if not term:
+        yield ()
+        return
+    head, rest = term[0], term[1:]
+    for head_path in _factor_paths(head):
+        for rest_path in _term_paths(rest):
+            yield head_path + rest_path
+
+
+class Engine:
+    """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
+
+    def __init__(self, network: Network | SymbolicGraph) -> None:
+        self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
+        self.network = self.graph.network
+        self._position = {q: i for i, q in enumerate(self.graph.order)}
+        self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
+        self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
+        self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
+
+    # ---- the reverse sweep -------------------------------------------------------------
+    def _edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
+        edges = self.graph.consumers[vertex]
+        if target.kind == "loss":
+            # E(o) depends on out(o) alone, so ∂E/∂out(o) = ∂E(o)/∂out(o): skip the E(o) vertex.
+            return tuple((target, d) if u.kind == "loss_term" and vertex.kind == "out" else (u, d) for u, d in edges)
+        return edges
+
+    def adjoints(self, target: Quantity) -> dict[Quantity, sp.Expr]:
+        """∂target/∂v for every vertex v that target depends on, in node symbols."""
+        if target not in self._adjoints:
+            self._adjoints[target] = self._sweep(target, tidy=None)
+        return self._adjoints[target]
+
+    def _sweep(self, target: Quantity, tidy) -> dict[Quantity, sp.Expr]:
+        result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
+        for vertex in reversed(self.graph.order[: self._position[target]]):
+            terms = [result[u] * d for u, d in self._edges(target, vertex) if u in result]
+            if terms:
+                total = sp.Add(*terms)
+                result[vertex] = tidy(total) if tidy and vertex.kind == "net" else total
+        return result
+
+    # ---- public questions -------------------------------------------------------------
+    def quantity(self, text_or_quantity: str | Quantity, place: str = "") -> Quantity:
+        """A validated quantity from text like ``out(h1)`` or from a :class:`Quantity`."""
+        if isinstance(text_or_quantity, Quantity):
+            quantity = text_or_quantity
+        else:
+            try:
+                quantity = parse_quantity(text_or_quantity)
+            except ValueError as error:
+                raise InputError(str(error), place=place) from None
+        return self.graph.validate(quantity, place)
+
+    def derivative(self, of: str | Quantity, wrt: str | Quantity) -> Derivation:
+        """d(of)/d(wrt): perturb wrt, recompute everything downstream, see how of changes.
+
+        >>> from symbackprop.loader import network_from_mapping
+        >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
+        ...     {"units": ["a", "b"], "activation": "softmax", "weight_names": [["u", "v"]]}]},
+        ...     "loss": {"kind": "cross_entropy"}})
+        >>> Engine(net).derivative("out(a)", "net(b)").compact
+        -out_a*out_b
+        """
+        of_q, wrt_q = self.quantity(of), self.quantity(wrt)
+        adjoints = self.adjoints(of_q)
+        compact = adjoints.get(wrt_q, sp.Integer(0))
+        chain = self._chain_terms(of_q, wrt_q) if wrt_q != of_q else ()
+        return Derivation(of_q, wrt_q, chain, compact, self)
+
+    def gradient(self, parameter: str) -> Derivation:
+        """∂E/∂parameter."""
+        quantity = self.quantity(Quantity.param(parameter))
+        return self.derivative(Quantity.loss(), quantity)
+
+    def gradients(self) -> list[Derivation]:
+        """∂E/∂p for every parameter p, in file order."""
+        return [self.gradient(name) for name in self.graph.parameters()]
+
+    # ---- the factor tree --------------------------------------------------------------
+    def _chain_terms(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Factor, ...], ...]:
+        adjoints = self.adjoints(target)
+        terms = []
+        for consumer, local in self._edges(target, vertex):
+            if consumer not in adjoints:
+                continue
+            factor = Factor(consumer, vertex, local)
+            terms.append((factor,) if consumer == target else self._split(target, consumer) + (factor,))
+        return tuple(terms)
+
+    def _split(self, target: Quantity, vertex: Quantity) -> tuple[Factor, ...]:
+        """∂T/∂net(u) of an elementwise unit reads best as ∂T/∂out(u) · ∂out(u)/∂net(u)."""
+        if vertex.kind == "net":
+            adjoints = self.adjoints(target)
+            edges = [(u, d) for u, d in self._edges(target, vertex) if u in adjoints]
+            if len(edges) == 1 and edges[0][0] == Quantity.out(vertex.name) and edges[0][0] != target:
+                out, local = edges[0]
+                return (self.total(target, out), Factor(out, vertex, local))
+        return (self.total(target, vertex),)
+
+    def total(self, target: Quantity, vertex: Quantity) -> Factor:
+        """∂target/∂vertex as a factor whose terms show how it is summed."""
+        key = (target, vertex)
+        if key not in self._totals:
+            terms = self._chain_terms(target, vertex)
+            if len(terms) == 1 and len(terms[0]) == 1 and terms[0][0].is_local:
+                self._totals[key] = terms[0][0]
+            else:
+                self._totals[key] = Factor(target, vertex, self.adjoints(target)[vertex], terms)
+        return self._totals[key]
+
+    # ---- other forms ------------------------------------------------------------------
+    def closed_form(self, expression: sp.Expr) -> sp.Expr:
+        """Replace every node symbol by its definition, last layer first: the expression in leaves."""
+        result = expression
+        for quantity in reversed(self.graph.order):
+            if quantity in self.graph.definitions:
+                symbol = self.graph.symbols[quantity]
+                if symbol in result.free_symbols:
+                    result = result.xreplace({symbol: self.graph.definitions[quantity]})
+        return result
+
+    def simplified(self, of: Quantity, wrt: Quantity) -> sp.Expr:
+        """The derivative rebuilt from tidied adjoints (each δ simplified where it is formed)."""
+        return self._simplified_adjoints(of).get(wrt, sp.Integer(0))
+
+    def _simplified_adjoints(self, target: Quantity) -> dict[Quantity, sp.Expr]:
+        if target not in self._tidy_adjoints:
+            swept = self._sweep(target, tidy=self._tidy)
+            self._tidy_adjoints[target] = {q: self._tidy(e) if q.kind != "net" else e for q, e in swept.items()}
+        return self._tidy_adjoints[target]
+
+    def _tidy(self, expression: sp.Expr) -> sp.Expr:
+        candidates = [expression]
+        try:
+            candidates.append(sp.factor(sp.cancel(expression)))
+        except (sp.PolynomialError, NotImplementedError):
+            pass
+        network = self.network
+        if network.loss.kind == "cross_entropy":
+            # The targets of a cross-entropy are a distribution: Σ t = 1.
+            targets = self.graph.target_symbols()
+            outs = [self.graph.symbols[Quantity.out(o)] for o in network.outputs]
+            collected = sp.collect(sp.expand(expression), outs).subs(sp.Add(*targets), 1)
+            candidates.append(collected)
+        return min(candidates, key=sp.count_ops)
+
+    @functools.cached_property
+    def point(self) -> "Point":
+        """The network's numbers as values of every symbol (needs weights, data and targets)."""
+        from .values import point_of
+
+        return point_of(self.graph)

@@ -1,0 +1,155 @@
+"""Exact numbers from text, and decimal text from numbers.
+
+A decimal string in a file is an exact rational: ``"0.1"`` is 1/10, never the
+float nearest to it. Parsing is done by hand with a regular expression so that
+no text from a file is ever handed to ``sympify`` or ``eval``; magnitudes are
+bounded so that ``1e1000000000`` is refused at once instead of hanging.
+"""
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+#: Largest accepted decimal exponent (after normalisation) of a number in a file.
+MAX_EXPONENT = 60
+#: Most significant digits accepted in one number in a file.
+MAX_DIGITS = 80
+
+_MINUS_SIGNS = "\u2212\u2012\u2013\u2014\ufe63\uff0d"  # − ‒ – — ﹣ －: minus signs pasted from web pages
+_DECIMAL = re.compile(
+    r"(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?"
+)
+_FRACTION = re.compile(r"(?P<num>[+-]?\d+)\s*/\s*(?P<den>\d+)")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
+class NumberError(ValueError):
+    """A string that is not an exact number we accept; the message says why."""
+
+
+def parse_exact(text: str) -> Fraction:
+    """Parse a decimal (or ``p/q``) string into an exact :class:`~fractions.Fraction`.
+
+    >>> parse_exact("0.15")
+    Fraction(3, 20)
+    >>> parse_exact("\u22120.5")          # Unicode minus, as copied from a web page
+    Fraction(-1, 2)
+    >>> parse_exact("1.5e-3")
+    Fraction(3, 2000)
+    >>> parse_exact("2/6")
+    Fraction(1, 3)
+    >>> parse_exact("0,5")
+    Traceback (most recent call last):
+    ...
+    symbackprop.exact.NumberError: '0,5' has a decimal comma; write a decimal point: '0.5'
+    """
+    if not isinstance(text, str):
+        raise NumberError(f"expected a string, got {type(text).__name__}")
+    if len(text) > 200:
+        raise NumberError("number is too long (over 200 characters)")
+    cleaned = text.strip().replace("_", "")
+    for minus in _MINUS_SIGNS:
+        cleaned = cleaned.replace(minus, "-")
+    if _DECIMAL_COMMA.fullmatch(cleaned):
+        raise NumberError(
+            f"{text!r} has a decimal comma; write a decimal point: {cleaned.replace(',', '.')!r}"
+        )
+    fraction = _FRACTION.fullmatch(cleaned)
+    if fraction:
+        denominator = int(fraction["den"])
+        if denominator == 0:
+            raise NumberError(f"{text!r} divides by zero")
+        if len(fraction["num"]) > MAX_DIGITS or len(fraction["den"]) > MAX_DIGITS:
+            raise NumberError(f"{text!r} has more than {MAX_DIGITS} digits")
+        return Fraction(int(fraction["num"]), denominator)
+    match = _DECIMAL.fullmatch(cleaned)
+    if not match or not (match["int"] or match["frac"]):
+        lowered = cleaned.lower().lstrip("+-")
+        if lowered in ("nan", "inf", "infinity"):
+            raise NumberError(f"{text!r} is not a finite number")
+        raise NumberError(f"{text!r} is not a number")
+    digits = (match["int"] or "") + (match["frac"] or "")
+    significant = digits.lstrip("0")
+    if len(significant) > MAX_DIGITS:
+        raise NumberError(f"{text!r} has more than {MAX_DIGITS} significant digits")
+    exp_text = match["exp"] or "0"
+    if len(exp_text.lstrip("+-").lstrip("0")) > 4:
+        raise NumberError(f"{text!r} is out of range (exponent too large)")
+    exponent = int(exp_text) - len(match["frac"] or "")
+    if not significant:
+        return Fraction(0)
+    magnitude = exponent + len(significant)  # power of ten just above the value
+    if magnitude > MAX_EXPONENT or magnitude < -MAX_EXPONENT:
+        raise NumberError(f"{text!r} is out of range (magnitude beyond 1e\u00b1{MAX_EXPONENT})")
+    value = Fraction(int(significant)) * Fraction(10) ** exponent
+    return -value if match["sign"] == "-" else value
+
+
+def exact_from_toml(value: object) -> Fraction:
+    """An exact number from a TOML value: a decimal string, an integer or a float.
+
+    A TOML float is taken as the decimal it was written as (its shortest repr),
+    so ``0.1`` means 1/10.
+
+    >>> exact_from_toml(0.1), exact_from_toml(3), exact_from_toml("0.25")
+    (Fraction(1, 10), Fraction(3, 1), Fraction(1, 4))
+    """
+    if isinstance(value, bool):
+        raise NumberError(f"expected a number, got a boolean ({str(value).lower()})")
+    if isinstance(value, int):
+        return parse_exact(str(value))
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise NumberError(f"{value} is not a finite number")
+        return parse_exact(repr(value))
+    if isinstance(value, str):
+        return parse_exact(value)
+    raise NumberError(f"expected a number, got {_toml_type(value)}")
+
+
+def _toml_type(value: object) -> str:
+    return {list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def format_decimal(value: object, digits: int) -> str:
+    """Decimal text with ``digits`` significant digits, never in float precision.
+
+    Accepts anything SymPy can evaluate numerically (an exact expression, a
+    ``Float``, a ``Fraction`` or an ``mpf``).
+
+    >>> format_decimal(Fraction(1, 3), 10)
+    '0.3333333333'
+    >>> format_decimal(0, 5)
+    '0'
+    >>> format_decimal(Fraction(-123456, 10**9), 4)
+    '-0.0001235'
+    """
+    import mpmath
+
+    number = _to_mpf(value, digits + 10)
+    if number == 0:
+        return "0"
+    with mpmath.workdps(digits + 10):
+        text = mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
+    return text
+
+
+def _to_mpf(value: object, precision: int):
+    import mpmath
+
+    with mpmath.workdps(precision):
+        if isinstance(value, Fraction):
+            return mpmath.mpf(value.numerator) / value.denominator
+        if isinstance(value, (int, float)):
+            return mpmath.mpf(value)
+        if isinstance(value, mpmath.mpf):
+            return +value
+        import sympy
+
+        if not isinstance(value, sympy.Basic):
+            raise TypeError(f"not a number: {value!r}")
+        evaluated = value.evalf(precision)
+        if not evaluated.is_Number:
+            raise TypeError(f"not a number: {value!r}")
+        return mpmath.mpf(evaluated._to_mpmath(mpmath.mp.prec))

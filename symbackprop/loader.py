@@ -1,0 +1,392 @@
+"""Read a network file (TOML) or a mapping of the same shape into a :class:`Network`.
+
+Everything from a file is data: numbers are parsed by :mod:`symbackprop.exact`,
+names are matched against a fixed pattern, and nothing is ever evaluated.
+Every problem is an :class:`InputError` naming the place, for example
+``network.layers[1].weights[0][2]``. Sizes are bounded before any work is
+done, so a hostile file is refused quickly.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .errors import InputError
+from .exact import NumberError, exact_from_toml
+from .network import Bias, Layer, Loss, Network
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_LAYERS = 64
+MAX_UNITS_PER_LAYER = 4096
+MAX_UNITS = 20_000
+MAX_PARAMETERS = 500_000
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
+LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy")
+RESERVED_NAMES = frozenset({"net", "out", "new", "E"})
+#: Prefixes of the symbols generated for every unit; a user name may not collide with them.
+NODE_PREFIXES = ("net_", "out_", "delta_", "t_")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+
+TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta"}
+NETWORK_KEYS = {"convention", "inputs", "layers"}
+LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha"}
+LOSS_KEYS = {"kind", "targets"}
+DATA_KEYS = {"inputs"}
+TRAINING_KEYS = {"learning_rate", "update_biases"}
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file into a plain dict, with clean errors for unreadable files."""
+    import tomllib
+
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise InputError(f"cannot read file: {error.strerror or error}", source=source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", source=source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text (byte {error.start})", source=source) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"not valid TOML: {error}", source=source) from None
+    except RecursionError:
+        raise InputError("not valid TOML: nested too deeply", source=source) from None
+
+
+def load_network(path: str | Path) -> Network:
+    """Read and validate a network file.
+
+    >>> import pathlib, tempfile
+    >>> text = '''
+    ... [network]
+    ... inputs = ["x"]
+    ... [[network.layers]]
+    ... units = ["y"]
+    ... activation = "linear"
+    ... weights = [["0.5"]]
+    ... [loss]
+    ... kind = "half_sse"
+    ... targets = ["1"]
+    ... '''
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     file = pathlib.Path(folder, "net.toml"); _ = file.write_text(text)
+    ...     net = load_network(file)
+    >>> net.layers[0].weight_names, net.layers[0].weights
+    ((('w_x_y',),), ((Fraction(1, 2),),))
+    """
+    document = read_document(path)
+    try:
+        return network_from_mapping(document)
+    except InputError as error:
+        raise error.located(str(path)) from None
+
+
+def network_from_mapping(document: Mapping[str, Any]) -> Network:
+    """Build a :class:`Network` from a mapping shaped like the TOML file (the Python way in)."""
+    _require_table(document, "", "the document")
+    _no_unknown_keys(document, TOP_LEVEL_KEYS, "")
+    network_table = _require_key(document, "network", "")
+    _require_table(network_table, "network", "[network]")
+    _no_unknown_keys(network_table, NETWORK_KEYS, "network")
+
+    convention = network_table.get("convention", "row")
+    if convention not in ("row", "column"):
+        raise InputError(f"convention must be \"row\" or \"column\", not {convention!r}", place="network.convention")
+    inputs = _names(_require_key(network_table, "inputs", "network"), "network.inputs", MAX_UNITS_PER_LAYER)
+    if not inputs:
+        raise InputError("a network needs at least one input", place="network.inputs")
+
+    layer_tables = _require_key(network_table, "layers", "network")
+    if not isinstance(layer_tables, list) or not layer_tables:
+        raise InputError("expected at least one [[network.layers]] table", place="network.layers")
+    if len(layer_tables) > MAX_LAYERS:
+        raise InputError(f"{len(layer_tables)} layers; at most {MAX_LAYERS} are supported", place="network.layers")
+    _check_sizes(inputs, layer_tables)
+
+    layers: list[Layer] = []
+    sources = inputs
+    for index, table in enumerate(layer_tables):
+        layer = _layer(table, index, sources, convention)
+        layers.append(layer)
+        sources = layer.units
+
+    loss = _loss(document, layers[-1].units)
+    data = _data(document, inputs)
+    learning_rate, update_biases = _training(document)
+    network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases)
+    _check_names(network)
+    return network
+
+
+def _check_sizes(inputs: tuple[str, ...], layer_tables: list[Any]) -> None:
+    """Refuse absurd sizes before building anything."""
+    total_units = len(inputs)
+    parameters = 0
+    width = len(inputs)
+    for index, table in enumerate(layer_tables):
+        units = table.get("units") if isinstance(table, dict) else None
+        count = len(units) if isinstance(units, list) else 0
+        if count > MAX_UNITS_PER_LAYER:
+            raise InputError(
+                f"{count} units; at most {MAX_UNITS_PER_LAYER} per layer are supported",
+                place=f"network.layers[{index}].units",
+            )
+        total_units += count
+        parameters += width * count + count
+        width = count
+    if total_units > MAX_UNITS:
+        raise InputError(f"{total_units} units in all; at most {MAX_UNITS} are supported", place="network.layers")
+    if parameters > MAX_PARAMETERS:
+        raise InputError(f"about {parameters} parameters; at most {MAX_PARAMETERS} are supported", place="network.layers")
+
+
+def _layer(table: Any, index: int, sources: tuple[str, ...], convention: str) -> Layer:
+    place = f"network.layers[{index}]"
+    _require_table(table, place, "a layer")
+    _no_unknown_keys(table, LAYER_KEYS, place)
+    name = table.get("name", f"layer{index + 1}")
+    _check_name(name, f"{place}.name")
+    units = _names(_require_key(table, "units", place), f"{place}.units", MAX_UNITS_PER_LAYER)
+    if not units:
+        raise InputError("a layer needs at least one unit", place=f"{place}.units")
+    activation = _require_key(table, "activation", place)
+    if activation not in ACTIVATIONS:
+        raise InputError(
+            f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}", place=f"{place}.activation"
+        )
+    alpha: Optional[Fraction] = None
+    if activation == "leaky_relu":
+        alpha = _number(table.get("alpha", "0.01"), f"{place}.alpha")
+    elif "alpha" in table:
+        raise InputError("alpha applies only to leaky_relu", place=f"{place}.alpha")
+
+    weights = None
+    if "weights" in table:
+        grid = _matrix(table["weights"], f"{place}.weights", sources, units, convention)
+        weights = tuple(tuple(_number(cell, f"{place}.weights{where}") for cell, where in row) for row in grid)
+    if "weight_names" in table:
+        grid = _matrix(table["weight_names"], f"{place}.weight_names", sources, units, convention)
+        weight_names = tuple(tuple(_name_cell(cell, f"{place}.weight_names{where}") for cell, where in row) for row in grid)
+    else:
+        weight_names = tuple(tuple(f"w_{source}_{unit}" for source in sources) for unit in units)
+    bias = _bias(table, place, name, units)
+    return Layer(name, units, activation, weight_names, weights, bias, alpha)
+
+
+def _matrix(value: Any, place: str, sources: tuple[str, ...], units: tuple[str, ...], convention: str):
+    """Check a matrix's shape and return it as ``grid[unit][source]`` of (cell, "[r][c]") pairs."""
+    rows_are_sources = convention == "row"
+    row_names, column_names = (sources, units) if rows_are_sources else (units, sources)
+    row_kind, column_kind = ("input", "unit") if rows_are_sources else ("unit", "input")
+    if not isinstance(value, list):
+        raise InputError(f"expected a matrix (a list of rows), got {_kind(value)}", place=place)
+    if len(value) != len(row_names):
+        raise InputError(
+            f"expected {len(row_names)} rows (one per {row_kind}: {_listing(row_names)}) in the {convention} "
+            f"convention, found {len(value)}",
+            place=place,
+        )
+    for r, row in enumerate(value):
+        if not isinstance(row, list):
+            raise InputError(f"expected a row (a list), got {_kind(row)}", place=f"{place}[{r}]")
+        if len(row) != len(column_names):
+            raise InputError(
+                f"expected {len(column_names)} entries (one per {column_kind}: {_listing(column_names)}), found {len(row)}",
+                place=f"{place}[{r}]",
+            )
+    if rows_are_sources:
+        return [[(value[i][j], f"[{i}][{j}]") for i in range(len(sources))] for j in range(len(units))]
+    return [[(value[j][i], f"[{j}][{i}]") for i in range(len(sources))] for j in range(len(units))]
+
+
+def _bias(table: Mapping[str, Any], place: str, layer_name: str, units: tuple[str, ...]) -> Bias:
+    if "bias" not in table:
+        if "bias_names" in table:
+            raise InputError("bias_names given without a bias", place=f"{place}.bias_names")
+        return Bias()
+    value = table["bias"]
+    names = table.get("bias_names")
+    if isinstance(value, list):
+        if len(value) != len(units):
+            raise InputError(
+                f"expected {len(units)} biases (one per unit: {_listing(units)}), found {len(value)}", place=f"{place}.bias"
+            )
+        values = tuple(_number(cell, f"{place}.bias[{j}]") for j, cell in enumerate(value))
+        if names is None:
+            return Bias("per_unit", tuple(f"b_{unit}" for unit in units), values)
+        if not isinstance(names, list) or len(names) != len(units):
+            raise InputError(
+                f"expected a list of {len(units)} names, one per unit, like the bias", place=f"{place}.bias_names"
+            )
+        return Bias("per_unit", tuple(_name_cell(n, f"{place}.bias_names[{j}]") for j, n in enumerate(names)), values)
+    shared = _number(value, f"{place}.bias")
+    if names is None:
+        return Bias("shared", (f"b_{layer_name}",), (shared,))
+    return Bias("shared", (_name_cell(names, f"{place}.bias_names"),), (shared,))
+
+
+def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
+    table = _require_key(document, "loss", "")
+    _require_table(table, "loss", "[loss]")
+    _no_unknown_keys(table, LOSS_KEYS, "loss")
+    kind = _require_key(table, "kind", "loss")
+    if kind not in LOSSES:
+        raise InputError(f"unknown loss {kind!r}; known: {', '.join(LOSSES)}", place="loss.kind")
+    if "targets" not in table:
+        return Loss(kind)
+    targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
+    if kind == "cross_entropy":
+        if any(t < 0 for t in targets) or sum(targets) != 1:
+            raise InputError(
+                f"cross_entropy targets must be a distribution (non-negative, summing to 1); they sum to {_fraction_text(sum(targets))}",
+                place="loss.targets",
+            )
+    if kind == "binary_cross_entropy":
+        for j, target in enumerate(targets):
+            if not 0 <= target <= 1:
+                raise InputError("binary_cross_entropy targets must lie in [0, 1]", place=f"loss.targets[{j}]")
+    return Loss(kind, targets)
+
+
+def _data(document: Mapping[str, Any], inputs: tuple[str, ...]) -> Optional[tuple[Fraction, ...]]:
+    if "data" not in document:
+        return None
+    table = document["data"]
+    _require_table(table, "data", "[data]")
+    _no_unknown_keys(table, DATA_KEYS, "data")
+    values = _require_key(table, "inputs", "data")
+    return _numbers(values, "data.inputs", len(inputs), f"one per input: {_listing(inputs)}")
+
+
+def _training(document: Mapping[str, Any]) -> tuple[Optional[Fraction], bool]:
+    if "training" not in document:
+        return None, True
+    table = document["training"]
+    _require_table(table, "training", "[training]")
+    _no_unknown_keys(table, TRAINING_KEYS, "training")
+    rate = None
+    if "learning_rate" in table:
+        rate = _number(table["learning_rate"], "training.learning_rate")
+        if rate <= 0:
+            raise InputError("the learning rate must be positive", place="training.learning_rate")
+    update_biases = table.get("update_biases", True)
+    if not isinstance(update_biases, bool):
+        raise InputError(f"expected true or false, got {_kind(update_biases)}", place="training.update_biases")
+    return rate, update_biases
+
+
+def _check_names(network: Network) -> None:
+    """Names are unique across units and parameters, and never collide with generated symbols."""
+    seen: dict[str, str] = {}
+    owners: list[tuple[str, str]] = [(name, f"network.inputs[{i}]") for i, name in enumerate(network.inputs)]
+    for index, layer in enumerate(network.layers):
+        place = f"network.layers[{index}]"
+        owners += [(unit, f"{place}.units[{j}]") for j, unit in enumerate(layer.units)]
+        for j, row in enumerate(layer.weight_names):
+            owners += [(name, f"{place}.weight_names") for name in row]
+        owners += [(name, f"{place}.bias_names") for name in layer.bias.names]
+    for name, place in owners:
+        _check_name(name, place)
+        if name in seen:
+            raise InputError(f"name {name!r} is used twice (also at {seen[name]})", place=place)
+        seen[name] = place
+    units = list(network.inputs) + [u for layer in network.layers for u in layer.units]
+    generated = {f"{prefix}{unit}": unit for unit in units for prefix in NODE_PREFIXES}
+    for name, place in owners:
+        if name in generated:
+            raise InputError(
+                f"name {name!r} collides with a symbol generated for unit {generated[name]!r}; rename it", place=place
+            )
+    layer_names: dict[str, int] = {}
+    for index, layer in enumerate(network.layers):
+        if layer.name in layer_names:
+            raise InputError(f"layer name {layer.name!r} is used twice", place=f"network.layers[{index}].name")
+        layer_names[layer.name] = index
+
+
+def _check_name(name: Any, place: str) -> None:
+    if not isinstance(name, str):
+        raise InputError(f"expected a name (a string), got {_kind(name)}", place=place)
+    if not _NAME.fullmatch(name):
+        raise InputError(
+            f"{name[:40]!r} is not a valid name: a letter, then letters, digits or underscores, at most 32 characters",
+            place=place,
+        )
+    if name in RESERVED_NAMES:
+        raise InputError(f"{name!r} is reserved ({', '.join(sorted(RESERVED_NAMES))})", place=place)
+
+
+def _name_cell(value: Any, place: str) -> str:
+    _check_name(value, place)
+    return value
+
+
+def _names(value: Any, place: str, limit: int) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise InputError(f"expected a list of names, got {_kind(value)}", place=place)
+    if len(value) > limit:
+        raise InputError(f"{len(value)} names; at most {limit} are supported", place=place)
+    for i, name in enumerate(value):
+        _check_name(name, f"{place}[{i}]")
+    return tuple(value)
+
+
+def _number(value: Any, place: str) -> Fraction:
+    try:
+        return exact_from_toml(value)
+    except NumberError as error:
+        raise InputError(str(error), place=place) from None
+
+
+def _numbers(value: Any, place: str, count: int, what: str) -> tuple[Fraction, ...]:
+    if not isinstance(value, list):
+        raise InputError(f"expected a list of {count} numbers ({what}), got {_kind(value)}", place=place)
+    if len(value) != count:
+        raise InputError(f"expected {count} numbers ({what}), found {len(value)}", place=place)
+    return tuple(_number(cell, f"{place}[{i}]") for i, cell in enumerate(value))
+
+
+def _require_key(table: Mapping[str, Any], key: str, place: str) -> Any:
+    if key not in table:
+        raise InputError(f"missing required key {key!r}", place=f"{place}.{key}" if place else key)
+    return table[key]
+
+
+def _require_table(value: Any, place: str, what: str) -> None:
+    if not isinstance(value, dict):
+        raise InputError(f"expected {what} to be a table, got {_kind(value)}", place=place)
+
+
+def _no_unknown_keys(table: Mapping[str, Any], known: set[str], place: str) -> None:
+    for key in table:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
+            raise InputError(f"unknown key {str(key)[:40]!r}{hint}", place=f"{place}.{key}" if place else str(key)[:40])
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"
+    }.get(type(value), type(value).__name__)
+
+
+def _listing(names: tuple[str, ...]) -> str:
+    return ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f", … ({len(names)} in all)"
+
+
+def _fraction_text(value: Fraction) -> str:
+    from .exact import format_decimal
+
+    return format_decimal(value, 12)

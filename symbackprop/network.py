@@ -1,0 +1,163 @@
+"""The network model: what a network file describes, as frozen data.
+
+Weights are stored in one canonical layout whatever the file's convention:
+``incoming[j][i]`` is the weight from source ``i`` (an input or a unit of the
+previous layer) into unit ``j`` of the layer. The convention is kept only to
+print matrices the way the file wrote them.
+
+Numbers are exact :class:`~fractions.Fraction` values; SymPy is not imported
+here, so reading and validating a file stays cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Literal, Mapping, Optional
+
+Convention = Literal["row", "column"]
+BiasMode = Literal["none", "shared", "per_unit"]
+ParameterKind = Literal["weight", "bias"]
+
+
+@dataclass(frozen=True)
+class Bias:
+    """A layer's bias: none, one shared by every unit, or one per unit."""
+
+    mode: BiasMode = "none"
+    names: tuple[str, ...] = ()
+    values: Optional[tuple[Fraction, ...]] = None
+
+    def name_for(self, unit_index: int) -> Optional[str]:
+        """The bias parameter that unit ``unit_index`` adds, if any."""
+        if self.mode == "none":
+            return None
+        return self.names[0] if self.mode == "shared" else self.names[unit_index]
+
+    def value_for(self, unit_index: int) -> Optional[Fraction]:
+        if self.mode == "none" or self.values is None:
+            return None
+        return self.values[0] if self.mode == "shared" else self.values[unit_index]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One dense layer. ``weight_names[j][i]`` joins source ``i`` to unit ``j``."""
+
+    name: str
+    units: tuple[str, ...]
+    activation: str
+    weight_names: tuple[tuple[str, ...], ...]
+    weights: Optional[tuple[tuple[Fraction, ...], ...]] = None
+    bias: Bias = field(default_factory=Bias)
+    alpha: Optional[Fraction] = None  # leaky_relu slope for negative inputs
+
+
+@dataclass(frozen=True)
+class Loss:
+    kind: str
+    targets: Optional[tuple[Fraction, ...]] = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A trainable parameter: where it sits and what it feeds."""
+
+    name: str
+    kind: ParameterKind
+    layer_index: int
+    units: tuple[str, ...]  # the units whose net input it enters
+    source: Optional[str]  # for a weight, the unit or input it multiplies
+    value: Optional[Fraction]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A feed-forward network, its loss and (optionally) one data sample.
+
+    >>> net = Network(inputs=("x",), layers=(Layer("layer1", ("y",), "linear", (("w",),), ((Fraction(2),),)),),
+    ...               loss=Loss("half_sse", (Fraction(1),)), data=(Fraction(3),))
+    >>> [p.name for p in net.parameters()], net.outputs
+    (['w'], ('y',))
+    """
+
+    inputs: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    loss: Loss
+    convention: Convention = "row"
+    data: Optional[tuple[Fraction, ...]] = None
+    learning_rate: Optional[Fraction] = None
+    update_biases: bool = True
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.layers[-1].units
+
+    def sources(self, layer_index: int) -> tuple[str, ...]:
+        """The names feeding layer ``layer_index``: the inputs or the previous layer's units."""
+        return self.inputs if layer_index == 0 else self.layers[layer_index - 1].units
+
+    def layer_of(self, unit: str) -> int:
+        """Index of the layer holding ``unit`` (-1 for an input)."""
+        if unit in self.inputs:
+            return -1
+        for index, layer in enumerate(self.layers):
+            if unit in layer.units:
+                return index
+        raise KeyError(unit)
+
+    def parameters(self) -> list[Parameter]:
+        """Every parameter, layer by layer: weights in file order, then biases."""
+        found: list[Parameter] = []
+        for index, layer in enumerate(self.layers):
+            sources = self.sources(index)
+            for j, unit in enumerate(layer.units):
+                for i, source in enumerate(sources):
+                    value = layer.weights[j][i] if layer.weights is not None else None
+                    found.append(Parameter(layer.weight_names[j][i], "weight", index, (unit,), source, value))
+            if layer.bias.mode == "shared":
+                found.append(Parameter(layer.bias.names[0], "bias", index, layer.units, None, layer.bias.value_for(0)))
+            elif layer.bias.mode == "per_unit":
+                for j, unit in enumerate(layer.units):
+                    found.append(Parameter(layer.bias.names[j], "bias", index, (unit,), None, layer.bias.value_for(j)))
+        return _file_order(found, self)
+
+    @property
+    def has_numbers(self) -> bool:
+        """True when every number needed to evaluate the loss is known."""
+        return (
+            self.data is not None
+            and self.loss.targets is not None
+            and all(layer.weights is not None for layer in self.layers)
+            and all(layer.bias.mode == "none" or layer.bias.values is not None for layer in self.layers)
+        )
+
+    def with_parameter_values(self, values: Mapping[str, Fraction]) -> "Network":
+        """The same network with some parameters set to new exact values."""
+        layers = []
+        for layer in self.layers:
+            weights = layer.weights
+            if weights is not None:
+                weights = tuple(
+                    tuple(values.get(name, value) for name, value in zip(names, row))
+                    for names, row in zip(layer.weight_names, weights)
+                )
+            bias = layer.bias
+            if bias.values is not None:
+                bias = replace(bias, values=tuple(values.get(n, v) for n, v in zip(bias.names, bias.values)))
+            layers.append(replace(layer, weights=weights, bias=bias))
+        return replace(self, layers=tuple(layers))
+
+
+def _file_order(parameters: list[Parameter], network: Network) -> list[Parameter]:
+    """Order weights the way the file lists them, so output reads like the file."""
+    if network.convention == "column":
+        return parameters
+    ordered: list[Parameter] = []
+    for index, layer in enumerate(network.layers):
+        in_layer = [p for p in parameters if p.layer_index == index]
+        weights = {(p.units[0], p.source): p for p in in_layer if p.kind == "weight"}
+        for source in network.sources(index):
+            for unit in layer.units:
+                ordered.append(weights[(unit, source)])
+        ordered.extend(p for p in in_layer if p.kind == "bias")
+    return ordered

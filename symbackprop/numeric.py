@@ -1,0 +1,196 @@
+"""An independent finite-difference evaluator.
+
+It reads the network model directly and evaluates only the forward loss, in
+mpmath (or plain floats); it never touches the symbolic graph or any symbolic
+derivative, so it can prove the engine wrong. Derivatives are central
+differences refined by Richardson extrapolation.
+
+>>> from fractions import Fraction as F
+>>> from symbackprop.network import Network, Layer, Loss
+>>> net = Network(("x",), (Layer("l1", ("y",), "linear", (("w",),), ((F(2),),)),), Loss("half_sse", (F(1),)), data=(F(3),))
+>>> str(loss_at(net, {}, 30))          # ½(1 − 2·3)²
+'12.5'
+>>> mpmath_str(finite_difference(net, "w", digits=30).value)   # (6 − 1)·3
+'15.0'
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Mapping, Optional
+
+import mpmath
+
+from .activations import activation, softmax_numeric
+from .errors import InputError
+from .losses import loss_kind
+from .network import Network, Parameter
+
+#: Richardson levels (each halves the step); the error after extrapolation is O(h^(2·levels)).
+RICHARDSON_LEVELS = 5
+
+
+def mpmath_str(value: mpmath.mpf, digits: int = 30) -> str:
+    return mpmath.nstr(value, digits)
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """Values of a forward pass: each unit's net and out, and the loss."""
+
+    nets: Mapping[str, object]
+    outs: Mapping[str, object]
+    loss: object
+
+
+def forward(network: Network, overrides: Mapping[str, object], number: Callable[[Fraction], object],
+            ops: "Ops") -> ForwardPass:
+    """Run the network forward with exact file numbers turned into ``number`` values."""
+    if not network.has_numbers:
+        raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
+    outs: dict[str, object] = {name: number(value) for name, value in zip(network.inputs, network.data)}
+    nets: dict[str, object] = {}
+    for index, layer in enumerate(network.layers):
+        sources = network.sources(index)
+        alpha = number(layer.alpha) if layer.alpha is not None else None
+        layer_nets = []
+        for j, unit in enumerate(layer.units):
+            total = ops.zero
+            for i, source in enumerate(sources):
+                name = layer.weight_names[j][i]
+                weight = overrides[name] if name in overrides else number(layer.weights[j][i])
+                total = total + weight * outs[source]
+            bias_name = layer.bias.name_for(j)
+            if bias_name is not None:
+                total = total + (overrides[bias_name] if bias_name in overrides else number(layer.bias.value_for(j)))
+            nets[unit] = total
+            layer_nets.append(total)
+        rule = activation(layer.activation)
+        if rule.elementwise:
+            for unit, net in zip(layer.units, layer_nets):
+                outs[unit] = ops.activate(rule, net, alpha)
+        else:
+            for unit, out in zip(layer.units, ops.softmax(layer_nets)):
+                outs[unit] = out
+    rule = loss_kind(network.loss.kind)
+    count = len(network.outputs)
+    terms = [ops.loss(rule, outs[o], number(t), count) for o, t in zip(network.outputs, network.loss.targets)]
+    return ForwardPass(nets, outs, ops.total(terms))
+
+
+class Ops:
+    """Arithmetic for the forward pass: mpmath at a working precision."""
+
+    zero = mpmath.mpf(0)
+
+    def activate(self, rule, net, alpha):
+        return rule.numeric(net, alpha)
+
+    def softmax(self, nets):
+        return softmax_numeric(nets)
+
+    def loss(self, rule, out, target, count):
+        return rule.numeric(out, target, count)
+
+    def total(self, terms):
+        return mpmath.fsum(terms)
+
+
+class FloatOps(Ops):
+    """The same forward pass in float64 (math module), for the --float64 mode."""
+
+    zero = 0.0
+
+    def activate(self, rule, net, alpha):
+        return float(rule.numeric(mpmath.mpf(net), mpmath.mpf(alpha) if alpha is not None else None))
+
+    def softmax(self, nets):
+        top = max(nets)
+        exps = [math.exp(n - top) for n in nets]
+        total = math.fsum(exps)
+        return [e / total for e in exps]
+
+    def loss(self, rule, out, target, count):
+        return float(rule.numeric(mpmath.mpf(out), mpmath.mpf(target), count))
+
+    def total(self, terms):
+        return math.fsum(terms)
+
+
+def _mp_number(value: Fraction) -> mpmath.mpf:
+    return mpmath.mpf(value.numerator) / value.denominator
+
+
+def _float_number(value: Fraction) -> float:
+    return value.numerator / value.denominator
+
+
+def loss_at(network: Network, overrides: Mapping[str, object], digits: int) -> mpmath.mpf:
+    """The loss at the network's numbers (some parameters overridden), to ``digits`` digits."""
+    with mpmath.workdps(digits + 10):
+        return _loss_or_error(network, overrides, _mp_number, Ops())
+
+
+def _loss_or_error(network, overrides, number, ops):
+    try:
+        return forward(network, overrides, number, ops).loss
+    except (ValueError, ZeroDivisionError, OverflowError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"the loss is undefined at these numbers ({error})", place="loss.kind") from None
+
+
+@dataclass(frozen=True)
+class NumericDerivative:
+    """A finite-difference derivative with the step used and an estimate of its own error."""
+
+    value: object
+    error_estimate: object
+    step: object
+
+
+def finite_difference(network: Network, parameter: str, digits: int = 50, float64: bool = False) -> NumericDerivative:
+    """∂E/∂parameter by central differences with Richardson extrapolation.
+
+    In mpmath the working precision is about twice ``digits``, so the
+    cancellation in f(x+h) − f(x−h) costs nothing visible; the step is chosen
+    so that the extrapolated truncation error is far below 10^-digits.
+    """
+    base = next((p for p in network.parameters() if p.name == parameter), None)
+    if base is None:
+        raise InputError(f"no parameter named {parameter!r}", place="--wrt")
+    if float64:
+        return _richardson(network, base, _float_number, FloatOps(), step=2.0**-8, levels=3, precision=None)
+    levels = RICHARDSON_LEVELS
+    exponent = -math.ceil((digits + 10) / (2 * levels)) - 1
+    with mpmath.workdps(2 * digits + 30):
+        return _richardson(network, base, _mp_number, Ops(), step=mpmath.mpf(10) ** exponent, levels=levels, precision=digits)
+
+
+def _richardson(network: Network, base: Parameter, number, ops: Ops, step, levels: int, precision: Optional[int]):
+    centre = number(base.value)
+
+    def central(h):
+        up = _loss_or_error(network, {base.name: centre + h}, number, ops)
+        down = _loss_or_error(network, {base.name: centre - h}, number, ops)
+        return (up - down) / (2 * h)
+
+    table: list[list] = []
+    h = step
+    for level in range(levels):
+        row = [central(h)]
+        for k in range(1, level + 1):
+            factor = 4**k
+            row.append(row[k - 1] + (row[k - 1] - table[level - 1][k - 1]) / (factor - 1))
+        table.append(row)
+        h = h / 2
+    best = table[-1][-1]
+    estimate = abs(best - table[-2][-2]) if levels > 1 else abs(best)
+    return NumericDerivative(best, estimate, step)
+
+
+def unit_nets(network: Network, digits: int = 50) -> dict[str, mpmath.mpf]:
+    """Each unit's net input at the network's numbers (used to locate ReLU kinks)."""
+    with mpmath.workdps(digits + 10):
+        return dict(forward(network, {}, _mp_number, Ops()).nets)
