@@ -19,9 +19,8 @@ the local derivative ∂u/∂v, also in node symbols.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Mapping
 
 import sympy as sp
 
@@ -29,70 +28,7 @@ from .activations import activation, softmax_derivative, softmax_outputs
 from .errors import InputError
 from .losses import loss_kind
 from .network import Network
-
-QuantityKind = Literal["net", "out", "param", "loss", "loss_term"]
-
-
-@dataclass(frozen=True, order=True)
-class Quantity:
-    """A vertex of the graph: net(u), out(u), a parameter, E(o) or E.
-
-    >>> str(Quantity.out("h1")), str(Quantity.loss()), str(Quantity.loss_term("o1")), str(Quantity.param("w5"))
-    ('out(h1)', 'E', 'E(o1)', 'w5')
-    """
-
-    kind: QuantityKind
-    name: str = ""
-
-    @staticmethod
-    def net(unit: str) -> "Quantity":
-        return Quantity("net", unit)
-
-    @staticmethod
-    def out(unit: str) -> "Quantity":
-        return Quantity("out", unit)
-
-    @staticmethod
-    def param(name: str) -> "Quantity":
-        return Quantity("param", name)
-
-    @staticmethod
-    def loss() -> "Quantity":
-        return Quantity("loss", "")
-
-    @staticmethod
-    def loss_term(unit: str) -> "Quantity":
-        return Quantity("loss_term", unit)
-
-    def __str__(self) -> str:
-        if self.kind in ("net", "out"):
-            return f"{self.kind}({self.name})"
-        if self.kind == "loss_term":
-            return f"E({self.name})"
-        return "E" if self.kind == "loss" else self.name
-
-
-_QUANTITY = re.compile(r"\s*(?:(net|out|E)\s*\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)|(E)|([A-Za-z][A-Za-z0-9_]*))\s*")
-
-
-def parse_quantity(text: str) -> Quantity:
-    """Read ``net(h1)``, ``out(h1)``, ``E``, ``E(o1)`` or a parameter name (no evaluation).
-
-    >>> parse_quantity("out(h1)"), parse_quantity("E"), parse_quantity("w5")
-    (Quantity(kind='out', name='h1'), Quantity(kind='loss', name=''), Quantity(kind='param', name='w5'))
-    """
-    match = _QUANTITY.fullmatch(text) if isinstance(text, str) and len(text) <= 80 else None
-    if not match:
-        raise ValueError(f"{str(text)[:80]!r} is not a quantity: write net(u), out(u), E, E(u) or a parameter name")
-    function, argument, bare_e, name = match.groups()
-    if function == "E":
-        return Quantity.loss_term(argument)
-    if function:
-        return Quantity(function, argument)
-    if bare_e:
-        return Quantity.loss()
-    return Quantity.param(name)
-
+from .quantity import Quantity, parse_quantity
 
 Edge = tuple[Quantity, sp.Expr]
 

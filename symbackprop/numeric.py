@@ -25,7 +25,8 @@ import mpmath
 from .activations import activation, softmax_numeric
 from .errors import InputError
 from .losses import loss_kind
-from .network import Network, Parameter
+from .network import Network
+from .quantity import Quantity
 
 #: Richardson levels (each halves the step); the error after extrapolation is O(h^(2·levels)).
 RICHARDSON_LEVELS = 5
@@ -37,19 +38,41 @@ def mpmath_str(value: mpmath.mpf, digits: int = 30) -> str:
 
 @dataclass(frozen=True)
 class ForwardPass:
-    """Values of a forward pass: each unit's net and out, and the loss."""
+    """Values of a forward pass: each unit's net and out, each output's loss term, and the loss."""
 
     nets: Mapping[str, object]
     outs: Mapping[str, object]
+    terms: Mapping[str, object]
     loss: object
+    parameters: Mapping[str, object]
+
+    def value(self, quantity: Quantity):
+        """The value of any quantity in this pass."""
+        table = {"net": self.nets, "out": self.outs, "loss_term": self.terms, "param": self.parameters}
+        return self.loss if quantity.kind == "loss" else table[quantity.kind][quantity.name]
 
 
 def forward(network: Network, overrides: Mapping[str, object], number: Callable[[Fraction], object],
-            ops: "Ops") -> ForwardPass:
-    """Run the network forward with exact file numbers turned into ``number`` values."""
+            ops: "Ops", shifts: Optional[Mapping[Quantity, object]] = None) -> ForwardPass:
+    """Run the network forward with exact file numbers turned into ``number`` values.
+
+    ``overrides`` replaces parameter values; ``shifts`` adds to a node's value
+    where it is computed, so everything downstream of it is recomputed.
+    """
     if not network.has_numbers:
         raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
-    outs: dict[str, object] = {name: number(value) for name, value in zip(network.inputs, network.data)}
+    shifts = shifts or {}
+
+    def shifted(quantity: Quantity, value):
+        return value + shifts[quantity] if quantity in shifts else value
+
+    parameters: dict[str, object] = {}
+    for parameter in network.parameters():
+        value = overrides[parameter.name] if parameter.name in overrides else number(parameter.value)
+        parameters[parameter.name] = shifted(Quantity.param(parameter.name), value)
+    outs: dict[str, object] = {
+        name: shifted(Quantity.out(name), number(value)) for name, value in zip(network.inputs, network.data)
+    }
     nets: dict[str, object] = {}
     for index, layer in enumerate(network.layers):
         sources = network.sources(index)
@@ -58,25 +81,25 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
         for j, unit in enumerate(layer.units):
             total = ops.zero
             for i, source in enumerate(sources):
-                name = layer.weight_names[j][i]
-                weight = overrides[name] if name in overrides else number(layer.weights[j][i])
-                total = total + weight * outs[source]
+                total = total + parameters[layer.weight_names[j][i]] * outs[source]
             bias_name = layer.bias.name_for(j)
             if bias_name is not None:
-                total = total + (overrides[bias_name] if bias_name in overrides else number(layer.bias.value_for(j)))
-            nets[unit] = total
-            layer_nets.append(total)
+                total = total + parameters[bias_name]
+            nets[unit] = shifted(Quantity.net(unit), total)
+            layer_nets.append(nets[unit])
         rule = activation(layer.activation)
-        if rule.elementwise:
-            for unit, net in zip(layer.units, layer_nets):
-                outs[unit] = ops.activate(rule, net, alpha)
-        else:
-            for unit, out in zip(layer.units, ops.softmax(layer_nets)):
-                outs[unit] = out
+        computed = (
+            [ops.activate(rule, net, alpha) for net in layer_nets] if rule.elementwise else ops.softmax(layer_nets)
+        )
+        for unit, out in zip(layer.units, computed):
+            outs[unit] = shifted(Quantity.out(unit), out)
     rule = loss_kind(network.loss.kind)
     count = len(network.outputs)
-    terms = [ops.loss(rule, outs[o], number(t), count) for o, t in zip(network.outputs, network.loss.targets)]
-    return ForwardPass(nets, outs, ops.total(terms))
+    terms = {
+        o: shifted(Quantity.loss_term(o), ops.loss(rule, outs[o], number(t), count))
+        for o, t in zip(network.outputs, network.loss.targets)
+    }
+    return ForwardPass(nets, outs, terms, ops.total(list(terms.values())), parameters)
 
 
 class Ops:
@@ -133,8 +156,12 @@ def loss_at(network: Network, overrides: Mapping[str, object], digits: int) -> m
 
 
 def _loss_or_error(network, overrides, number, ops):
+    return _pass_or_error(network, overrides, number, ops).loss
+
+
+def _pass_or_error(network, overrides, number, ops, shifts=None) -> ForwardPass:
     try:
-        return forward(network, overrides, number, ops).loss
+        return forward(network, overrides, number, ops, shifts)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         if isinstance(error, InputError):
             raise
@@ -151,38 +178,46 @@ class NumericDerivative:
 
 
 def finite_difference(network: Network, parameter: str, digits: int = 50, float64: bool = False) -> NumericDerivative:
-    """∂E/∂parameter by central differences with Richardson extrapolation.
+    """∂E/∂parameter by central differences with Richardson extrapolation."""
+    if parameter not in {p.name for p in network.parameters()}:
+        raise InputError(f"no parameter named {parameter!r}", place="--wrt")
+    return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)
+
+
+def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: int = 50,
+                       float64: bool = False) -> NumericDerivative:
+    """d(of)/d(wrt): shift wrt by ±h, recompute everything downstream, difference ``of``.
 
     In mpmath the working precision is about twice ``digits``, so the
     cancellation in f(x+h) − f(x−h) costs nothing visible; the step is chosen
     so that the extrapolated truncation error is far below 10^-digits.
     """
-    base = next((p for p in network.parameters() if p.name == parameter), None)
-    if base is None:
-        raise InputError(f"no parameter named {parameter!r}", place="--wrt")
     if float64:
-        return _richardson(network, base, _float_number, FloatOps(), step=2.0**-8, levels=3, precision=None)
+        number, ops, step, levels = _float_number, FloatOps(), 2.0**-8, 3
+        return _richardson(lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).value(of), step, levels)
     levels = RICHARDSON_LEVELS
     exponent = -math.ceil((digits + 10) / (2 * levels)) - 1
     with mpmath.workdps(2 * digits + 30):
-        return _richardson(network, base, _mp_number, Ops(), step=mpmath.mpf(10) ** exponent, levels=levels, precision=digits)
+        ops = Ops()
+        return _richardson(
+            lambda h: _pass_or_error(network, {}, _mp_number, ops, {wrt: h}).value(of),
+            mpmath.mpf(10) ** exponent,
+            levels,
+        )
 
 
-def _richardson(network: Network, base: Parameter, number, ops: Ops, step, levels: int, precision: Optional[int]):
-    centre = number(base.value)
+def _richardson(shifted_value: Callable[[object], object], step, levels: int) -> NumericDerivative:
+    """Central differences at steps h, h/2, h/4, … extrapolated (Richardson) to h → 0."""
 
     def central(h):
-        up = _loss_or_error(network, {base.name: centre + h}, number, ops)
-        down = _loss_or_error(network, {base.name: centre - h}, number, ops)
-        return (up - down) / (2 * h)
+        return (shifted_value(h) - shifted_value(-h)) / (2 * h)
 
     table: list[list] = []
     h = step
     for level in range(levels):
         row = [central(h)]
         for k in range(1, level + 1):
-            factor = 4**k
-            row.append(row[k - 1] + (row[k - 1] - table[level - 1][k - 1]) / (factor - 1))
+            row.append(row[k - 1] + (row[k - 1] - table[level - 1][k - 1]) / (4**k - 1))
         table.append(row)
         h = h / 2
     best = table[-1][-1]
@@ -193,4 +228,4 @@ def _richardson(network: Network, base: Parameter, number, ops: Ops, step, level
 def unit_nets(network: Network, digits: int = 50) -> dict[str, mpmath.mpf]:
     """Each unit's net input at the network's numbers (used to locate ReLU kinks)."""
     with mpmath.workdps(digits + 10):
-        return dict(forward(network, {}, _mp_number, Ops()).nets)
+        return dict(_pass_or_error(network, {}, _mp_number, Ops()).nets)

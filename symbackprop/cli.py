@@ -1,0 +1,98 @@
+"""The command line: the only module that reads argv, writes stdout/stderr and returns exit codes.
+
+Exit codes: 0 success, 1 a check or audit found a problem, 2 bad input.
+Heavy modules (SymPy) are imported inside the commands, so ``--help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other bad input
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symbackprop", description="Exact symbolic gradients of small neural networks, proved.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    derive = commands.add_parser("derive", help="print ∂E/∂p for the parameters of a network file")
+    derive.add_argument("file")
+    derive.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
+    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default="chain")
+    derive.add_argument("--format", choices=("text", "latex", "json"), default="text")
+    derive.add_argument("--digits", type=_digits, default=40, help="significant digits of values (default 40)")
+
+    check = commands.add_parser("check", help="compare every exact gradient with finite differences")
+    check.add_argument("file")
+    check.add_argument("--digits", type=_digits, default=50, help="precision in digits (default 50)")
+    check.add_argument("--float64", action="store_true", help="finite differences in float64 instead")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _digits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 5 <= value <= 1000:
+        raise argparse.ArgumentTypeError("digits must be between 5 and 1000")
+    return value
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; return its exit code."""
+    args = _parser().parse_args(argv)
+    from .errors import InputError
+
+    try:
+        return {"derive": _derive, "check": _check}[args.command](args)
+    except InputError as error:
+        print(f"symbackprop: {error.located(args.file)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _derive(args) -> int:
+    from .chain import Engine
+    from .loader import load_network
+    from .report import derivation_text, derive_json, derive_latex
+
+    network = load_network(args.file)
+    engine = Engine(network)
+    names = args.wrt or engine.graph.parameters()
+    derivations = [
+        engine.derivative(engine.quantity("E"), engine.quantity(name, place=f"--wrt {name}")) for name in names
+    ]
+    with_value = network.has_numbers
+    if with_value:
+        engine.point.numeric(args.digits + 12)  # fail early (exit 2) if the loss is undefined here
+    if args.format == "json":
+        print(derive_json(derivations, args.form, args.digits, with_value))
+    elif args.format == "latex":
+        print(derive_latex(derivations, args.form if args.form != "chain" else "compact"))
+    else:
+        print("\n\n".join(derivation_text(d, args.form, args.digits, with_value) for d in derivations))
+    return EXIT_OK
+
+
+def _check(args) -> int:
+    from .check import check_gradients
+    from .loader import load_network
+    from .report import check_json, check_text
+
+    network = load_network(args.file)
+    report = check_gradients(network, digits=args.digits, float64=args.float64)
+    print(check_json(report) if args.format == "json" else check_text(report))
+    return EXIT_OK if report.passed else EXIT_FOUND
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

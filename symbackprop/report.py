@@ -1,0 +1,166 @@
+"""Reports for `derive` and `check`: data in, text or JSON out.
+
+Functions here turn derivations and check results into strings or plain
+dicts; they never differentiate and never print.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Optional
+
+from .chain import Derivation, Engine, Factor
+from .check import CheckReport
+from .exact import format_decimal
+from .printing import factor_latex, latex, text
+
+FORMS = ("chain", "compact", "closed", "simplified")
+
+
+def _form_expression(derivation: Derivation, form: str):
+    return {"compact": derivation.compact, "closed": derivation.closed, "simplified": derivation.simplified}.get(
+        form, derivation.compact
+    )
+
+
+def _nonlocal_factors(derivation: Derivation) -> list[Factor]:
+    """Every summed factor in the chain, outermost first, each once."""
+    found: list[Factor] = []
+    pending = [f for term in derivation.chain for f in term]
+    while pending:
+        factor = pending.pop(0)
+        if not factor.is_local and factor not in found:
+            found.append(factor)
+            pending.extend(f for term in factor.terms for f in term)
+    return found
+
+
+def _product_text(term: Iterable[Factor]) -> str:
+    return " · ".join(str(f) for f in term)
+
+
+def _sum_text(terms) -> str:
+    return " + ".join(_product_text(term) for term in terms) or "0"
+
+
+def derivation_text(derivation: Derivation, form: str, digits: int, with_value: bool) -> str:
+    """A derivation as lines a person reads in a terminal."""
+    name = str(derivation)
+    pad = " " * len(name)
+    lines = []
+    if form == "chain":
+        lines.append(f"{name} = {_sum_text(derivation.chain)}")
+        factors = " + ".join(" · ".join(f"({text(f.expression)})" for f in term) for term in derivation.chain)
+        lines.append(f"{pad} = {factors or '0'}")
+        lines.append(f"{pad} = {text(derivation.compact)}")
+        if derivation.simplified != derivation.compact:
+            lines.append(f"{pad} = {text(derivation.simplified)}    (simplified)")
+    else:
+        lines.append(f"{name} = {text(_form_expression(derivation, form))}")
+    if with_value:
+        lines.append(f"{pad} = {derivation.decimal(digits)}")
+    if form == "chain":
+        for factor in _nonlocal_factors(derivation):
+            lines.append(f"  where {factor} = {_sum_text(factor.terms)}")
+            if len(factor.terms) > 1:
+                expanded = " + ".join(" · ".join(f"({text(f.expression)})" for f in term) for term in factor.terms)
+                lines.append(f"  {' ' * (len(str(factor)) + 6)} = {expanded}")
+    return "\n".join(lines)
+
+
+def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[int]) -> dict:
+    record = {
+        "term": term,
+        "factor": str(factor),
+        "expression": text(factor.expression),
+        "latex": factor_latex(factor.of, factor.wrt, engine.graph),
+    }
+    if factor.terms:
+        record["sum"] = [[str(f) for f in product] for product in factor.terms]
+    if digits is not None:
+        record["value"] = format_decimal(engine.point.evalf(factor.expression, digits), digits)
+    return record
+
+
+def derivation_record(derivation: Derivation, form: str, digits: int, with_value: bool) -> dict:
+    """A derivation as a JSON-ready dict (the ``derive --format json`` contract)."""
+    engine = derivation.engine
+    value_digits = digits if with_value else None
+    record = {
+        "chain": [
+            factor_record(f, t, engine, value_digits) for t, term in enumerate(derivation.chain) for f in term
+        ],
+        "paths": derivation.path_count,
+        "compact": text(derivation.compact),
+        "latex": latex(_form_expression(derivation, form), engine.graph),
+    }
+    if form in ("closed", "simplified"):
+        record[form] = text(_form_expression(derivation, form))
+    if with_value:
+        record["value"] = derivation.decimal(digits)
+    return record
+
+
+def derive_json(derivations: Iterable[Derivation], form: str, digits: int, with_value: bool) -> str:
+    gradients = {str(d.wrt): derivation_record(d, form, digits, with_value) for d in derivations}
+    return json.dumps({"gradients": gradients}, ensure_ascii=False, indent=2)
+
+
+def derive_latex(derivations: Iterable[Derivation], form: str) -> str:
+    lines = []
+    for derivation in derivations:
+        engine = derivation.engine
+        head = factor_latex(derivation.of, derivation.wrt, engine.graph)
+        lines.append(f"{head} = {latex(_form_expression(derivation, form), engine.graph)}")
+    return "\n".join(lines)
+
+
+def check_record(report: CheckReport) -> dict:
+    digits = max(30, report.digits) if not report.float64 else 17
+    return {
+        "loss": format_decimal(report.loss, digits),
+        "digits": report.digits,
+        "mode": "float64" if report.float64 else "mpmath",
+        "gradients": {
+            row.name: {
+                "analytic": format_decimal(row.analytic, digits),
+                "numeric": format_decimal(row.numeric, digits),
+                "abs_error": format_decimal(row.abs_error, digits),
+                "rel_error": format_decimal(row.rel_error, 3),
+                "status": row.status,
+                **({"kinks": list(row.kinks)} if row.kinks else {}),
+            }
+            for row in report.rows
+        },
+        "passed": report.passed,
+    }
+
+
+def check_json(report: CheckReport) -> str:
+    return json.dumps(check_record(report), ensure_ascii=False, indent=2)
+
+
+def check_text(report: CheckReport, shown_digits: int = 20) -> str:
+    digits = min(shown_digits, report.digits) if not report.float64 else 12
+    header = ("parameter", "analytic", "finite difference", "rel. error", "status")
+    rows = [
+        (
+            row.name,
+            format_decimal(row.analytic, digits),
+            format_decimal(row.numeric, digits),
+            format_decimal(row.rel_error, 2),
+            row.status + (f" ({', '.join(row.kinks)} at 0)" if row.kinks else ""),
+        )
+        for row in report.rows
+    ]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in [header] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    mode = "float64" if report.float64 else f"{report.digits} digits"
+    counts = {status: sum(r.status == status for r in report.rows) for status in ("ok", "kink", "mismatch")}
+    lines.append("")
+    lines.append(f"loss E = {format_decimal(report.loss, digits)}")
+    lines.append(
+        f"{len(report.rows)} parameters checked ({mode}): {counts['ok']} ok, {counts['kink']} kink, "
+        f"{counts['mismatch']} mismatch"
+    )
+    return "\n".join(lines)
