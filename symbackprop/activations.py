@@ -202,7 +202,7 @@ ACTIVATIONS: dict[str, Activation] = {
         "relu",
         forward=lambda net, alpha: relu(net),
         derivative=lambda net, out, alpha: sp.Heaviside(net, 0),
-        explicit=lambda x, alpha: sp.Max(0, x),
+        explicit=lambda x, alpha: sp.Piecewise((x, x > 0), (0, True)),
         numeric=_relu_numeric,
         kink_at_zero=True,
     ),

@@ -278,7 +278,7 @@ class Engine:
         except (sp.PolynomialError, NotImplementedError):
             pass
         network = self.network
-        if network.loss.kind == "cross_entropy":
+        if network.loss.kind == "cross_entropy" and len(network.outputs) > 1:
             # The targets of a cross-entropy are a distribution: Σ t = 1.
             targets = self.graph.target_symbols()
             outs = [self.graph.symbols[Quantity.out(o)] for o in network.outputs]

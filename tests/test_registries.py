@@ -1,0 +1,93 @@
+"""Every activation and loss rule against sympy.diff of its explicit formula, parametrised over the registries."""
+import mpmath
+import pytest
+import sympy as sp
+
+from symbackprop.activations import ACTIVATIONS, activation, softmax_derivative, softmax_outputs
+from symbackprop.losses import LOSSES, loss_kind
+
+ELEMENTWISE = [name for name, rule in ACTIVATIONS.items() if rule.elementwise]
+POINTS = [sp.Rational(-7, 5), sp.Rational(-1, 3), sp.Integer(0), sp.Rational(1, 4), sp.Rational(13, 7)]
+ALPHA = sp.Rational(1, 10)
+x = sp.Symbol("x", real=True)
+
+
+def test_registry_covers_every_activation_the_loader_accepts():
+    from symbackprop.loader import ACTIVATIONS as ACCEPTED, LOSSES as ACCEPTED_LOSSES
+
+    assert set(ACCEPTED) == set(ACTIVATIONS)
+    assert set(ACCEPTED_LOSSES) == set(LOSSES)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("point", POINTS)
+def test_function_derivative_equals_diff_of_explicit_formula(name, point):
+    rule = activation(name)
+    ours = sp.diff(rule.forward(x, ALPHA), x).subs(x, point)
+    reference = sp.diff(rule.explicit(x, ALPHA), x).subs(x, point)
+    assert abs(sp.N(ours - reference, 50)) < sp.Float("1e-45")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("point", POINTS)
+def test_readable_rule_in_node_symbols_equals_diff(name, point):
+    """The rule written with out (σ(1−σ)) is the same number as the derivative of the formula."""
+    rule = activation(name)
+    out_value = rule.explicit(x, ALPHA).subs(x, point)
+    readable = rule.derivative(point, out_value, ALPHA)
+    reference = sp.diff(rule.explicit(x, ALPHA), x).subs(x, point)
+    assert abs(sp.N(readable - reference, 50)) < sp.Float("1e-45")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("point", POINTS)
+def test_forward_and_numeric_agree_with_explicit_formula(name, point):
+    rule = activation(name)
+    explicit = sp.N(rule.explicit(x, ALPHA).subs(x, point), 40)
+    assert abs(sp.N(rule.forward(point, ALPHA), 40) - explicit) < sp.Float("1e-35")
+    with mpmath.workdps(40):
+        numeric = rule.numeric(mpmath.mpf(point.p) / point.q, mpmath.mpf(ALPHA.p) / ALPHA.q)
+        assert abs(numeric - mpmath.mpf(str(explicit))) < mpmath.mpf("1e-35")
+
+
+def test_sigmoid_derivative_stays_readable():
+    from symbackprop.activations import sigmoid
+
+    assert sp.diff(sigmoid(x), x) == sigmoid(x) * (1 - sigmoid(x))
+    assert not sp.diff(sigmoid(x), x).has(sp.exp)
+
+
+def test_softmax_jacobian_equals_diff_of_explicit_formula():
+    nets = sp.symbols("n1:4")
+    outs = softmax_outputs(list(nets))
+    point = {nets[0]: sp.Rational(1, 2), nets[1]: sp.Rational(-1, 3), nets[2]: sp.Integer(2)}
+    values = [o.subs(point) for o in outs]
+    for k in range(3):
+        for j in range(3):
+            reference = sp.diff(outs[k], nets[j]).subs(point)
+            ours = softmax_derivative(values[k], values[j], k == j)
+            assert abs(sp.N(ours - reference, 50)) < sp.Float("1e-45")
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_derivative_equals_diff_of_term(name):
+    o, t = sp.symbols("o t")
+    rule = loss_kind(name)
+    for n in (1, 3):
+        assert sp.simplify(rule.derivative(o, t, n) - sp.diff(rule.term(o, t, n), o)) == 0
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_numeric_agrees_with_term(name):
+    rule = loss_kind(name)
+    o, t = sp.Rational(3, 10), sp.Rational(1, 4)
+    with mpmath.workdps(40):
+        numeric = rule.numeric(mpmath.mpf(3) / 10, mpmath.mpf(1) / 4, 3)
+        assert abs(numeric - mpmath.mpf(str(sp.N(rule.term(o, t, 3), 40)))) < mpmath.mpf("1e-35")
+
+
+def test_a_missing_rule_fails_loudly():
+    with pytest.raises(KeyError, match="no activation 'gelu'"):
+        activation("gelu")
+    with pytest.raises(KeyError, match="no loss 'hinge'"):
+        loss_kind("hinge")
