@@ -16,16 +16,30 @@ out_y*x*(1 - out_y)*(out_y - t_y)
 >>> sbp.check_gradients(net).passed       # proved against finite differences
 True
 """
-from .chain import Derivation, Engine, Factor
-from .check import CheckReport, GradientCheck, check_gradients
-from .errors import InputError
-from .graph import Quantity, SymbolicGraph, build_graph, parse_quantity
-from .loader import load_network, network_from_mapping, read_document
-from .network import Bias, Layer, Loss, Network, Parameter
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "Bias", "CheckReport", "Derivation", "Engine", "Factor", "GradientCheck", "InputError", "Layer", "Loss",
-    "Network", "Parameter", "Quantity", "SymbolicGraph", "build_graph", "check_gradients", "load_network",
-    "network_from_mapping", "parse_quantity", "read_document",
-]
+# The public API, imported on first use so that `symbackprop --help` never loads SymPy.
+_EXPORTS = {
+    "Derivation": "chain", "Engine": "chain", "Factor": "chain",
+    "CheckReport": "check", "GradientCheck": "check", "check_gradients": "check",
+    "InputError": "errors",
+    "SymbolicGraph": "graph", "build_graph": "graph",
+    "Quantity": "quantity", "parse_quantity": "quantity",
+    "load_network": "loader", "network_from_mapping": "loader", "read_document": "loader",
+    "Bias": "network", "Layer": "network", "Loss": "network", "Network": "network", "Parameter": "network",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -99,7 +99,7 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
         o: shifted(Quantity.loss_term(o), ops.loss(rule, outs[o], number(t), count))
         for o, t in zip(network.outputs, network.loss.targets)
     }
-    return ForwardPass(nets, outs, terms, ops.total(list(terms.values())), parameters)
+    return ForwardPass(nets, outs, terms, shifted(Quantity.loss(), ops.total(list(terms.values()))), parameters)
 
 
 class Ops:

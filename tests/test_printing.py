@@ -1,0 +1,66 @@
+"""Exact LaTeX strings: ∂ always, readable subscripts."""
+import sympy as sp
+
+from symbackprop import Engine, network_from_mapping
+from symbackprop.printing import factor_latex, latex, latex_symbol_name
+from symbackprop.quantity import Quantity
+
+
+def test_symbol_names():
+    assert latex_symbol_name("w5") == "w_{5}"
+    assert latex_symbol_name("net_h1") == r"\mathrm{net}_{h1}"
+    assert latex_symbol_name("out_o1") == r"\mathrm{out}_{o1}"
+    assert latex_symbol_name("delta_h2") == r"\delta_{h2}"
+    assert latex_symbol_name("t_o1") == "t_{o1}"
+    assert latex_symbol_name("b1") == "b_{1}"
+    assert latex_symbol_name("w_1_11") == "w_{1,11}"
+    assert latex_symbol_name("theta3") == r"\theta_{3}"
+    assert latex_symbol_name("bias") == r"\mathrm{bias}"
+
+
+def test_derivative_is_always_partial():
+    x = sp.Symbol("x")
+    assert latex(sp.Derivative(sp.sin(x), x)) == r"\frac{\partial}{\partial x} \sin{\left(x \right)}"
+    assert sp.latex(sp.Derivative(sp.sin(x), x)).startswith(r"\frac{d}{d x}")  # what SymPy alone does
+
+
+def test_generated_names_and_a_gradient():
+    network = network_from_mapping({
+        "network": {"inputs": ["i1", "i2"], "layers": [
+            {"units": ["h1", "h2"], "activation": "sigmoid", "bias": "0"},
+            {"units": ["o1"], "activation": "sigmoid", "bias": ["0"]}]},
+        "loss": {"kind": "half_sse"}})
+    engine = Engine(network)
+    graph = engine.graph
+    assert latex(sp.Symbol("w_i2_h1"), graph) == "w^{(1)}_{21}"
+    assert latex(sp.Symbol("b_layer1"), graph) == "b^{(1)}"
+    assert latex(sp.Symbol("b_o1"), graph) == "b^{(2)}_{1}"
+    gradient = engine.gradient("w_h1_o1")
+    assert latex(gradient.compact, graph) == (
+        r"\mathrm{out}_{h1} \mathrm{out}_{o1} \left(1 - \mathrm{out}_{o1}\right) \left(\mathrm{out}_{o1} - t_{o1}\right)"
+    )
+    assert factor_latex(Quantity.loss(), Quantity.out("o1"), graph) == r"\frac{\partial E}{\partial \mathrm{out}_{o1}}"
+    assert factor_latex(Quantity.net("o1"), Quantity.param("w_h1_o1"), graph) == (
+        r"\frac{\partial \mathrm{net}_{o1}}{\partial w^{(2)}_{11}}"
+    )
+
+
+def test_column_convention_indexes_like_the_file():
+    network = network_from_mapping({
+        "network": {"convention": "column", "inputs": ["x1", "x2"], "layers": [
+            {"units": ["h1", "h2", "h3"], "activation": "tanh"}]},
+        "loss": {"kind": "sse"}})
+    graph = Engine(network).graph
+    # column: weights[j][i] joins input i to unit j, so w_x2_h3 is entry [3][2]
+    assert latex(sp.Symbol("w_x2_h3"), graph) == "w^{(1)}_{32}"
+
+
+def test_activation_latex():
+    from symbackprop.activations import leaky_relu, relu, sigmoid, softplus
+
+    x = sp.Symbol("x")
+    assert latex(sigmoid(x)) == r"\sigma\left(x\right)"
+    assert latex(relu(x)) == r"\operatorname{ReLU}\left(x\right)"
+    assert latex(softplus(x)) == r"\operatorname{softplus}\left(x\right)"
+    assert latex(leaky_relu(x, sp.Rational(1, 100))) == r"\operatorname{LeakyReLU}_{\frac{1}{100}}\left(x\right)"
+    assert latex(sp.Heaviside(x, 0)) == r"H\left(x\right)"
