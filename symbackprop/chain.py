@@ -174,11 +174,15 @@ class Engine:
 
     def _sweep(self, target: Quantity, tidy) -> dict[Quantity, sp.Expr]:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
+        outputs = set(self.network.outputs)
         for vertex in reversed(self.graph.order[: self._position[target]]):
             terms = [result[u] * d for u, d in self._edges(target, vertex) if u in result]
             if terms:
                 total = sp.Add(*terms)
-                result[vertex] = tidy(total) if tidy and vertex.kind == "net" else total
+                # Losses and output activations meet at the output δ: that is where they collapse
+                # (softmax + cross-entropy to out − t). A hidden δ built from tidied δs needs nothing more.
+                tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
+                result[vertex] = tidy(total) if tidy_here else total
         return result
 
     # ---- public questions -------------------------------------------------------------
@@ -267,8 +271,7 @@ class Engine:
 
     def _simplified_adjoints(self, target: Quantity) -> dict[Quantity, sp.Expr]:
         if target not in self._tidy_adjoints:
-            swept = self._sweep(target, tidy=self._tidy)
-            self._tidy_adjoints[target] = {q: self._tidy(e) if q.kind != "net" else e for q, e in swept.items()}
+            self._tidy_adjoints[target] = self._sweep(target, tidy=self._tidy)
         return self._tidy_adjoints[target]
 
     def _tidy(self, expression: sp.Expr) -> sp.Expr:
