@@ -145,6 +145,7 @@ class Activation:
     derivative: Callable[[sp.Expr, sp.Expr, Alpha], sp.Expr]  # (net, out, alpha) -> ∂out/∂net
     explicit: Callable[[sp.Expr, Alpha], sp.Expr]
     numeric: Callable[[mpmath.mpf, Optional[mpmath.mpf]], mpmath.mpf]
+    numeric_derivative: Callable[[mpmath.mpf, mpmath.mpf, Optional[mpmath.mpf]], mpmath.mpf] = None  # (net, out, α)
     kink_at_zero: bool = False
     elementwise: bool = True
 
@@ -183,6 +184,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: sp.Integer(1),
         explicit=lambda x, alpha: x,
         numeric=lambda x, alpha: x,
+        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1),
     ),
     "sigmoid": Activation(
         "sigmoid",
@@ -190,6 +192,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: out * (1 - out),
         explicit=lambda x, alpha: 1 / (1 + sp.exp(-x)),
         numeric=lambda x, alpha: 1 / (1 + mpmath.exp(-x)),
+        numeric_derivative=lambda net, out, alpha: out * (1 - out),
     ),
     "tanh": Activation(
         "tanh",
@@ -197,6 +200,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: 1 - out**2,
         explicit=lambda x, alpha: (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)),
         numeric=lambda x, alpha: mpmath.tanh(x),
+        numeric_derivative=lambda net, out, alpha: 1 - out**2,
     ),
     "relu": Activation(
         "relu",
@@ -204,6 +208,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: sp.Heaviside(net, 0),
         explicit=lambda x, alpha: sp.Piecewise((x, x > 0), (0, True)),
         numeric=_relu_numeric,
+        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1 if net > 0 else 0),
         kink_at_zero=True,
     ),
     "leaky_relu": Activation(
@@ -212,6 +217,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: sp.Heaviside(net, 0) + alpha * sp.Heaviside(-net, 1),
         explicit=lambda x, alpha: sp.Piecewise((x, x > 0), (alpha * x, True)),
         numeric=_leaky_numeric,
+        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1) if net > 0 else alpha,
         kink_at_zero=True,
     ),
     "softplus": Activation(
@@ -220,6 +226,7 @@ ACTIVATIONS: dict[str, Activation] = {
         derivative=lambda net, out, alpha: sigmoid(net),
         explicit=lambda x, alpha: sp.log(1 + sp.exp(x)),
         numeric=lambda x, alpha: mpmath.log(1 + mpmath.exp(x)),
+        numeric_derivative=lambda net, out, alpha: 1 / (1 + mpmath.exp(-net)),
     ),
     "softmax": Activation(
         "softmax",

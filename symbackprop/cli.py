@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--digits", type=_digits, default=50, help="precision in digits (default 50)")
     check.add_argument("--float64", action="store_true", help="finite differences in float64 instead")
     check.add_argument("--format", choices=("text", "json"), default="text")
+
+    audit = commands.add_parser("audit", help="a verdict for every number of a hand-worked example")
+    audit.add_argument("file")
+    audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    audit.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
     return parser
 
 
@@ -52,7 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import InputError
 
     try:
-        return {"derive": _derive, "check": _check}[args.command](args)
+        return {"derive": _derive, "check": _check, "audit": _audit}[args.command](args)
     except InputError as error:
         print(f"symbackprop: {error.located(args.file)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -92,6 +97,33 @@ def _check(args) -> int:
     report = check_gradients(network, digits=args.digits, float64=args.float64)
     print(check_json(report) if args.format == "json" else check_text(report))
     return EXIT_OK if report.passed else EXIT_FOUND
+
+
+def _audit(args) -> int:
+    from .audit import audit, load_claims
+    from .audit.report import audit_json, audit_markdown, audit_text
+    from .loader import read_document
+
+    graph, claims = load_claims(args.file)
+    report = audit(graph, claims)
+    if args.format == "json":
+        text = audit_json(report)
+    elif args.format == "markdown":
+        meta = read_document(args.file).get("meta", {})
+        text = audit_markdown(report, str(meta.get("title", "")) if isinstance(meta, dict) else "")
+    else:
+        text = audit_text(report)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+        except OSError as error:
+            from .errors import InputError
+
+            raise InputError(f"cannot write {args.output}: {error.strerror or error}", place="-o") from None
+    else:
+        print(text)
+    return EXIT_OK if report.clean else EXIT_FOUND
 
 
 if __name__ == "__main__":  # pragma: no cover

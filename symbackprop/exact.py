@@ -153,3 +153,19 @@ def _to_mpf(value: object, precision: int):
         if not evaluated.is_Number:
             raise TypeError(f"not a number: {value!r}")
         return mpmath.mpf(evaluated._to_mpmath(mpmath.mp.prec))
+
+
+def written_unit(text: str) -> Fraction:
+    """One unit in the last written place of a decimal string: the precision the author claims.
+
+    >>> written_unit("0.082167041"), written_unit("0.4700"), written_unit("12"), written_unit("1.5e-3")
+    (Fraction(1, 1000000000), Fraction(1, 10000), Fraction(1, 1), Fraction(1, 10000))
+    """
+    cleaned = text.strip().replace("_", "")
+    for minus in _MINUS_SIGNS:
+        cleaned = cleaned.replace(minus, "-")
+    match = _DECIMAL.fullmatch(cleaned)
+    if not match:
+        return Fraction(0)  # p/q fractions are exact: no rounding claimed
+    exponent = int(match["exp"] or "0") - len(match["frac"] or "")
+    return Fraction(10) ** exponent

@@ -26,6 +26,7 @@ class LossKind:
     term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]  # (out, target, number of outputs)
     derivative: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
     numeric: Callable[[mpmath.mpf, mpmath.mpf, int], mpmath.mpf]
+    numeric_derivative: Callable[[mpmath.mpf, mpmath.mpf, int], mpmath.mpf]
 
 
 def _binary_ce_numeric(out, target, n):
@@ -42,6 +43,7 @@ LOSSES: dict[str, LossKind] = {
         term=lambda o, t, n: sp.Rational(1, 2) * (t - o) ** 2,
         derivative=lambda o, t, n: o - t,
         numeric=lambda o, t, n: (t - o) ** 2 / 2,
+        numeric_derivative=lambda o, t, n: o - t,
     ),
     "sse": LossKind(
         "sse",
@@ -49,6 +51,7 @@ LOSSES: dict[str, LossKind] = {
         term=lambda o, t, n: (t - o) ** 2,
         derivative=lambda o, t, n: 2 * (o - t),
         numeric=lambda o, t, n: (t - o) ** 2,
+        numeric_derivative=lambda o, t, n: 2 * (o - t),
     ),
     "mse": LossKind(
         "mse",
@@ -56,6 +59,7 @@ LOSSES: dict[str, LossKind] = {
         term=lambda o, t, n: (t - o) ** 2 / n,
         derivative=lambda o, t, n: sp.Rational(2, n) * (o - t),
         numeric=lambda o, t, n: (t - o) ** 2 / n,
+        numeric_derivative=lambda o, t, n: 2 * (o - t) / n,
     ),
     "cross_entropy": LossKind(
         "cross_entropy",
@@ -63,6 +67,7 @@ LOSSES: dict[str, LossKind] = {
         term=lambda o, t, n: -t * sp.log(o),
         derivative=lambda o, t, n: -t / o,
         numeric=lambda o, t, n: -t * mpmath.log(o) if t != 0 else mpmath.mpf(0),
+        numeric_derivative=lambda o, t, n: -t / o,
     ),
     "binary_cross_entropy": LossKind(
         "binary_cross_entropy",
@@ -70,6 +75,7 @@ LOSSES: dict[str, LossKind] = {
         term=lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
         derivative=lambda o, t, n: -t / o + (1 - t) / (1 - o),
         numeric=_binary_ce_numeric,
+        numeric_derivative=lambda o, t, n: -t / o + (1 - t) / (1 - o),
     ),
 }
 

@@ -91,3 +91,23 @@ def test_a_missing_rule_fails_loudly():
         activation("gelu")
     with pytest.raises(KeyError, match="no loss 'hinge'"):
         loss_kind("hinge")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("point", [p for p in POINTS if p != 0])
+def test_numeric_derivative_rule_equals_symbolic_rule(name, point):
+    rule = activation(name)
+    out_value = sp.N(rule.explicit(x, ALPHA).subs(x, point), 40)
+    symbolic = sp.N(rule.derivative(point, out_value, ALPHA), 40)
+    with mpmath.workdps(40):
+        numeric = rule.numeric_derivative(mpmath.mpf(point.p) / point.q, mpmath.mpf(str(out_value)), mpmath.mpf(ALPHA.p) / ALPHA.q)
+        assert abs(numeric - mpmath.mpf(str(symbolic))) < mpmath.mpf("1e-30")
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_numeric_loss_derivative_equals_symbolic_rule(name):
+    o, t = sp.Rational(3, 10), sp.Rational(1, 4)
+    rule = loss_kind(name)
+    with mpmath.workdps(40):
+        numeric = rule.numeric_derivative(mpmath.mpf(3) / 10, mpmath.mpf(1) / 4, 3)
+        assert abs(numeric - mpmath.mpf(str(sp.N(rule.derivative(o, t, 3), 40)))) < mpmath.mpf("1e-35")

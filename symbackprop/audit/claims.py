@@ -1,0 +1,150 @@
+"""Claims: the numbers of a worked example, as the author wrote them.
+
+``[[claims]]`` entries name a quantity (``net(h1)``, ``out(h1)``, ``E``, ``E(o1)``, a parameter,
+``new(w5)``, or ``dA/dB`` for any two of the first kinds), the value as written (a string, whose
+written digits set its precision) and a step (0: initial parameters; 1: after one update).
+Quantity text is matched by a small grammar; nothing is ever evaluated.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional
+
+from ..errors import InputError
+from ..exact import NumberError, exact_from_toml, written_unit
+from ..graph import SymbolicGraph
+from ..quantity import Quantity, parse_quantity
+
+ClaimKind = Literal["value", "new", "derivative"]
+MAX_CLAIMS = 2000
+_DERIVATIVE = re.compile(r"\s*[d\u2202]\s*(.+?)\s*/\s*[d\u2202]\s*(.+?)\s*")
+_NEW = re.compile(r"\s*new\s*\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)\s*")
+
+
+@dataclass(frozen=True, order=True)
+class ClaimKey:
+    """What a claim is about: a value, an updated parameter, or a derivative, at a step."""
+
+    kind: ClaimKind
+    step: int
+    of: Quantity
+    wrt: Optional[Quantity] = None
+
+    def __str__(self) -> str:
+        if self.kind == "derivative":
+            text = f"d{self.of}/d{self.wrt}"
+        elif self.kind == "new":
+            text = f"new({self.of})"
+        else:
+            text = str(self.of)
+        return text if self.step == 0 else f"{text} [step 1]"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number of the tutorial, as written."""
+
+    index: int
+    quantity: str  # as written in the file
+    key: ClaimKey
+    written: str
+    value: Fraction
+    unit: Fraction  # one unit in the last written place; 0 for an exact fraction
+    place: str
+
+    @property
+    def half_unit(self) -> Fraction:
+        return self.unit / 2
+
+
+def parse_claim_quantity(text: str, step: int) -> ClaimKey:
+    """Read the quantity of a claim.
+
+    >>> str(parse_claim_quantity("dE/dw5", 0)), str(parse_claim_quantity("\u2202out(o1)/\u2202net(o1)", 0))
+    ('dE/dw5', 'dout(o1)/dnet(o1)')
+    >>> str(parse_claim_quantity("new(w5)", 0)), str(parse_claim_quantity("E", 1))
+    ('new(w5)', 'E [step 1]')
+    """
+    if not isinstance(text, str) or len(text) > 120:
+        raise ValueError("a quantity is a short string such as \"dE/dw5\"")
+    new = _NEW.fullmatch(text)
+    if new:
+        return ClaimKey("new", step, Quantity.param(new[1]))
+    derivative = _DERIVATIVE.fullmatch(text)
+    if derivative and "/" not in derivative[1] and "/" not in derivative[2]:
+        try:
+            return ClaimKey("derivative", step, parse_quantity(derivative[1]), parse_quantity(derivative[2]))
+        except ValueError:
+            pass
+    return ClaimKey("value", step, parse_quantity(text))
+
+
+def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> list[Claim]:
+    """Validate the ``[[claims]]`` of a parsed worked-example file against its network."""
+    raw = document.get("claims")
+    if raw is None:
+        raise InputError("a worked example needs [[claims]]: the numbers to audit", place="claims")
+    if not isinstance(raw, list) or not raw:
+        raise InputError("expected one or more [[claims]] tables", place="claims")
+    if len(raw) > MAX_CLAIMS:
+        raise InputError(f"{len(raw)} claims; at most {MAX_CLAIMS} are supported", place="claims")
+    network = graph.network
+    if not network.has_numbers:
+        raise InputError("an audit needs the tutorial's numbers: weights, [data] inputs and loss.targets", place="data")
+    claims = []
+    for index, table in enumerate(raw):
+        place = f"claims[{index}]"
+        if not isinstance(table, dict):
+            raise InputError("expected a table with quantity and value", place=place)
+        unknown = set(table) - {"quantity", "value", "step", "note"}
+        if unknown:
+            raise InputError(f"unknown key {sorted(unknown)[0]!r} (known: quantity, value, step, note)", place=place)
+        for key in ("quantity", "value"):
+            if key not in table:
+                raise InputError(f"missing required key {key!r}", place=f"{place}.{key}")
+        step = table.get("step", 0)
+        if isinstance(step, bool) or step not in (0, 1):
+            raise InputError("step must be 0 (initial parameters) or 1 (after one update)", place=f"{place}.step")
+        try:
+            key = parse_claim_quantity(table["quantity"], step)
+        except ValueError as error:
+            raise InputError(str(error), place=f"{place}.quantity") from None
+        _validate_key(key, graph, f"{place}.quantity")
+        if (step == 1 or key.kind == "new") and network.learning_rate is None:
+            raise InputError("claims about the update need training.learning_rate", place=f"{place}.quantity")
+        written = table["value"]
+        try:
+            value = exact_from_toml(written)
+        except NumberError as error:
+            raise InputError(str(error), place=f"{place}.value") from None
+        text = written if isinstance(written, str) else repr(written)
+        claims.append(Claim(index, table["quantity"], key, text.strip(), value, written_unit(text), place))
+    return claims
+
+
+def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str) -> None:
+    if key.kind == "new":
+        graph.validate(key.of, place)
+        if key.step != 0:
+            raise InputError("new(p) is the parameter after the first update; give it step 0", place=place)
+        return
+    graph.validate(key.of, place)
+    if key.wrt is not None:
+        graph.validate(key.wrt, place)
+
+
+def load_claims(path: str | Path):
+    """Read a worked-example file: its network (validated) and its claims."""
+    from ..graph import build_graph
+    from ..loader import network_from_mapping, read_document
+
+    document = read_document(path)
+    try:
+        network = network_from_mapping(document)
+        graph = build_graph(network)
+        return graph, claims_from_document(document, graph)
+    except InputError as error:
+        raise error.located(str(path)) from None

@@ -1,0 +1,182 @@
+"""The library of mistake models.
+
+Each model is a changed computation: either new :class:`Rules` for the world
+(softmax without exp, the Jacobian cut to its diagonal, …) or a transform of
+the final number (a sign, a factor of ten). The auditor re-runs each from the
+exact values and from the author's own numbers, and reports every one that
+reproduces the claimed number.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import mpmath
+
+from ..network import Network
+from .claims import Claim
+from .world import Rules
+
+MISTAKE_IDS = (
+    "softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
+    "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
+    "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
+)
+MAX_WEIGHT_SWAPS = 60
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One changed computation: rules for the world and/or a transform of the result."""
+
+    mistakes: tuple[str, ...]
+    explanation: str
+    rules: Rules = field(default_factory=Rules)
+    transform: Optional[Callable[[mpmath.mpf], mpmath.mpf]] = None
+    implied: Optional[str] = None
+
+
+def _rate(network: Network) -> mpmath.mpf:
+    return mpmath.mpf(network.learning_rate.numerator) / network.learning_rate.denominator
+
+
+def world_variants(network: Network, claim: Claim) -> list[Variant]:
+    """Every single mistake model that changes the computation of ``claim``."""
+    found: list[Variant] = []
+    layers = network.layers
+    has_softmax = any(layer.activation == "softmax" for layer in layers)
+    kind = network.loss.kind
+    if has_softmax:
+        found.append(Variant(("softmax_without_exp",), "softmax computed as net_k/Σ net (no exponentials)",
+                             Rules(softmax_without_exp=True)))
+        found.append(Variant(("softmax_diagonal_only",),
+                             "softmax Jacobian cut to its diagonal: the cross-output terms −out_k·out_j dropped",
+                             Rules(softmax_diagonal_only=True)))
+    widest = max((len(layer.units) for layer in layers[1:]), default=0)
+    if len(layers) > 1:
+        for k in range(widest):
+            found.append(Variant(("dropped_paths",),
+                                 f"a hidden unit's sum over downstream units cut to one path (through unit #{k + 1})",
+                                 Rules(keep_path=k)))
+    if kind in ("cross_entropy", "binary_cross_entropy"):
+        found.append(Variant(("log10_loss",), "logarithm base 10 used in the loss instead of ln", Rules(log10=True)))
+    if kind == "cross_entropy":
+        found.append(Variant(("binary_ce_for_softmax",),
+                             "binary cross-entropy −Σ[t·ln o + (1−t)·ln(1−o)] used for a softmax/cross-entropy output",
+                             Rules(loss_kind="binary_cross_entropy")))
+    if len(network.outputs) > 1:
+        if kind == "mse":
+            found.append(Variant(("mean_vs_sum",), "loss summed over outputs where the mean was defined", Rules(loss_scale=-1)))
+        else:
+            found.append(Variant(("mean_vs_sum",), "loss averaged over outputs (÷n) where it sums", Rules(loss_scale=1)))
+    if kind in ("half_sse", "sse", "mse"):
+        found.append(Variant(("factor_two",), "an extra factor 2 in the squared error", Rules(loss_factor=mpmath.mpf(2))))
+        found.append(Variant(("factor_two",), "a missing factor 2 (a ½ too many) in the squared error",
+                             Rules(loss_factor=mpmath.mpf(1) / 2)))
+    if network.learning_rate is not None:
+        found.append(Variant(("updated_weight_used",), "the backward pass used weights already updated",
+                             Rules(backward_updated=True)))
+        found.append(Variant(("sign_error",), "the update added η·∂E/∂p instead of subtracting it", Rules(update_sign=1)))
+        rate = _rate(network)
+        for factor, words in ((10, "ten times"), (mpmath.mpf(1) / 10, "a tenth of"), (2, "twice"),
+                              (mpmath.mpf(1) / 2, "half")):
+            implied = rate * factor
+            found.append(Variant(("wrong_learning_rate",), f"a learning rate of {mpmath.nstr(implied, 6)} ({words} the stated one)",
+                                 Rules(learning_rate=implied), implied=mpmath.nstr(implied, 6)))
+    biases = [p for p in network.parameters() if p.kind == "bias"]
+    if biases and network.update_biases and network.learning_rate is not None:
+        found.append(Variant(("bias_not_updated",), "the biases were left at their old values", Rules(biases_fixed=True)))
+    for bias in biases:
+        for other in biases:
+            if other.name != bias.name:
+                found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
+                                     Rules(forward_values=((bias.name, other.name),))))
+    found.extend(_weight_variants(network))
+    return found
+
+
+def _weight_variants(network: Network) -> list[Variant]:
+    found = []
+    for index, layer in enumerate(network.layers):
+        names = [name for row in layer.weight_names for name in row]
+        swaps = [(p, q) for p, q in itertools.permutations(names, 2)][:MAX_WEIGHT_SWAPS]
+        for p, q in swaps:
+            found.append(Variant(("wrong_weight",), f"weight {q} used where {p} belongs",
+                                 Rules(forward_values=((p, q),), backward_values=((p, q),))))
+        sources = network.sources(index)
+        if len(sources) == len(layer.units) > 1:
+            pairs = tuple((layer.weight_names[j][i], layer.weight_names[i][j])
+                          for j in range(len(layer.units)) for i in range(len(sources)) if i != j)
+            found.append(Variant(("wrong_weight",), f"the weight matrix of layer {layer.name} transposed",
+                                 Rules(forward_values=pairs, backward_values=pairs)))
+    return found
+
+
+def transform_variants() -> list[Variant]:
+    """Mistakes in the final number itself."""
+    found = [Variant(("sign_error",), "the sign is flipped", transform=lambda v: -v),
+             Variant(("factor_two",), "off by a factor of 2", transform=lambda v: 2 * v),
+             Variant(("factor_two",), "off by a factor of ½", transform=lambda v: v / 2)]
+    for power in (-3, -2, -1, 1, 2, 3):
+        found.append(Variant(("decimal_slip",), f"the decimal point slipped by {power:+d} places (×10^{power})",
+                             transform=lambda v, power=power: v * mpmath.mpf(10) ** power))
+    return found
+
+
+def merge(first: Variant, second: Variant) -> Optional[Variant]:
+    """Two mistakes at once, or None when they change the same thing."""
+    if first.mistakes == second.mistakes and first.mistakes[0] not in ("wrong_weight", "wrong_bias"):
+        return None
+    if first.transform is not None and second.transform is not None:
+        return None
+    default = Rules()
+    changes = {}
+    for item in dataclasses.fields(Rules):
+        a, b = getattr(first.rules, item.name), getattr(second.rules, item.name)
+        a_set, b_set = a != getattr(default, item.name), b != getattr(default, item.name)
+        if a_set and b_set:
+            if item.name in ("forward_values", "backward_values"):
+                changes[item.name] = a + b
+                continue
+            return None
+        if a_set or b_set:
+            changes[item.name] = a if a_set else b
+    return Variant(
+        first.mistakes + second.mistakes,
+        f"{first.explanation}; and {second.explanation}",
+        dataclasses.replace(default, **changes),
+        first.transform or second.transform,
+        first.implied or second.implied,
+    )
+
+
+def implied_learning_rate(old: mpmath.mpf, claimed: mpmath.mpf, gradient: mpmath.mpf) -> Optional[mpmath.mpf]:
+    """The rate that turns ``old`` into ``claimed`` by p − η·g, rounded to a plausible written rate."""
+    if gradient == 0:
+        return None
+    raw = (old - claimed) / gradient
+    if raw <= 0:
+        return None
+    for digits in (1, 2):
+        candidate = mpmath.mpf(mpmath.nstr(raw, digits))
+        if abs(candidate - raw) <= abs(raw) * mpmath.mpf("0.02"):
+            return candidate
+    return None
+
+
+def digit_typo(written: str, correct: str) -> Optional[str]:
+    """'two digits swapped' or 'one digit wrong' when ``written`` is ``correct`` with such a slip."""
+    a, b = written.lstrip("+-"), correct.lstrip("+-")
+    if len(a) != len(b) or a == b or (written.startswith("-") != correct.startswith("-")):
+        return None
+    differences = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if len(differences) == 1 and a[differences[0]].isdigit():
+        i = differences[0]
+        return f"one digit wrong: {a[i]} written for {b[i]} ({correct} is right)"
+    if len(differences) == 2 and differences[1] == differences[0] + 1:
+        i, j = differences
+        if a[i] == b[j] and a[j] == b[i] and a[i].isdigit() and a[j].isdigit():
+            return f"two digits swapped: {a[i]}{a[j]} written for {b[i]}{b[j]} ({correct} is right)"
+    return None
