@@ -40,13 +40,13 @@ class Author:
     # ---- writing numbers -----------------------------------------------------------------
     def _round(self, value: mpmath.mpf, digits: int, style: str, cut: bool = False) -> str:
         if value == 0:
-            return "0"
+            return "0" if style == "significant" else "0." + "0" * digits if digits else "0"
         if style == "significant":
             places = max(0, digits - 1 - int(mpmath.floor(mpmath.log10(abs(value)))))
         else:
             places = digits
         scaled = value * mpmath.mpf(10) ** places
-        whole = int(mpmath.floor(abs(scaled))) if cut else int(mpmath.nint(abs(scaled)))
+        whole = int(mpmath.floor(abs(scaled) + mpmath.mpf(10) ** -20)) if cut else int(mpmath.nint(abs(scaled)))
         text = str(whole).rjust(places + 1, "0")
         body = text[: len(text) - places] + ("." + text[len(text) - places:] if places else "")
         return ("-" if value < 0 and whole else "") + body

@@ -151,6 +151,7 @@ class Auditor:
         self.reach = descendants(graph)
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
+        self._exact_drift: dict[int, mpmath.mpf] = {}
 
     def exact_value(self, key: ClaimKey) -> mpmath.mpf:
         if key not in self._exact_values:
@@ -210,7 +211,10 @@ class Auditor:
                 value = self.world(overrides=overrides).value(key)
                 if not mpmath.isfinite(value) or value == 0:
                     continue
-                moved = self.world(overrides=overrides, perturb={key: self.rounding_unit(value)}).value(claim.key)
+                unit = self.rounding_unit(value)
+                if abs(value / (2 * unit) - mpmath.nint(value / (2 * unit))) < mpmath.mpf("1e-20"):
+                    continue  # already exact at the author's precision: rounding leaves it (and any kink) alone
+                moved = self.world(overrides=overrides, perturb={key: unit}).value(claim.key)
                 total += abs(moved - base)
             return total
 
@@ -258,7 +262,7 @@ class Auditor:
             if abs(claimed - recomputed) <= tolerance:
                 return consistent("within the drift of rounding intermediates at the author's precision "
                                   f"(±{mpmath.nstr(tolerance, 3)})", tolerance)
-            if abs(claimed - exact) <= half + self.drift(claim, {}):
+            if abs(claimed - exact) <= self._exact_tolerance(claim):
                 return verdict("rounding", "within the drift of rounding intermediates at the author's precision")
             diagnoses = self.diagnose(claim, claimed, recomputed, exact, overrides, tolerance)
             return verdict("error", "wrong even given the author's earlier numbers", diagnoses=diagnoses)
@@ -294,6 +298,8 @@ class Auditor:
 
     def _reproduces(self, variant: Variant, claim, claimed, overrides, tolerance) -> bool:
         for numbers in (overrides, {}):
+            if not numbers:
+                tolerance = self._exact_tolerance(claim)
             try:
                 value = self.world(variant.rules, numbers).value(claim.key)
             except (ZeroDivisionError, ValueError, OverflowError):
@@ -303,6 +309,12 @@ class Auditor:
             if mpmath.isfinite(value) and abs(value - claimed) <= tolerance:
                 return True
         return False
+
+    def _exact_tolerance(self, claim: Claim) -> mpmath.mpf:
+        """Reproducing from exact values allows the drift of the author's rounding along the way."""
+        if claim.index not in self._exact_drift:
+            self._exact_drift[claim.index] = _mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + self.drift(claim, {})
+        return self._exact_drift[claim.index]
 
     def _learning_rate(self, claim, claimed, overrides, tolerance, note) -> bool:
         name = claim.key.of.name

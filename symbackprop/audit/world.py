@@ -179,7 +179,7 @@ class World:
                 _key(step, Quantity.loss_term(unit)), lambda o=out, t=t: self._loss_term(o, t)
             )
             terms.append(values[Quantity.loss_term(unit)])
-        values[LOSS] = self._settle(_key(step, LOSS), lambda: mpmath.fsum(terms))
+        values[LOSS] = self._settle(_key(step, LOSS), lambda: mpmath.fsum(terms) * self._sum_scale())
         self._forward[step] = values
         return values
 
@@ -187,17 +187,18 @@ class World:
         return loss_kind(self.rules.loss_kind or self.network.loss.kind)
 
     def _loss_scale(self) -> mpmath.mpf:
-        n = len(self.network.outputs)
+        """What a mistake multiplies each output's loss term by."""
         scale = mpmath.mpf(1)
         if self.rules.log10:
             scale /= mpmath.log(10)
-        if self.rules.loss_scale == 1:
-            scale /= n
-        elif self.rules.loss_scale == -1:
-            scale *= n
         if self.rules.loss_factor is not None:
             scale *= self.rules.loss_factor
         return scale
+
+    def _sum_scale(self) -> mpmath.mpf:
+        """What a mean-for-sum (or sum-for-mean) mistake multiplies the total by."""
+        n = len(self.network.outputs)
+        return {1: mpmath.mpf(1) / n, -1: mpmath.mpf(n)}.get(self.rules.loss_scale, mpmath.mpf(1))
 
     def _loss_term(self, out, target):
         try:
@@ -316,7 +317,8 @@ class World:
 
     def _loss_derivative(self, out, target) -> mpmath.mpf:
         try:
-            return self._loss_rule().numeric_derivative(out, target, len(self.network.outputs)) * self._loss_scale()
+            rule = self._loss_rule()
+            return rule.numeric_derivative(out, target, len(self.network.outputs)) * self._loss_scale() * self._sum_scale()
         except (ValueError, ZeroDivisionError):
             return mpmath.nan
 
