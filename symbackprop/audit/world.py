@@ -254,11 +254,8 @@ class World:
 
     def _local(self, consumer: Quantity, vertex: Quantity, step: int, formula) -> mpmath.mpf:
         """A local factor ∂consumer/∂vertex: the author's own number for it when written, else its formula."""
-        key = ClaimKey("derivative", step, consumer, vertex)
-        if key in self.overrides:
-            self.used.add(key)
-            return self.overrides[key]
-        return formula()
+        # Settled like any other quantity: the author may have written it, or rounded it unwritten.
+        return self._settle(ClaimKey("derivative", step, consumer, vertex), formula)
 
     def _reaches(self, source: Quantity, target: Quantity) -> bool:
         """Whether ``target`` depends on ``source`` (is at or downstream of it)."""
