@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator
 
 import sympy as sp
 
 from .errors import InputError
-from .graph import Quantity, SymbolicGraph, build_graph, parse_quantity
+from .graph import SymbolicGraph, build_graph
+from .quantity import Quantity, parse_quantity
 from .network import Network
 
 if TYPE_CHECKING:

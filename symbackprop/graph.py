@@ -28,7 +28,7 @@ from .activations import activation, softmax_derivative, softmax_outputs
 from .errors import InputError
 from .losses import loss_kind
 from .network import Network
-from .quantity import Quantity, parse_quantity
+from .quantity import Quantity
 
 Edge = tuple[Quantity, sp.Expr]
 
@@ -139,7 +139,7 @@ def build_graph(network: Network) -> SymbolicGraph:
     for unit in network.outputs:
         targets[unit] = sp.Symbol(f"t_{unit}")
         out = symbols[Quantity.out(unit)]
-        term = add(Quantity.loss_term(unit), f"E_{unit}")
+        add(Quantity.loss_term(unit), f"E_{unit}")
         definitions[Quantity.loss_term(unit)] = loss.term(out, targets[unit], count)
         consumers[Quantity.out(unit)].append((Quantity.loss_term(unit), loss.derivative(out, targets[unit], count)))
     add(Quantity.loss(), "E")

@@ -16,7 +16,8 @@ from typing import Mapping, Optional
 import sympy as sp
 
 from .errors import InputError
-from .graph import Quantity, SymbolicGraph
+from .graph import SymbolicGraph
+from .quantity import Quantity
 
 GUARD_DIGITS = 12
 

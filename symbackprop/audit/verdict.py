@@ -19,7 +19,6 @@ import mpmath
 import sympy as sp
 
 from ..chain import Engine
-from ..exact import format_decimal
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 from ..values import point_of, updated_parameters
