@@ -95,3 +95,37 @@ def test_bad_claims_exit_2_naming_the_place(capsys, tmp_path, claims, place, mes
     assert main(["audit", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and place in err and message in err, err
+
+
+def test_two_mistakes_at_once_are_found_as_a_pair(capsys, tmp_path):
+    """E(o2) of a softmax/cross-entropy net written with log base 10 *and* the binary formula."""
+    import math
+
+    from symbackprop.audit import audit
+    from symbackprop.audit.claims import claims_from_document
+    from symbackprop.chain import Engine
+    from symbackprop.graph import build_graph
+    from symbackprop.loader import network_from_mapping
+    from symbackprop.quantity import Quantity
+
+    from .test_audit_mutations import SOFTMAX_TUTORIAL
+
+    network = network_from_mapping(SOFTMAX_TUTORIAL)
+    out = float(Engine(network).point.value_of(Quantity.out("o1"), 30))  # target 0
+    # Cross-entropy gives 0 here; binary alone gives −ln(1 − o); log10 alone gives 0: only the pair fits.
+    both = -math.log10(1 - out)
+    claims = [{"quantity": "out(o1)", "value": f"{out:.8f}"}, {"quantity": "E(o1)", "value": f"{both:.8f}"}]
+    graph = build_graph(network)
+    report = audit(graph, claims_from_document({**SOFTMAX_TUTORIAL, "claims": claims}, graph))
+    verdict = report.verdicts[1]
+    assert verdict.verdict == "error"
+    assert [d.mistake for d in verdict.diagnoses] == ["log10_loss+binary_ce_for_softmax"]
+
+
+def test_every_path_of_a_derivative_claim_is_reported(capsys):
+    _, report = audit_json(capsys, AUDIT / "mazur_published.toml")
+    claim = next(c for c in report["claims"] if c["quantity"] == "dE/dw1")
+    assert claim["paths"] == [
+        "∂E/∂out(o1) · ∂out(o1)/∂net(o1) · ∂net(o1)/∂out(h1) · ∂out(h1)/∂net(h1) · ∂net(h1)/∂w1",
+        "∂E/∂out(o2) · ∂out(o2)/∂net(o2) · ∂net(o2)/∂out(h1) · ∂out(h1)/∂net(h1) · ∂net(h1)/∂w1",
+    ]

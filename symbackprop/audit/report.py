@@ -44,6 +44,7 @@ def audit_json(report: AuditReport) -> str:
             "source": v.source,
             "diagnoses": [{"mistake": d.mistake, "explanation": d.explanation, "implied": d.implied} for d in v.diagnoses],
             "formula": v.formula,
+            "paths": list(v.paths),
             "reason": v.reason,
             "uses": list(v.used),
         })
@@ -101,7 +102,10 @@ def audit_markdown(report: AuditReport, title: str = "") -> str:
         lines.append(f"The tutorial writes **{v.claim.written}**. The correct value is **{_shown(v.exact, v)}**; "
                      f"from the author's own earlier numbers it is **{_shown(v.recomputed, v)}**, so the mistake "
                      "is made at this step.")
-        lines += ["", "How it is computed:", "", "```", v.formula, "```"]
+        lines += ["", "How it is computed:", "", "```", v.formula]
+        if len(v.paths) > 1:
+            lines += ["summed over every path:"] + [f"  {path}" for path in v.paths]
+        lines += ["```"]
         if v.diagnoses:
             lines += ["", "What reproduces the written number:", ""]
             for d in v.diagnoses:

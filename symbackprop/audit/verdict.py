@@ -48,6 +48,7 @@ class ClaimVerdict:
     formula: str
     reason: str
     used: tuple[int, ...] = ()
+    paths: tuple[str, ...] = ()  # for a derivative: every path, as a product of local factors
 
     @property
     def index(self) -> int:
@@ -232,8 +233,9 @@ class Auditor:
             used = tuple(sorted(c.index for c in self.claims[: claim.index] if c.key in author.used))
             half = _mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
             formula = self.formula(claim.key)
+            paths = self.paths(claim.key)
             verdict = lambda v, reason, source=None, diagnoses=(): ClaimVerdict(
-                claim, exact, recomputed, v, source, tuple(diagnoses), formula, reason, used)
+                claim, exact, recomputed, v, source, tuple(diagnoses), formula, reason, used, paths)
 
             if abs(claimed - exact) <= half:
                 return verdict("ok", "the exact value rounds to the written digits")
@@ -330,6 +332,15 @@ class Auditor:
         return False
 
     # ---- formulas ------------------------------------------------------------------------
+    def paths(self, key: ClaimKey, limit: int = 200) -> tuple[str, ...]:
+        """Every path of a derivative claim, so that a dropped term can be seen."""
+        if key.kind != "derivative":
+            return ()
+        derivation = self.engine.derivative(key.of, key.wrt)
+        if derivation.path_count > limit:
+            return (f"{derivation.path_count} paths (too many to list)",)
+        return tuple(" · ".join(str(f) for f in path) for path in derivation.paths())
+
     def formula(self, key: ClaimKey) -> str:
         from ..printing import text
 
