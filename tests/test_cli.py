@@ -124,3 +124,23 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["derive"])
     assert caught.value.code == 2
+
+
+def test_the_installed_command_runs_every_subcommand_outside_the_checkout(tmp_path):
+    """Run from elsewhere, so that the installed distribution (not this checkout) is what runs:
+    a subpackage left out of the wheel fails here."""
+    import os
+    import shutil
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = shutil.which("symbackprop", path=os.path.dirname(sys.executable)) or shutil.which("symbackprop")
+    assert command, "the console script is not installed: run the README's install command first"
+    audit_file = str(ROOT / "examples" / "audit" / "balaji_seed001.toml")
+    for arguments, expected in [(["derive", MAZUR, "--wrt", "w5"], 0), (["check", MAZUR, "--float64"], 0),
+                                (["audit", audit_file], 0)]:
+        result = subprocess.run([command, *arguments], capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert result.returncode == expected, (arguments, result.stderr[-500:])
+    probe = subprocess.run([sys.executable, "-c", "import symbackprop.audit, symbackprop; print(symbackprop.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+    checkout = str(ROOT / "symbackprop" / "__init__.py")
+    assert probe.returncode == 0 and probe.stdout.strip() != checkout, probe.stdout + probe.stderr
