@@ -13,6 +13,7 @@ from typing import Literal, Mapping, Optional
 import mpmath
 
 from .activations import activation
+from .exact import to_mpf
 from .network import Network, Parameter
 from .numeric import finite_difference, loss_at, unit_nets
 
@@ -76,7 +77,7 @@ def check_gradients(
         floor = mpmath.mpf(10) ** (-(digits // 2)) if not float64 else mpmath.mpf(1e-8)
         rows = []
         for parameter in network.parameters():
-            exact = _to_mpf(analytic[parameter.name])
+            exact = to_mpf(analytic[parameter.name])
             numeric = mpmath.mpf(finite_difference(network, parameter.name, digits, float64).value)
             error = abs(exact - numeric)
             scale = max(abs(exact), abs(numeric), floor)
@@ -91,14 +92,6 @@ def check_gradients(
             rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, status, feeds))
         loss = loss_at(network, {}, digits)
     return CheckReport(loss, tuple(rows), digits, float64)
-
-
-def _to_mpf(value: object) -> mpmath.mpf:
-    if hasattr(value, "_to_mpmath"):
-        return mpmath.mpf(value._to_mpmath(mpmath.mp.prec))
-    if hasattr(value, "evalf"):
-        return mpmath.mpf(value.evalf(mpmath.mp.dps)._to_mpmath(mpmath.mp.prec))
-    return mpmath.mpf(value)
 
 
 def _kinked_units(network: Network, digits: int, float64: bool) -> dict[str, int]:

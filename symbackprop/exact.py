@@ -127,7 +127,7 @@ def format_decimal(value: object, digits: int) -> str:
     """
     import mpmath
 
-    number = _to_mpf(value, digits + 10)
+    number = to_mpf(value, digits + 10)
     if number == 0:
         return "0"
     with mpmath.workdps(digits + 10):
@@ -135,10 +135,19 @@ def format_decimal(value: object, digits: int) -> str:
     return text
 
 
-def _to_mpf(value: object, precision: int):
+def to_mpf(value: object, digits: int | None = None):
+    """An mpmath number from a Fraction, int, float, mpf or numeric SymPy expression.
+
+    ``digits`` defaults to the current mpmath precision. The one converter every module uses.
+
+    >>> import mpmath
+    >>> with mpmath.workdps(20):
+    ...     str(to_mpf(Fraction(1, 3)))
+    '0.33333333333333333333'
+    """
     import mpmath
 
-    with mpmath.workdps(precision):
+    with mpmath.workdps(digits or mpmath.mp.dps):
         if isinstance(value, Fraction):
             return mpmath.mpf(value.numerator) / value.denominator
         if isinstance(value, (int, float)):
@@ -149,7 +158,7 @@ def _to_mpf(value: object, precision: int):
 
         if not isinstance(value, sympy.Basic):
             raise TypeError(f"not a number: {value!r}")
-        evaluated = value.evalf(precision)
+        evaluated = value.evalf(mpmath.mp.dps)
         if not evaluated.is_Number:
             raise TypeError(f"not a number: {value!r}")
         return mpmath.mpf(evaluated._to_mpmath(mpmath.mp.prec))

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional, Sequence
 
 import mpmath
-import sympy as sp
 
 from ..chain import Engine
+from ..exact import to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 from ..values import point_of, updated_parameters
@@ -72,14 +72,6 @@ class AuditReport:
         return not any(v.verdict in ("error", "propagated") for v in self.verdicts)
 
 
-def _mpf(value) -> mpmath.mpf:
-    if isinstance(value, mpmath.mpf):
-        return value
-    if hasattr(value, "numerator") and hasattr(value, "denominator") and not isinstance(value, sp.Basic):
-        return mpmath.mpf(value.numerator) / value.denominator
-    return mpmath.mpf(sp.N(value, WORKING_DIGITS)._to_mpmath(mpmath.mp.prec))
-
-
 class _ExactValues:
     """Exact values of claim quantities, from the symbolic engine."""
 
@@ -102,21 +94,21 @@ class _ExactValues:
         engine = self.engine
         with mpmath.workdps(WORKING_DIGITS):
             if key.kind == "new":
-                return _mpf(self.updated()[key.of.name])
+                return to_mpf(self.updated()[key.of.name])
             point = engine.point if key.step == 0 else self.after()
             if key.kind == "derivative":
                 expression = engine.derivative(key.of, key.wrt).compact
             else:
                 expression = engine.graph.symbols[key.of]
-            return _mpf(point.evalf(expression, WORKING_DIGITS))
+            return to_mpf(point.evalf(expression, WORKING_DIGITS))
 
 
 def _digits(value: mpmath.mpf, unit) -> str:
     """``value`` rounded to the claim's written unit, as text (for digit comparisons)."""
     if unit == 0:
         return mpmath.nstr(value, 15)
-    places = max(0, -int(mpmath.floor(mpmath.log10(_mpf(unit)) + mpmath.mpf("1e-9"))))
-    scaled = mpmath.nint(value / _mpf(unit)) * _mpf(unit)
+    places = max(0, -int(mpmath.floor(mpmath.log10(to_mpf(unit)) + mpmath.mpf("1e-9"))))
+    scaled = mpmath.nint(value / to_mpf(unit)) * to_mpf(unit)
     return f"{float(scaled):.{places}f}" if places < 15 else mpmath.nstr(scaled, 20)
 
 
@@ -124,14 +116,14 @@ def _truncates(claim: Claim, value: mpmath.mpf) -> bool:
     """The claim is ``value`` cut (not rounded) at the written digit, and rounding would differ."""
     if claim.unit == 0:
         return False
-    unit = _mpf(claim.unit)
+    unit = to_mpf(claim.unit)
     cut = mpmath.sign(value) * mpmath.floor(abs(value) / unit) * unit
     rounded = mpmath.nint(value / unit) * unit
-    return abs(cut - _mpf(claim.value)) < unit / 1000 and abs(rounded - cut) > unit / 2
+    return abs(cut - to_mpf(claim.value)) < unit / 1000 and abs(rounded - cut) > unit / 2
 
 
 def _places(claim: Claim) -> int:
-    return max(0, -int(mpmath.floor(mpmath.log10(_mpf(claim.unit)) + mpmath.mpf("1e-9")))) if claim.unit else 30
+    return max(0, -int(mpmath.floor(mpmath.log10(to_mpf(claim.unit)) + mpmath.mpf("1e-9")))) if claim.unit else 30
 
 
 def _significant(claim: Claim) -> int:
@@ -163,7 +155,7 @@ class Auditor:
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
         """The author's numbers written before ``claim`` (the latest for each quantity)."""
-        return {c.key: _mpf(c.value) for c in self.claims[: claim.index] if c.key != claim.key}
+        return {c.key: to_mpf(c.value) for c in self.claims[: claim.index] if c.key != claim.key}
 
     @functools.cached_property
     def precision(self) -> tuple[str, int, int]:
@@ -175,7 +167,7 @@ class Auditor:
         """
         with mpmath.workdps(WORKING_DIGITS):
             inexact = [c for c in self.claims
-                       if c.unit and abs(_mpf(c.value) - self.exact_value(c.key)) > mpmath.mpf("1e-30") * max(1, abs(_mpf(c.value)))]
+                       if c.unit and abs(to_mpf(c.value) - self.exact_value(c.key)) > mpmath.mpf("1e-30") * max(1, abs(to_mpf(c.value)))]
             chosen = inexact or [c for c in self.claims if c.unit] or self.claims
             significant = [_significant(c) for c in chosen]
             places = [_places(c) for c in chosen]
@@ -205,10 +197,10 @@ class Auditor:
             base_world = self.world(overrides=overrides)
             base = base_world.value(claim.key)
             total = mpmath.mpf(0)
-            for key in base_world.computed:
+            for key in list(base_world.computed):
                 if key == claim.key:
                     continue
-                value = self.world(overrides=overrides).value(key)
+                value = base_world.value(key)  # already computed there: read, not recomputed
                 if not mpmath.isfinite(value) or value == 0:
                     continue
                 unit = self.rounding_unit(value)
@@ -225,13 +217,13 @@ class Auditor:
 
     def judge(self, claim: Claim) -> ClaimVerdict:
         with mpmath.workdps(WORKING_DIGITS):
-            claimed = _mpf(claim.value)
+            claimed = to_mpf(claim.value)
             exact = self.exact_value(claim.key)
             overrides = self.author_numbers(claim)
             author = self.world(overrides=overrides)
             recomputed = author.value(claim.key)
             used = tuple(sorted(c.index for c in self.claims[: claim.index] if c.key in author.used))
-            half = _mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
+            half = to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
             formula = self.formula(claim.key)
             paths = self.paths(claim.key)
             verdict = lambda v, reason, source=None, diagnoses=(): ClaimVerdict(
@@ -314,7 +306,7 @@ class Auditor:
     def _exact_tolerance(self, claim: Claim) -> mpmath.mpf:
         """Reproducing from exact values allows the drift of the author's rounding along the way."""
         if claim.index not in self._exact_drift:
-            self._exact_drift[claim.index] = _mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + self.drift(claim, {})
+            self._exact_drift[claim.index] = to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + self.drift(claim, {})
         return self._exact_drift[claim.index]
 
     def _learning_rate(self, claim, claimed, overrides, tolerance, note) -> bool:
