@@ -38,6 +38,23 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("file")
     audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     audit.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
+
+    explain = commands.add_parser("explain", help="write the whole worked example: forward, backward, update")
+    explain.add_argument("file")
+    explain.add_argument("--format", choices=("markdown", "latex"), default="markdown")
+    explain.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    explain.add_argument("--digits", type=_places, default=4, help="decimals shown (default 4); values stay exact")
+    explain.add_argument("--fragment", action="store_true", help="LaTeX body only, without the preamble")
+
+    latex = commands.add_parser("latex", help="print the gradient formulas as LaTeX")
+    latex.add_argument("file")
+    latex.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
+    latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default="compact")
+
+    diagram = commands.add_parser("diagram", help="draw the network (DOT; SVG or PNG through Graphviz)")
+    diagram.add_argument("file")
+    diagram.add_argument("-o", "--output", metavar="OUT", help="net.dot, net.svg or net.png (default: DOT on stdout)")
+    diagram.add_argument("--digits", type=_places, default=4, help="significant digits of values (default 4)")
     return parser
 
 
@@ -51,13 +68,25 @@ def _digits(text: str) -> int:
     return value
 
 
+def _places(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 30:
+        raise argparse.ArgumentTypeError("digits must be between 1 and 30")
+    return value
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; return its exit code."""
     args = _parser().parse_args(argv)
     from .errors import InputError
 
     try:
-        return {"derive": _derive, "check": _check, "audit": _audit}[args.command](args)
+        commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
+                    "diagram": _diagram}
+        return commands[args.command](args)
     except InputError as error:
         print(f"symbackprop: {error.located(args.file)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -113,17 +142,84 @@ def _audit(args) -> int:
         text = audit_markdown(report, str(meta.get("title", "")) if isinstance(meta, dict) else "")
     else:
         text = audit_text(report)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text if text.endswith("\n") else text + "\n")
-        except OSError as error:
-            from .errors import InputError
-
-            raise InputError(f"cannot write {args.output}: {error.strerror or error}", place="-o") from None
-    else:
-        print(text)
+    _emit(text, args.output)
     return EXIT_OK if report.clean else EXIT_FOUND
+
+
+def _emit(content: str | bytes, output: Optional[str]) -> None:
+    """Print text, or write text or bytes to ``output``; a file that cannot be written is exit 2."""
+    if output is None:
+        print(content)
+        return
+    if isinstance(content, str):
+        content = (content if content.endswith("\n") else content + "\n").encode("utf-8")
+    try:
+        with open(output, "wb") as handle:
+            handle.write(content)
+    except OSError as error:
+        from .errors import InputError
+
+        raise InputError(f"cannot write {output}: {error.strerror or error}", place="-o") from None
+
+
+def _explain(args) -> int:
+    from .chain import Engine
+    from .check import check_gradients
+    from .document import to_latex, to_markdown
+    from .explain import explain
+    from .loader import load_network, read_document
+
+    network = load_network(args.file)
+    meta = read_document(args.file).get("meta", {})
+    title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
+    engine = Engine(network)
+    check = check_gradients(network, analytic=None, digits=30) if network.has_numbers else None
+    document = explain(engine, places=args.digits, check=check, title=title)
+    text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
+    _emit(text, args.output)
+    return EXIT_OK
+
+
+def _latex(args) -> int:
+    from .chain import Engine
+    from .loader import load_network
+    from .report import derive_latex
+
+    engine = Engine(load_network(args.file))
+    names = args.wrt or engine.graph.parameters()
+    derivations = [engine.derivative("E", engine.quantity(name, place=f"--wrt {name}")) for name in names]
+    print(derive_latex(derivations, args.form))
+    return EXIT_OK
+
+
+def _diagram(args) -> int:
+    import subprocess
+    from pathlib import Path
+
+    from .chain import Engine
+    from .diagram import RENDERED, GraphvizMissing, network_dot, render
+    from .errors import InputError
+    from .loader import load_network
+
+    network = load_network(args.file)
+    engine = Engine(network) if network.has_numbers else None
+    suffix = Path(args.output).suffix.lower() if args.output else ".dot"
+    if suffix not in (".dot", ".gv", *RENDERED):
+        raise InputError(f"cannot draw {args.output}: name it .dot, .gv, .svg or .png", place="-o")
+    dot_text = network_dot(network, engine, digits=args.digits)
+    if suffix in RENDERED:
+        try:
+            _emit(render(dot_text, RENDERED[suffix]), args.output)
+        except GraphvizMissing:
+            raise InputError(
+                f"cannot write {args.output}: Graphviz's dot program is not installed (Debian: apt-get install "
+                f"graphviz); -o {Path(args.output).with_suffix('.dot').name} writes the DOT text without it",
+                place="-o") from None
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+            raise InputError(f"cannot write {args.output}: {error}", place="-o") from None
+    else:
+        _emit(dot_text, args.output)
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,6 +135,68 @@ def format_decimal(value: object, digits: int) -> str:
     return text
 
 
+def format_places(value: object, places: int) -> tuple[str, int]:
+    """``value`` rounded (half to even) to ``places`` decimals, as (digits, power of ten).
+
+    The power is 0 for ordinary numbers. A nonzero value too small to keep two
+    significant digits at ``places`` decimals is written in scientific form
+    instead (mantissa with ``places`` decimals, and its power), so a small
+    gradient never reads as ``0.0000``. Rationals are rounded exactly; anything
+    else is evaluated with guard digits first.
+
+    >>> format_places(Fraction(3775, 10000), 4), format_places(Fraction(1, 3), 2)
+    (('0.3775', 0), ('0.33', 0))
+    >>> format_places(Fraction(-438568, 10**9), 4), format_places(0, 4)
+    (('-4.3857', -4), ('0.0000', 0))
+    """
+    import decimal
+
+    if isinstance(value, Fraction):
+        exact = value
+    else:
+        import sympy
+
+        exact = value if isinstance(value, (int, Fraction)) else None
+        if exact is None and isinstance(value, sympy.Rational):
+            exact = Fraction(int(value.p), int(value.q))
+    power = 0
+    if exact is not None:
+        exact = Fraction(exact)
+        if exact and abs(exact) < Fraction(1, 10 ** (places - 1)):
+            power = math.floor(math.log10(abs(exact)))
+            while abs(exact) / Fraction(10) ** power >= 10:  # log10 of a Fraction can be off by one
+                power += 1
+            while abs(exact) / Fraction(10) ** power < 1:
+                power -= 1
+            exact = exact / Fraction(10) ** power
+        rounded = round(exact * 10**places)  # Python rounds a Fraction half to even, exactly
+        if power and abs(rounded) >= 10 ** (places + 1):  # the mantissa rounded up to 10.000…
+            power, rounded = power + 1, round(exact / 10 * 10**places)
+        text = str(decimal.Decimal(rounded).scaleb(-places))
+        return _signed_zero_free(text, places), power
+    import mpmath
+
+    magnitude = to_mpf(value, 30)
+    if magnitude and abs(magnitude) < mpmath.mpf(10) ** (1 - places):
+        power = int(mpmath.floor(mpmath.log10(abs(magnitude))))
+    digits = places + max(0, int(mpmath.log10(abs(magnitude) + 1))) - power + 20
+    number = to_mpf(value, digits)
+    with decimal.localcontext() as context:
+        context.prec = digits + 5
+        context.rounding = decimal.ROUND_HALF_EVEN
+        with mpmath.workdps(digits):
+            scaled = decimal.Decimal(mpmath.nstr(number, digits, min_fixed=-(10**6), max_fixed=10**6))
+        scaled = scaled.scaleb(-power)
+        if abs(scaled) >= 10 and power:  # the mantissa rounded up to 10.000…
+            power, scaled = power + 1, scaled.scaleb(-1)
+        text = str(scaled.quantize(decimal.Decimal(1).scaleb(-places)))
+    return _signed_zero_free(text, places), power
+
+
+def _signed_zero_free(text: str, places: int) -> str:
+    return text[1:] if text.startswith("-") and set(text[1:]) <= set("0.") else text
+
+
 def to_mpf(value: object, digits: int | None = None):
     """An mpmath number from a Fraction, int, float, mpf or numeric SymPy expression.
 

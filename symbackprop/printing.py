@@ -111,6 +111,21 @@ def latex(expr: sp.Expr, graph: Optional[SymbolicGraph] = None) -> str:
     return SymbackpropLatexPrinter(names=names).doprint(expr)
 
 
+def substituted_latex(expr: sp.Expr, shown: Mapping[str, str], graph: Optional[SymbolicGraph] = None) -> str:
+    r"""LaTeX for ``expr`` with symbols written as the given numbers, in the same order as its formula.
+
+    The expression is not changed, only how its symbols print, so the numbers
+    line up term by term with the symbolic line above them.
+
+    >>> w, x, b = sp.symbols("w1 i1 b1")
+    >>> substituted_latex(w * x + b, {"w1": "0.15", "i1": "0.05", "b1": r"\left(-0.35\right)"})
+    '\\left(-0.35\\right) + 0.05 \\cdot 0.15'
+    """
+    names = generated_names(graph) if graph is not None else {}
+    names.update(shown)
+    return SymbackpropLatexPrinter({"mul_symbol": "dot"}, names=names).doprint(expr)
+
+
 def text(expr: sp.Expr) -> str:
     """Plain one-line text (SymPy's str form; symbols are ASCII names)."""
     return sp.sstr(expr)

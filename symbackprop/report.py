@@ -105,12 +105,29 @@ def derive_json(derivations: Iterable[Derivation], form: str, digits: int, with_
     return json.dumps({"gradients": gradients}, ensure_ascii=False, indent=2)
 
 
+def chain_latex(derivation: Derivation) -> str:
+    r"""The top-level chain rule as a sum of products of ∂-fractions.
+
+    >>> from symbackprop.loader import network_from_mapping
+    >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
+    ...     {"units": ["y"], "activation": "sigmoid", "weight_names": [["w"]]}]}, "loss": {"kind": "half_sse"}})
+    >>> chain_latex(Engine(net).gradient("w"))
+    '\\frac{\\partial E}{\\partial \\mathrm{out}_{y}} \\frac{\\partial \\mathrm{out}_{y}}{\\partial \\mathrm{net}_{y}} \\frac{\\partial \\mathrm{net}_{y}}{\\partial w}'
+    """
+    graph = derivation.engine.graph
+    return " + ".join(" ".join(factor_latex(f.of, f.wrt, graph) for f in term) for term in derivation.chain) or "0"
+
+
 def derive_latex(derivations: Iterable[Derivation], form: str) -> str:
+    """One line of LaTeX per derivative: ∂E/∂p = its formula (the chain form adds the factors first)."""
     lines = []
     for derivation in derivations:
         engine = derivation.engine
         head = factor_latex(derivation.of, derivation.wrt, engine.graph)
-        lines.append(f"{head} = {latex(_form_expression(derivation, form), engine.graph)}")
+        body = latex(_form_expression(derivation, form), engine.graph)
+        if form == "chain":
+            body = f"{chain_latex(derivation)} = {body}"
+        lines.append(f"{head} = {body}")
     return "\n".join(lines)
 
 

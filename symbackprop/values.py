@@ -104,10 +104,15 @@ def point_of(graph: SymbolicGraph, parameters: Optional[Mapping[str, sp.Expr]] =
     return Point(graph, leaves)
 
 
-def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None) -> dict[str, sp.Expr]:
+def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None,
+                       digits: Optional[int] = None) -> dict[str, sp.Expr]:
     """Every parameter after one gradient-descent step: p − η·∂E/∂p, exactly.
 
-    Biases stay put when the file says ``update_biases = false``.
+    Biases stay put when the file says ``update_biases = false``. With
+    ``digits``, the gradients enter as Floats of that many significant digits:
+    exact updates of a deep network are deeply nested expressions, slow to
+    evaluate again, while a report that shows a few decimals needs only enough
+    digits.
     """
     network = engine.network
     rate = learning_rate
@@ -122,5 +127,6 @@ def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None) -> dict[
         if parameter.kind == "bias" and not network.update_biases:
             updated[parameter.name] = old
         else:
-            updated[parameter.name] = old - rate * engine.gradient(parameter.name).exact
+            gradient = engine.gradient(parameter.name)
+            updated[parameter.name] = old - rate * (gradient.exact if digits is None else gradient.evalf(digits))
     return updated

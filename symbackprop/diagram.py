@@ -1,0 +1,115 @@
+"""The network as a Graphviz drawing: units in layers, edges labelled with weights and gradients.
+
+:func:`network_dot` writes DOT text and needs nothing but the network (and,
+for values and gradients, an engine whose network has numbers).
+:func:`render` hands DOT text to Graphviz's ``dot`` program for SVG or PNG.
+
+>>> from symbackprop.loader import network_from_mapping
+>>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
+...     {"units": ["y"], "activation": "sigmoid", "weight_names": [["w"]]}]},
+...     "loss": {"kind": "half_sse"}})
+>>> print(network_dot(net))  # doctest: +ELLIPSIS
+digraph network {
+  rankdir=LR;
+...
+  "x" -> "y" [label="w"];
+}
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Optional
+
+from .errors import InputError
+from .exact import format_decimal
+from .network import Network
+from .quantity import Quantity
+
+#: Output formats Graphviz is asked for, by file extension.
+RENDERED = {".svg": "svg", ".png": "png"}
+#: Seconds Graphviz may take before it is stopped.
+RENDER_TIMEOUT = 60
+#: Most edges drawn: past this a drawing is a grey smear, not a picture.
+MAX_EDGES = 5000
+
+
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is not installed."""
+
+
+def _quoted(text: str) -> str:
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _value(value, digits: int) -> str:
+    text = format_decimal(value, digits)
+    if "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def network_dot(network: Network, engine=None, digits: int = 4) -> str:
+    """DOT text: a rank per layer, an edge per weight labelled with its name (and value and ∂E/∂w)."""
+    edges = sum(len(layer.units) * len(network.sources(i)) for i, layer in enumerate(network.layers))
+    if edges > MAX_EDGES:
+        raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="network")
+    numbers = engine is not None and network.has_numbers
+    gradients = {d.wrt.name: d for d in engine.gradients()} if numbers else {}
+    point = engine.point if numbers else None
+
+    def node_label(unit: str, kind: str) -> str:
+        label = f"{unit}\n{kind}"
+        if numbers:
+            graph = engine.graph
+            out = point.evalf(graph.symbols[Quantity.out(unit)], digits + 10)
+            label += f"\nout = {_value(out, digits)}"
+        return label
+
+    def edge_label(name: str) -> str:
+        if not numbers:
+            return name
+        value = point.evalf(engine.graph.symbols[Quantity.param(name)], digits + 10)
+        return f"{name} = {_value(value, digits)}\n∂E/∂{name} = {gradients[name].decimal(digits)}"
+
+    lines = ["digraph network {", "  rankdir=LR;", "  nodesep=0.5; ranksep=3;",
+             '  node [shape=circle, fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];']
+    # One rank per layer; a layer's bias node stands with the layer that feeds it.
+    ranks = [[(unit, node_label(unit, "input"), "box") for unit in network.inputs]]
+    for index, layer in enumerate(network.layers):
+        if layer.bias.mode != "none":
+            ranks[-1].append((f"bias {index + 1}", f"bias {index + 1}\n1", "square"))
+        ranks.append([(unit, node_label(unit, layer.activation), "circle") for unit in layer.units])
+    for rank in ranks:
+        members = " ".join(f"{_quoted(node)} [label={_quoted(label)}, shape={shape}];" for node, label, shape in rank)
+        lines.append(f"  {{ rank=same; {members} }}")
+    for index, layer in enumerate(network.layers):
+        sources = network.sources(index)
+        for j, unit in enumerate(layer.units):
+            for i, source in enumerate(sources):
+                name = layer.weight_names[j][i]
+                lines.append(f"  {_quoted(source)} -> {_quoted(unit)} [label={_quoted(edge_label(name))}];")
+            bias = layer.bias.name_for(j)
+            if bias is not None:
+                lines.append(f'  {_quoted(f"bias {index + 1}")} -> {_quoted(unit)} '
+                             f"[label={_quoted(edge_label(bias))}, style=dotted];")
+    if network.loss.targets is not None and numbers:
+        loss = point.evalf(engine.graph.symbols[Quantity.loss()], digits + 10)
+        lines.append(f'  "E" [label={_quoted(f"E = {_value(loss, digits)}")}, shape=doublecircle];')
+        for unit in network.outputs:
+            lines.append(f'  {_quoted(unit)} -> "E" [style=dashed];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def render(dot_text: str, file_format: str, dot_program: Optional[str] = None) -> bytes:
+    """SVG or PNG bytes from DOT text, by Graphviz; :class:`GraphvizMissing` if ``dot`` is not installed."""
+    program = dot_program or shutil.which("dot")
+    if program is None:
+        raise GraphvizMissing("Graphviz's dot program is not installed")
+    finished = subprocess.run([program, f"-T{file_format}"], input=dot_text.encode("utf-8"),
+                              capture_output=True, timeout=RENDER_TIMEOUT, check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"dot failed: {finished.stderr.decode('utf-8', 'replace').strip()}")
+    return finished.stdout

@@ -1,0 +1,179 @@
+r"""A small document model, and its two renderings: GitHub Markdown and a LaTeX document.
+
+Reports that mix prose and mathematics (the worked example of ``explain``)
+are built once as a :class:`Document` and rendered by the functions here. All
+mathematics is LaTeX; prose is plain text that each renderer escapes for its
+own format. Nothing here knows about networks.
+
+>>> doc = Document("Demo", (Heading("Forward"), Paragraph(("The value of ", Math("x"), " is:")),
+...                         Display(r"x = 1")))
+>>> print(to_markdown(doc))
+# Demo
+<BLANKLINE>
+## Forward
+<BLANKLINE>
+The value of $x$ is:
+<BLANKLINE>
+```math
+x = 1
+```
+<BLANKLINE>
+>>> print(to_latex(doc, fragment=True))
+\section*{Demo}
+<BLANKLINE>
+\subsection*{Forward}
+<BLANKLINE>
+The value of $x$ is:
+<BLANKLINE>
+\[
+x = 1
+\]
+<BLANKLINE>
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+
+class Math(str):
+    """Inline mathematics, in LaTeX."""
+
+
+Span = Union[str, Math]  # a plain str is prose
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: Union[str, tuple[Span, ...]]
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Display:
+    """One display equation (it may be an ``aligned`` block of several lines)."""
+
+    latex: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[tuple[Span, ...], ...]
+    rows: tuple[tuple[tuple[Span, ...], ...], ...]
+
+
+Block = Union[Heading, Paragraph, Display, Table]
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    blocks: tuple[Block, ...]
+
+
+def _spans(value) -> tuple[Span, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+# ---- Markdown (GitHub) -------------------------------------------------------------------
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#$])")
+
+
+def _markdown_spans(spans) -> str:
+    return "".join(f"${s}$" if isinstance(s, Math) else _MARKDOWN_SPECIAL.sub(r"\\\1", s) for s in _spans(spans))
+
+
+def to_markdown(document: Document) -> str:
+    """GitHub-flavoured Markdown: ``$…$`` inline, one ```` ```math ```` block per display equation."""
+    out = [f"# {_markdown_spans(document.title)}", ""]
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            out += ["#" * min(block.level, 6) + " " + _markdown_spans(block.text), ""]
+        elif isinstance(block, Paragraph):
+            out += [_markdown_spans(block.spans), ""]
+        elif isinstance(block, Display):
+            out += ["```math", block.latex, "```", ""]
+        elif isinstance(block, Table):
+            out.append("| " + " | ".join(_markdown_spans(cell) for cell in block.header) + " |")
+            out.append("|" + "---|" * len(block.header))
+            for row in block.rows:
+                out.append("| " + " | ".join(_markdown_spans(cell) for cell in row) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+# ---- LaTeX -------------------------------------------------------------------------------
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+    "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+# Characters our own prose uses, and those pasted into titles, mapped to what pdflatex can typeset.
+_LATEX_UNICODE = {
+    "∂": r"$\partial$", "η": r"$\eta$", "σ": r"$\sigma$", "δ": r"$\delta$", "Σ": r"$\Sigma$", "→": r"$\to$",
+    "·": r"$\cdot$", "−": "-", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
+    "×": r"$\times$", "≤": r"$\le$", "≥": r"$\ge$", "½": r"$\frac12$", "²": r"$^2$", "⁺": r"$^+$",
+}
+_HEADINGS = {1: "section", 2: "subsection", 3: "subsubsection"}
+
+
+def latex_text(text: str) -> str:
+    r"""Prose escaped for LaTeX; characters pdflatex cannot typeset become their code point.
+
+    >>> latex_text("w_1 & 50% → ∂E ✓")
+    'w\\_1 \\& 50\\% $\\to$ $\\partial$E \\texttt{U+2713}'
+    """
+    pieces = []
+    for char in text:
+        if char in _LATEX_ESCAPES:
+            pieces.append(_LATEX_ESCAPES[char])
+        elif char in _LATEX_UNICODE:
+            pieces.append(_LATEX_UNICODE[char])
+        elif ord(char) < 128 or char.isalpha() and ord(char) < 0x250:
+            pieces.append(char)  # ASCII and Latin letters: inputenc + T1 handle them
+        else:
+            pieces.append(r"\texttt{U+%04X}" % ord(char))
+    return "".join(pieces)
+
+
+def _latex_spans(spans) -> str:
+    return "".join(f"${s}$" if isinstance(s, Math) else latex_text(s) for s in _spans(spans))
+
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[utf8]{inputenc}
+\usepackage[T1]{fontenc}
+\usepackage{amsmath}
+\usepackage[margin=2cm]{geometry}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+"""
+
+
+def to_latex(document: Document, fragment: bool = False) -> str:
+    """A standalone LaTeX document (article, amsmath) that pdflatex compiles; the body alone with ``fragment``."""
+    out = [r"\section*{%s}" % _latex_spans(document.title), ""]
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            out += [r"\%s*{%s}" % (_HEADINGS.get(block.level, "paragraph"), _latex_spans(block.text)), ""]
+        elif isinstance(block, Paragraph):
+            out += [_latex_spans(block.spans), ""]
+        elif isinstance(block, Display):
+            out += [r"\[", block.latex, r"\]", ""]
+        elif isinstance(block, Table):
+            out.append(r"\begin{tabular}{%s}" % ("l" * len(block.header)))
+            out.append(r"\hline")
+            out.append(" & ".join(_latex_spans(cell) for cell in block.header) + r" \\ \hline")
+            for row in block.rows:
+                out.append(" & ".join(_latex_spans(cell) for cell in row) + r" \\")
+            out += [r"\hline", r"\end{tabular}", ""]
+    body = "\n".join(out)
+    if fragment:
+        return body
+    return PREAMBLE + "\n\\begin{document}\n\n" + body + "\n\\end{document}\n"

@@ -1,0 +1,486 @@
+r"""The worked example, written by the engine: every step a tutorial shows, every number exact.
+
+:func:`explain` turns an :class:`~symbackprop.chain.Engine` (whose network has
+numbers) into a :class:`~symbackprop.document.Document`: the architecture, the
+forward pass (formula, numbers substituted, value), the loss term by term, the
+backward pass for every parameter (each chain-rule factor with its formula
+and value, the softmax cross-output terms collapsing where they do, and every
+path summed), the update and the loss after it. Numbers are shown rounded to
+``places`` decimals, each one the rounding of an exact value: none is computed
+from another rounded number.
+
+Nothing here differentiates; derivatives come from the engine.
+
+>>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.chain import Engine
+>>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
+...     {"units": ["y"], "activation": "linear", "weights": [["0.5"]], "weight_names": [["w"]]}]},
+...     "loss": {"kind": "half_sse", "targets": ["1"]}, "data": {"inputs": ["2"]},
+...     "training": {"learning_rate": "0.1"}})
+>>> doc = explain(Engine(net))
+>>> [b.latex for b in doc.blocks if hasattr(b, "latex") and b.latex.startswith(r"w^{+}")]
+['w^{+} = w - \\eta \\frac{\\partial E}{\\partial w} = 0.5000 - 0.1000 \\cdot 0.0000 = 0.5000']
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable, Optional, Sequence
+
+import sympy as sp
+
+from .activations import activation
+from .chain import Derivation, Engine, Factor
+from .document import Display, Document, Heading, Math, Paragraph, Table
+from .errors import InputError
+from .exact import format_decimal, format_places
+from .losses import loss_kind
+from .printing import factor_latex, latex, quantity_latex, substituted_latex
+from .quantity import Quantity
+from .values import Point, point_of, rational, updated_parameters
+
+#: Most parameters a worked example will write out: past this it is a book, not an example.
+MAX_PARAMETERS = 400
+#: Most paths listed one by one for a single gradient.
+MAX_LISTED_PATHS = 64
+#: Characters of LaTeX past which an equation is set one side per line (it would not fit a page).
+LONG_EQUATION = 220
+
+_LOSS_NAMES = {
+    "half_sse": r"E = \tfrac12 \sum_k (t_k - \mathrm{out}_k)^2",
+    "sse": r"E = \sum_k (t_k - \mathrm{out}_k)^2",
+    "mse": r"E = \tfrac1n \sum_k (t_k - \mathrm{out}_k)^2",
+    "cross_entropy": r"E = -\sum_k t_k \ln \mathrm{out}_k",
+    "binary_cross_entropy": r"E = -\sum_k \left[t_k \ln \mathrm{out}_k + (1 - t_k) \ln(1 - \mathrm{out}_k)\right]",
+}
+
+
+def number_latex(value: sp.Expr, places: int) -> str:
+    r"""A value rounded to ``places`` decimals, as LaTeX (scientific when it is tiny).
+
+    >>> number_latex(sp.Rational(3775, 10000), 4), number_latex(sp.Rational(-438568, 10**9), 4)
+    ('0.3775', '-4.3857 \\times 10^{-4}')
+    """
+    digits, power = format_places(value, places)
+    return digits if power == 0 else r"%s \times 10^{%d}" % (digits, power)
+
+
+def _operand(number: str) -> str:
+    """A number as a factor or summand: parenthesised when negative or scientific."""
+    return r"\left(%s\right)" % number if number.startswith("-") or r"\times" in number else number
+
+
+class _Writer:
+    """Builds the blocks of one explanation; holds the numbers it shows."""
+
+    def __init__(self, engine: Engine, places: int) -> None:
+        self.engine = engine
+        self.graph = engine.graph
+        self.network = engine.network
+        self.places = places
+        self.point: Point = engine.point
+        self.blocks: list = []
+        self.explained: set[Factor] = set()
+
+    # ---- numbers -------------------------------------------------------------------------
+    def value(self, expression: sp.Expr, point: Optional[Point] = None) -> sp.Expr:
+        return (point or self.point).evalf(expression, 30 + self.places)
+
+    def shown(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
+        return number_latex(self.value(expression, point), self.places)
+
+    def substituted(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
+        numbers = {s.name: _operand(self.shown(s, point)) for s in expression.free_symbols}
+        return substituted_latex(expression, numbers, self.graph)
+
+    def tex(self, expression: sp.Expr) -> str:
+        return latex(expression, self.graph)
+
+    def quantity(self, quantity: Quantity) -> str:
+        return quantity_latex(quantity, self.graph)
+
+    def symbol(self, quantity: Quantity) -> sp.Symbol:
+        return self.graph.symbols[quantity]
+
+    def equation(self, *sides: str) -> None:
+        """``a = b = c``, dropping a side equal to the one before it; one side a line when it is long."""
+        kept = [sides[0]]
+        for side in sides[1:]:
+            if side != kept[-1]:
+                kept.append(side)
+        one_line = " = ".join(kept)
+        long = len(one_line) > LONG_EQUATION and len(kept) > 2
+        self.blocks.append(Display(_aligned(kept[0], kept[1:]) if long else one_line))
+
+    def say(self, *spans) -> None:
+        self.blocks.append(Paragraph(tuple(spans)))
+
+    def heading(self, text, level: int = 2) -> None:
+        self.blocks.append(Heading(text, level))
+
+    # ---- matrices in the layer's convention ----------------------------------------------
+    def weight_matrix(self, index: int, cell) -> str:
+        """W of layer ``index`` as a bmatrix: rows are sources (row convention) or units (column)."""
+        layer = self.network.layers[index]
+        sources = self.network.sources(index)
+        if self.network.convention == "row":
+            rows = [[cell(layer.weight_names[j][i]) for j in range(len(layer.units))] for i in range(len(sources))]
+        else:
+            rows = [[cell(layer.weight_names[j][i]) for i in range(len(sources))] for j in range(len(layer.units))]
+        return _bmatrix(rows)
+
+    def vector(self, items: Sequence[str]) -> str:
+        """A vector in the convention's orientation: a row for row, a column for column."""
+        if self.network.convention == "row":
+            return _bmatrix([list(items)])
+        return _bmatrix([[item] for item in items])
+
+    def parameter_symbol(self, name: str) -> str:
+        return self.tex(self.symbol(Quantity.param(name)))
+
+    def parameter_value(self, name: str, point: Optional[Point] = None) -> str:
+        return self.shown(self.symbol(Quantity.param(name)), point)
+
+
+def _bmatrix(rows: Sequence[Sequence[str]]) -> str:
+    return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(" & ".join(row) for row in rows)
+
+
+def _aligned(lhs: str, sides: Sequence[str | Sequence[str]]) -> str:
+    """``lhs = side₁ = side₂ …``, one side a line (a side given as lines continues over them)."""
+    as_lines = [[side] if isinstance(side, str) else list(side) for side in sides]
+    if len(as_lines) == 1 and len(as_lines[0]) == 1:
+        return f"{lhs} = {as_lines[0][0]}"
+    body = []
+    for number, lines in enumerate(as_lines):
+        body.append(("%s &= %s" % (lhs, lines[0])) if number == 0 else f"&= {lines[0]}")
+        body += [f"&\\quad {line}" for line in lines[1:]]
+    return "\\begin{aligned}\n" + " \\\\\n".join(body) + "\n\\end{aligned}"
+
+
+def _joined(parts: Sequence[str], operator: str, width: int = 160) -> list[str]:
+    """Parts joined by ``operator`` as the lines of one side, a new line past ``width`` characters of LaTeX."""
+    lines: list[list[str]] = [[]]
+    for part in parts:
+        if lines[-1] and len(f" {operator} ".join(lines[-1] + [part])) > width:
+            lines.append([])
+        lines[-1].append(part)
+    joined = [f" {operator} ".join(line) for line in lines]
+    return [joined[0]] + [f"{operator} {line}" for line in joined[1:]]
+
+
+# ---- sections ----------------------------------------------------------------------------
+def _architecture(w: _Writer) -> None:
+    network = w.network
+    w.heading("The network")
+    convention = (
+        "row convention: a layer computes net = x W + b, W has a row per input and a column per unit"
+        if network.convention == "row"
+        else "column convention: a layer computes net = W x + b, W has a row per unit and a column per input"
+    )
+    w.say(f"Inputs {', '.join(network.inputs)}; {len(network.layers)} layer(s); {convention}.")
+    rows = []
+    for index, layer in enumerate(network.layers):
+        bias = {"none": "none", "shared": "one shared", "per_unit": "one per unit"}[layer.bias.mode]
+        alpha = f" (alpha = {_plain(layer.alpha)})" if layer.alpha is not None else ""
+        rows.append(((str(index + 1),), (layer.name,), (", ".join(layer.units),), (layer.activation + alpha,), (bias,)))
+    w.blocks.append(Table((("layer",), ("name",), ("units",), ("activation",), ("bias",)), tuple(rows)))
+    w.say("Loss ", Math(_LOSS_NAMES[network.loss.kind]), f" ({network.loss.kind}), over the outputs "
+          f"{', '.join(network.outputs)}.")
+    if network.learning_rate is not None:
+        biases = "" if network.update_biases else " Biases are not updated."
+        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(network.learning_rate))), "." + biases)
+    w.say(f"Numbers are computed exactly and shown rounded to {w.places} decimals "
+          "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
+
+
+def _plain(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else format_places(value, 6)[0].rstrip("0")
+
+
+def _forward(w: _Writer) -> None:
+    network = w.network
+    w.heading("Forward pass")
+    inputs = [Quantity.out(name) for name in network.inputs]
+    w.say("The sample:")
+    w.equation(w.vector([w.quantity(q) for q in inputs]), w.vector([w.shown(w.symbol(q)) for q in inputs]))
+    for index, layer in enumerate(network.layers):
+        rule = activation(layer.activation)
+        w.heading(f"Layer {index + 1} ({layer.name}, {layer.activation})", 3)
+        _layer_matrices(w, index)
+        for j, unit in enumerate(layer.units):
+            net, out = Quantity.net(unit), Quantity.out(unit)
+            definition = w.graph.definitions[net]
+            w.equation(w.quantity(net), w.tex(definition), w.substituted(definition), w.shown(w.symbol(net)))
+            formula = w.graph.definitions[out]
+            explicit = _explicit(formula)
+            sides = [w.quantity(out), w.tex(formula)]
+            if explicit is not None:
+                sides.append(w.tex(explicit))
+            sides += [w.substituted(explicit if explicit is not None else formula), w.shown(w.symbol(out))]
+            w.equation(*sides)
+        if not rule.elementwise:
+            w.say("Softmax couples the layer: every output depends on every net input of the layer.")
+
+
+def _explicit(formula: sp.Expr) -> Optional[sp.Expr]:
+    """The elementary formula of an activation call (σ(x) = 1/(1 + e^(−x))), when it reads differently."""
+    explicit = getattr(formula, "_explicit", None)
+    if explicit is None:
+        return None
+    expanded = explicit()
+    return None if isinstance(expanded, sp.Piecewise) else expanded
+
+
+def _layer_matrices(w: _Writer, index: int) -> None:
+    network = w.network
+    layer = network.layers[index]
+    sources = network.sources(index)
+    source_outs = [Quantity.out(s) for s in sources]
+    nets = [Quantity.net(u) for u in layer.units]
+    names = w.weight_matrix(index, w.parameter_symbol)
+    values = w.weight_matrix(index, w.parameter_value)
+    x_names = w.vector([w.quantity(q) for q in source_outs])
+    x_values = w.vector([w.shown(w.symbol(q)) for q in source_outs])
+    product_names = f"{x_names} {names}" if network.convention == "row" else f"{names} {x_names}"
+    product_values = f"{x_values} {values}" if network.convention == "row" else f"{values} {x_values}"
+    if layer.bias.mode != "none":
+        biases = [layer.bias.name_for(j) for j in range(len(layer.units))]
+        product_names += " + " + w.vector([w.parameter_symbol(b) for b in biases])
+        product_values += " + " + w.vector([w.parameter_value(b) for b in biases])
+    result = w.vector([w.shown(w.symbol(q)) for q in nets])
+    w.equation(w.vector([w.quantity(q) for q in nets]), product_names, product_values, result)
+
+
+def _loss(w: _Writer) -> None:
+    network = w.network
+    rule = loss_kind(network.loss.kind)
+    w.heading("Loss")
+    w.say(f"Each output contributes its own term ({rule.formula}):")
+    for unit in network.outputs:
+        term = Quantity.loss_term(unit)
+        target = w.graph.targets[unit]
+        w.say("Target ", Math(r"%s = %s" % (w.tex(target), w.shown(target))), ":")
+        definition = w.graph.definitions[term]
+        w.equation(w.quantity(term), w.tex(definition), w.substituted(definition), w.shown(w.symbol(term)))
+    total = Quantity.loss()
+    definition = w.graph.definitions[total]
+    w.equation("E", w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
+
+
+# ---- the backward pass -------------------------------------------------------------------
+def _factor_name(w: _Writer, factor: Factor) -> str:
+    return factor_latex(factor.of, factor.wrt, w.graph)
+
+
+def _product_names(w: _Writer, term: Iterable[Factor]) -> str:
+    return r" \cdot ".join(_factor_name(w, f) for f in term) or "1"
+
+
+def _product_values(w: _Writer, term: Iterable[Factor]) -> str:
+    return r" \cdot ".join(_operand(w.shown(f.expression)) for f in term) or "1"
+
+
+def _explain_factor(w: _Writer, factor: Factor) -> None:
+    """A factor's formula and value, once per document; a sum's parts first, then the sum."""
+    if factor in w.explained:
+        return
+    w.explained.add(factor)
+    name = _factor_name(w, factor)
+    value = w.shown(factor.expression)
+    if factor.is_local:
+        formula = w.tex(factor.expression)
+        w.equation(name, formula, w.substituted(factor.expression), value)
+        return
+    for term in factor.terms:
+        for part in term:
+            _explain_factor(w, part)
+    names = [_product_names(w, term) for term in factor.terms]
+    values = [_product_values(w, term) for term in factor.terms]
+    if len(factor.terms) > 1:
+        if _softmax_sum(w, factor):
+            w.say("A sum over every output of the softmax layer, since each depends on ", Math(w.quantity(factor.wrt)), ":")
+        else:
+            w.say("A sum over every unit that ", Math(w.quantity(factor.wrt)), " feeds:")
+    sides = [_joined(names, "+")]
+    collapse = _collapse(w, factor)
+    if collapse:
+        formulas = [" ".join(r"\left(%s\right)" % w.tex(f.expression) for f in term) for term in factor.terms]
+        w.say("Written out, the cross-output terms of the softmax collapse:")
+        w.blocks.append(Display(_aligned(name, sides + [_joined(formulas, "+")] + collapse + [value])))
+        w.say("Term by term, the same value:")
+        sides = []
+    sides += [_joined(values, "+"), value]
+    w.blocks.append(Display(_aligned(name, sides)))
+
+
+def _softmax_sum(w: _Writer, factor: Factor) -> bool:
+    return factor.wrt.kind == "net" and not activation(w.network.layers[w.network.layer_of(factor.wrt.name)].activation).elementwise
+
+
+def _collapse(w: _Writer, factor: Factor) -> list[str]:
+    """For an output unit's δ: the steps from the written-out terms to the engine's simplified form."""
+    if not (factor.of.kind == "loss" and factor.wrt.kind == "net" and factor.wrt.name in w.network.outputs):
+        return []
+    simplified = w.engine.simplified(factor.of, factor.wrt)
+    if simplified == factor.expression or sp.count_ops(simplified) >= sp.count_ops(factor.expression):
+        return []
+    steps = []
+    if w.network.loss.kind == "cross_entropy" and len(w.network.outputs) > 1:
+        out = w.symbol(Quantity.out(factor.wrt.name))
+        collected = sp.collect(sp.expand(factor.expression), out)
+        steps.append(w.tex(collected))
+        total = " + ".join(w.tex(t) for t in w.graph.target_symbols())
+        steps.append(r"%s \qquad \text{since } %s = 1" % (w.tex(simplified), total))
+    else:
+        steps.append(w.tex(simplified))
+    steps.append(w.substituted(simplified))
+    return steps
+
+
+def _backward(w: _Writer, derivations: Sequence[Derivation]) -> None:
+    w.heading("Backward pass")
+    w.say("For every parameter p, the chain rule from the loss down to p. Each factor is given with its "
+          "formula, the numbers substituted and its value; a factor already worked out is not repeated.")
+    # Backpropagation's own order: the output layer first, so each δ is worked out before it is reused.
+    for derivation in sorted(derivations, key=lambda d: -_layer_of(w.network, d.wrt.name)):
+        _gradient(w, derivation)
+    _gradient_matrices(w, derivations)
+
+
+def _layer_of(network, parameter: str) -> int:
+    return next(p.layer_index for p in network.parameters() if p.name == parameter)
+
+
+def _gradient(w: _Writer, derivation: Derivation) -> None:
+    name = factor_latex(derivation.of, derivation.wrt, w.graph)
+    w.heading(("Gradient of the loss with respect to ", Math(w.quantity(derivation.wrt))), 3)
+    chain = derivation.chain
+    w.blocks.append(Display(_aligned(name, [_joined([_product_names(w, term) for term in chain], "+")])))
+    for term in chain:
+        for factor in term:
+            _explain_factor(w, factor)
+    value = w.shown(derivation.compact)
+    sides = [_joined([_product_values(w, term) for term in chain], "+"), value]
+    w.blocks.append(Display(_aligned(name, sides)))
+    _paths(w, derivation, name, value)
+
+
+def _paths(w: _Writer, derivation: Derivation, name: str, value: str) -> None:
+    count = derivation.path_count
+    if count <= 1:
+        return
+    if count > MAX_LISTED_PATHS:
+        w.say(f"{count} paths lead from the parameter to the loss; their products sum to the value above.")
+        return
+    w.say(f"The same value as the sum over all {count} paths from the parameter to the loss, "
+          "each path a product of local derivatives:")
+    lines = []
+    path_values = []
+    for number, path in enumerate(derivation.paths(), start=1):
+        route = r" \to ".join([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)])
+        product = sp.Mul(*[f.expression for f in path])
+        shown = w.shown(product)
+        path_values.append(_operand(shown))
+        factors = r" \cdot ".join(_operand(w.shown(f.expression)) for f in reversed(path))
+        lines.append(r"&\text{path %d: } %s: && %s = %s" % (number, route, factors, shown))
+    w.blocks.append(Display("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"))
+    w.blocks.append(Display(_aligned(name, [_joined(path_values, "+"), value])))
+
+
+def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
+    by_name = {d.wrt.name: d for d in derivations if d.wrt.kind == "param"}
+    w.say("The gradient, layer by layer, in the layout of the weights:")
+    for index, layer in enumerate(w.network.layers):
+        names = [n for row in layer.weight_names for n in row]
+        if not all(n in by_name for n in names):
+            continue
+        matrix = w.weight_matrix(index, lambda n: w.shown(by_name[n].compact))
+        w.equation(r"\frac{\partial E}{\partial W^{(%d)}}" % (index + 1), matrix)
+
+
+# ---- update ------------------------------------------------------------------------------
+def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
+    network = w.network
+    w.heading("Update")
+    if network.learning_rate is None:
+        w.say("The file gives no training.learning_rate, so no update is shown.")
+        return
+    rate = w.shown(rational(network.learning_rate))
+    updated = updated_parameters(w.engine, digits=40 + w.places)
+    after = point_of(w.graph, updated)
+    w.say("One step of gradient descent, ", Math(r"p^{+} = p - \eta \frac{\partial E}{\partial p}"),
+          f", with the exact gradient (not the rounded one shown):")
+    for derivation in derivations:
+        parameter = derivation.wrt.name
+        symbol = w.parameter_symbol(parameter)
+        new = w.parameter_value(parameter, after)
+        if _is_frozen_bias(network, parameter):
+            w.equation(f"{{{symbol}}}^{{+}}", symbol, new)
+            continue
+        w.equation(
+            f"{{{symbol}}}^{{+}}",
+            r"%s - \eta %s" % (symbol, factor_latex(derivation.of, derivation.wrt, w.graph)),
+            r"%s - %s \cdot %s" % (w.parameter_value(parameter), rate, _operand(w.shown(derivation.compact))),
+            new,
+        )
+    if not network.update_biases:
+        w.say("Biases keep their values: the file sets update_biases = false.")
+    for index in range(len(network.layers)):
+        w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
+    w.heading("Loss after the update", 3)
+    w.say("The forward pass again, with the new parameters:")
+    for unit in network.outputs:
+        out = Quantity.out(unit)
+        w.equation(f"{{{w.quantity(out)}}}^{{+}}", w.shown(w.symbol(out), after))
+    terms = [Quantity.loss_term(o) for o in network.outputs]
+    before = w.value(w.symbol(Quantity.loss()))
+    now = w.value(w.symbol(Quantity.loss()), after)
+    w.equation(
+        "E^{+}",
+        " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms),
+        " + ".join(_operand(w.shown(w.symbol(t), after)) for t in terms),
+        w.shown(w.symbol(Quantity.loss()), after),
+    )
+    change = "fell" if now < before else "rose" if now > before else "stayed"
+    w.say(f"The loss {change} by ", Math(number_latex(abs(now - before), w.places)), " from ",
+          Math(w.shown(w.symbol(Quantity.loss()))), ".")
+
+
+def _is_frozen_bias(network, name: str) -> bool:
+    return not network.update_biases and any(p.name == name and p.kind == "bias" for p in network.parameters())
+
+
+def _verification(w: _Writer, check) -> None:
+    if check is None:
+        return
+    w.heading("Verification")
+    worst = max((row.rel_error for row in check.rows), default=0)
+    status = "agrees" if check.passed else "DOES NOT agree"
+    kinks = [row.name for row in check.rows if row.status == "kink"]
+    w.say(f"Every gradient above {status} with an independent central finite difference at {check.digits} "
+          f"digits (largest relative difference {format_decimal(worst, 2)}).")
+    if kinks:
+        w.say(f"At a kink of the activation (ReLU at exactly 0) for: {', '.join(kinks)}; the derivative there "
+              "is a convention (the left derivative), so finite differences cannot confirm it.")
+
+
+def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
+    """The whole worked example for ``engine``'s network at its numbers."""
+    network = engine.network
+    count = len(network.parameters())
+    if count > MAX_PARAMETERS:
+        raise InputError(
+            f"a worked example writes out every number; this network has {count} parameters "
+            f"(at most {MAX_PARAMETERS})", place="network")
+    engine.point.numeric(places + 42)  # undefined values (ln 0) fail here, as one line
+    w = _Writer(engine, places)
+    derivations = engine.gradients()
+    _architecture(w)
+    _forward(w)
+    _loss(w)
+    _backward(w, derivations)
+    _update(w, derivations)
+    _verification(w, check)
+    sizes = "-".join(str(len(layer.units)) for layer in network.layers)
+    heading = title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
+    return Document(heading, tuple(w.blocks))
