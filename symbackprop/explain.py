@@ -15,11 +15,11 @@ Nothing here differentiates; derivatives come from the engine.
 >>> from symbackprop.chain import Engine
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
 ...     {"units": ["y"], "activation": "linear", "weights": [["0.5"]], "weight_names": [["w"]]}]},
-...     "loss": {"kind": "half_sse", "targets": ["1"]}, "data": {"inputs": ["2"]},
+...     "loss": {"kind": "half_sse", "targets": ["2"]}, "data": {"inputs": ["2"]},
 ...     "training": {"learning_rate": "0.1"}})
 >>> doc = explain(Engine(net))
->>> [b.latex for b in doc.blocks if hasattr(b, "latex") and b.latex.startswith(r"w^{+}")]
-['w^{+} = w - \\eta \\frac{\\partial E}{\\partial w} = 0.5000 - 0.1000 \\cdot 0.0000 = 0.5000']
+>>> [b.latex for b in doc.blocks if isinstance(b, Display) and b.latex.startswith(r"{w}^{+}")]
+['{w}^{+} = w - \\eta \\frac{\\partial E}{\\partial w} = 0.5000 - 0.1000 \\cdot \\left(-2.0000\\right) = 0.7000']
 """
 from __future__ import annotations
 
