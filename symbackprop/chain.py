@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import sympy as sp
 
+from .notebook import Displayable
 from .errors import InputError
 from .graph import SymbolicGraph, build_graph
 from .quantity import Quantity, parse_quantity
@@ -64,7 +65,7 @@ class Factor:
 
 
 @dataclass(frozen=True)
-class Derivation:
+class Derivation(Displayable):
     """The derivative of one quantity with respect to another, in every form.
 
     * ``chain``: the chain rule at the top level, a sum of products of named factors;

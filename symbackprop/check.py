@@ -12,6 +12,7 @@ from typing import Literal, Mapping, Optional
 
 import mpmath
 
+from .notebook import Displayable
 from .activations import activation
 from .exact import to_mpf
 from .network import Network, Parameter
@@ -35,7 +36,7 @@ class GradientCheck:
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Displayable):
     loss: mpmath.mpf
     rows: tuple[GradientCheck, ...]
     digits: int

@@ -76,6 +76,9 @@ class Document:
     title: str
     blocks: tuple[Block, ...]
 
+    def _repr_markdown_(self) -> str:  # Jupyter renders the whole worked example in place
+        return to_markdown(self)
+
 
 def _spans(value) -> tuple[Span, ...]:
     return (value,) if isinstance(value, str) else tuple(value)

@@ -11,7 +11,7 @@ from .verdict import AuditReport, ClaimVerdict
 MARKS = {"ok": "ok", "rounding": "rounding", "propagated": "propagated", "error": "ERROR"}
 
 
-def _shown(value, verdict: ClaimVerdict) -> str:
+def shown_value(value, verdict: ClaimVerdict) -> str:
     """Enough digits to compare with what was written, and a few more."""
     written = len(verdict.claim.written.lstrip("+-\u2212").replace(".", "").lstrip("0")) or 1
     if not mpmath.isfinite(value):
@@ -22,7 +22,7 @@ def _shown(value, verdict: ClaimVerdict) -> str:
     return text
 
 
-def _diagnoses(verdict: ClaimVerdict) -> str:
+def diagnoses_text(verdict: ClaimVerdict) -> str:
     parts = []
     for diagnosis in verdict.diagnoses:
         implied = f" (implied {diagnosis.implied})" if diagnosis.implied else ""
@@ -57,12 +57,12 @@ def audit_text(report: AuditReport) -> str:
     for v in report.verdicts:
         quantity = v.claim.quantity + (" [after update]" if v.claim.key.step == 1 else "")
         if v.verdict == "error":
-            why = "FIRST ERROR" + (f": {_diagnoses(v)}" if v.diagnoses else ": no known mistake reproduces it")
+            why = "FIRST ERROR" + (f": {diagnoses_text(v)}" if v.diagnoses else ": no known mistake reproduces it")
         elif v.verdict == "propagated":
             why = f"inherits the error of #{v.source}"
         else:
-            why = _diagnoses(v) or ("" if v.verdict == "ok" else "rounding")
-        rows.append((str(v.index), quantity, v.claim.written, _shown(v.exact, v), _shown(v.recomputed, v),
+            why = diagnoses_text(v) or ("" if v.verdict == "ok" else "rounding")
+        rows.append((str(v.index), quantity, v.claim.written, shown_value(v.exact, v), shown_value(v.recomputed, v),
                      MARKS[v.verdict], why))
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header) - 1)]
     lines = []
@@ -89,18 +89,18 @@ def audit_markdown(report: AuditReport, title: str = "") -> str:
     for v in report.verdicts:
         quantity = f"`{v.claim.quantity}`" + (" (after the update)" if v.claim.key.step == 1 else "")
         if v.verdict == "error":
-            note = f"first error — {_diagnoses(v) or 'no known mistake reproduces it'}"
+            note = f"first error — {diagnoses_text(v) or 'no known mistake reproduces it'}"
         elif v.verdict == "propagated":
             note = f"follows from the error in #{v.source}"
         else:
-            note = _diagnoses(v) or v.reason
+            note = diagnoses_text(v) or v.reason
         verdict = {"error": "**error**", "propagated": "*propagated*"}.get(v.verdict, v.verdict)
-        lines.append(f"| {v.index} | {quantity} | {v.claim.written} | {_shown(v.exact, v)} | {verdict} | {note} |")
+        lines.append(f"| {v.index} | {quantity} | {v.claim.written} | {shown_value(v.exact, v)} | {verdict} | {note} |")
     errors = [v for v in report.verdicts if v.verdict == "error"]
     for v in errors:
         lines += ["", f"## #{v.index}: `{v.claim.quantity}` is wrong", ""]
-        lines.append(f"The tutorial writes **{v.claim.written}**. The correct value is **{_shown(v.exact, v)}**; "
-                     f"from the author's own earlier numbers it is **{_shown(v.recomputed, v)}**, so the mistake "
+        lines.append(f"The tutorial writes **{v.claim.written}**. The correct value is **{shown_value(v.exact, v)}**; "
+                     f"from the author's own earlier numbers it is **{shown_value(v.recomputed, v)}**, so the mistake "
                      "is made at this step.")
         lines += ["", "How it is computed:", "", "```", v.formula]
         if len(v.paths) > 1:

@@ -17,6 +17,7 @@ from typing import Literal, Optional, Sequence
 
 import mpmath
 
+from ..notebook import Displayable
 from ..chain import Engine
 from ..exact import to_mpf
 from ..graph import SymbolicGraph
@@ -56,7 +57,7 @@ class ClaimVerdict:
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class AuditReport(Displayable):
     verdicts: tuple[ClaimVerdict, ...]
     graph: SymbolicGraph = field(repr=False)
 

@@ -1,0 +1,100 @@
+r"""How derivations and reports look in a notebook: LaTeX and HTML, registered by class name.
+
+Importing this module registers the renderers (see :mod:`symbackprop.notebook`).
+
+>>> import symbackprop as sbp
+>>> net = sbp.network_from_mapping({"network": {"inputs": ["x"], "layers": [
+...     {"units": ["y"], "activation": "sigmoid", "weights": [["0.5"]], "weight_names": [["w"]]}]},
+...     "loss": {"kind": "half_sse", "targets": ["1"]}, "data": {"inputs": ["2"]}})
+>>> print(sbp.Engine(net).gradient("w")._repr_latex_())
+$\displaystyle \frac{\partial E}{\partial w} = \frac{\partial E}{\partial \mathrm{out}_{y}} \frac{\partial \mathrm{out}_{y}}{\partial \mathrm{net}_{y}} \frac{\partial \mathrm{net}_{y}}{\partial w} = \mathrm{out}_{y} x \left(1 - \mathrm{out}_{y}\right) \left(\mathrm{out}_{y} - t_{y}\right) \approx -0.1057541856$
+"""
+from __future__ import annotations
+
+import html
+
+from .exact import format_decimal
+from .notebook import register
+from .printing import factor_latex, latex
+from .report import chain_latex
+
+VALUE_DIGITS = 10
+
+
+def _math(tex: str) -> str:
+    """Inline mathematics for HTML: MathJax/KaTeX in Jupyter typeset \\( … \\)."""
+    return html.escape(r"\(%s\)" % tex)
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{cell}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _value(derivation) -> str:
+    return derivation.decimal(VALUE_DIGITS) if derivation.engine.network.has_numbers else ""
+
+
+@register("Derivation", "latex")
+def derivation_latex(derivation) -> str:
+    graph = derivation.engine.graph
+    sides = [factor_latex(derivation.of, derivation.wrt, graph)]
+    if derivation.chain:
+        sides.append(chain_latex(derivation))
+    sides.append(latex(derivation.compact, graph))
+    value = _value(derivation)
+    return r"$\displaystyle %s%s$" % (" = ".join(sides), rf" \approx {value}" if value else "")
+
+
+@register("Derivation", "html")
+def derivation_html(derivation) -> str:
+    graph = derivation.engine.graph
+    numbers = derivation.engine.network.has_numbers
+    point = derivation.engine.point if numbers else None
+    rows = []
+    for term in derivation.chain:
+        for factor in term:
+            value = format_decimal(point.evalf(factor.expression, VALUE_DIGITS), VALUE_DIGITS) if numbers else ""
+            rows.append((_math(factor_latex(factor.of, factor.wrt, graph)), _math(latex(factor.expression, graph)),
+                         html.escape(value)))
+    title = _math(factor_latex(derivation.of, derivation.wrt, graph) + " = " + latex(derivation.compact, graph))
+    value = _value(derivation)
+    summary = f"<p>{title}" + (f" &asymp; {html.escape(value)}" if value else "") + "</p>"
+    paths = f"<p>{derivation.path_count} path(s) from {html.escape(str(derivation.wrt))} to {html.escape(str(derivation.of))}.</p>"
+    return summary + _table(("factor", "formula", "value"), rows) + paths
+
+
+@register("CheckReport", "html")
+def check_html(report) -> str:
+    digits = 12 if report.float64 else min(20, report.digits)
+    rows = [(html.escape(row.name), format_decimal(row.analytic, digits), format_decimal(row.numeric, digits),
+             format_decimal(row.rel_error, 2), html.escape(row.status)) for row in report.rows]
+    verdict = "every gradient agrees" if report.passed else "MISMATCH"
+    mode = "float64" if report.float64 else f"{report.digits} digits"
+    return (f"<p>Finite-difference check ({mode}): {verdict}.</p>"
+            + _table(("parameter", "analytic", "finite difference", "rel. error", "status"), rows))
+
+
+@register("CheckReport", "latex")
+def check_latex(report) -> str:
+    digits = 12 if report.float64 else min(20, report.digits)
+    rows = [r"\text{%s} & %s & %s & \text{%s} \\" % (row.name.replace("_", r"\_"), format_decimal(row.analytic, digits),
+                                                      format_decimal(row.numeric, digits), row.status)
+            for row in report.rows]
+    return "$$\\begin{array}{llll}\n\\text{parameter} & \\text{analytic} & \\text{finite difference} & " \
+           "\\text{status} \\\\ \\hline\n" + "\n".join(rows) + "\n\\end{array}$$"
+
+
+@register("AuditReport", "html")
+def audit_html(report) -> str:
+    from .audit.report import MARKS, diagnoses_text, shown_value
+
+    rows = []
+    for verdict in report.verdicts:
+        after = " (after update)" if verdict.claim.key.step == 1 else ""
+        rows.append((str(verdict.index), html.escape(verdict.claim.quantity + after), html.escape(verdict.claim.written),
+                     html.escape(shown_value(verdict.exact, verdict)), html.escape(MARKS[verdict.verdict]),
+                     html.escape(diagnoses_text(verdict) or verdict.reason)))
+    counts = ", ".join(f"{count} {name}" for name, count in report.summary.items())
+    return f"<p>Audit: {html.escape(counts)}.</p>" + _table(("#", "quantity", "claimed", "exact", "verdict", "why"), rows)
