@@ -146,8 +146,8 @@ def format_places(value: object, places: int) -> tuple[str, int]:
 
     >>> format_places(Fraction(3775, 10000), 4), format_places(Fraction(1, 3), 2)
     (('0.3775', 0), ('0.33', 0))
-    >>> format_places(Fraction(-438568, 10**9), 4), format_places(0, 4)
-    (('-4.3857', -4), ('0.0000', 0))
+    >>> format_places(Fraction(-438568, 10**9), 4), format_places(0, 8)
+    (('-4.3857', -4), ('0.00000000', 0))
     """
     import decimal
 
@@ -172,7 +172,7 @@ def format_places(value: object, places: int) -> tuple[str, int]:
         rounded = round(exact * 10**places)  # Python rounds a Fraction half to even, exactly
         if power and abs(rounded) >= 10 ** (places + 1):  # the mantissa rounded up to 10.000…
             power, rounded = power + 1, round(exact / 10 * 10**places)
-        text = str(decimal.Decimal(rounded).scaleb(-places))
+        text = format(decimal.Decimal(rounded).scaleb(-places), "f")
         return _signed_zero_free(text, places), power
     import mpmath
 
@@ -189,7 +189,7 @@ def format_places(value: object, places: int) -> tuple[str, int]:
         scaled = scaled.scaleb(-power)
         if abs(scaled) >= 10 and power:  # the mantissa rounded up to 10.000…
             power, scaled = power + 1, scaled.scaleb(-1)
-        text = str(scaled.quantize(decimal.Decimal(1).scaleb(-places)))
+        text = format(scaled.quantize(decimal.Decimal(1).scaleb(-places)), "f")
     return _signed_zero_free(text, places), power
 
 
