@@ -24,6 +24,8 @@ _EXPORTS = {
     "Derivation": "chain", "Engine": "chain", "Factor": "chain",
     "CheckReport": "check", "GradientCheck": "check", "check_gradients": "check",
     "InputError": "errors",
+    "explain": "explain", "Document": "document", "to_latex": "document", "to_markdown": "document",
+    "network_dot": "diagram",
     "SymbolicGraph": "graph", "build_graph": "graph",
     "Quantity": "quantity", "parse_quantity": "quantity",
     "load_network": "loader", "network_from_mapping": "loader", "read_document": "loader",
