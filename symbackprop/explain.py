@@ -45,6 +45,8 @@ MAX_PARAMETERS = 400
 MAX_LISTED_PATHS = 64
 #: Characters of LaTeX past which an equation is set one side per line (it would not fit a page).
 LONG_EQUATION = 220
+#: More digits used to tell an exact zero from a tiny value.
+EXTRA_ZERO_DIGITS = 60
 
 _LOSS_NAMES = {
     "half_sse": r"E = \tfrac12 \sum_k (t_k - \mathrm{out}_k)^2",
@@ -84,7 +86,18 @@ class _Writer:
 
     # ---- numbers -------------------------------------------------------------------------
     def value(self, expression: sp.Expr, point: Optional[Point] = None) -> sp.Expr:
-        return (point or self.point).evalf(expression, 30 + self.places)
+        """The value to the places shown; a sum that cancels exactly (softmax terms often do) shows 0."""
+        point = point or self.point
+        digits = 30 + self.places
+        value = point.evalf(expression, digits)
+        if value.is_Rational or abs(value) > sp.Float(10) ** -(self.places + 20):
+            return value
+        # Evaluated in Floats, an exact zero leaves noise of about 10^-digits. A value that shrinks by
+        # as many orders as the precision grows is that noise; a genuinely tiny value stays put.
+        finer = point.evalf(expression, digits + EXTRA_ZERO_DIGITS)
+        if abs(finer) < sp.Float(10) ** -(self.places + 20 + EXTRA_ZERO_DIGITS // 2):
+            return sp.Integer(0)
+        return finer
 
     def shown(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
         return number_latex(self.value(expression, point), self.places)
