@@ -312,14 +312,18 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
     values = [_product_values(w, term) for term in factor.terms]
     if len(factor.terms) > 1:
         if _softmax_sum(w, factor):
-            w.say("A sum over every output of the softmax layer, since each depends on ", Math(w.quantity(factor.wrt)), ":")
+            w.say("A sum over every output of the softmax layer, since each depends on ",
+                  Math(w.quantity(factor.wrt)), ":")
         else:
             w.say("A sum over every unit that ", Math(w.quantity(factor.wrt)), " feeds:")
     sides = [_joined(names, "+")]
     collapse = _collapse(w, factor)
     if collapse:
         formulas = [" ".join(r"\left(%s\right)" % w.tex(f.expression) for f in term) for term in factor.terms]
-        w.say("Written out, the cross-output terms of the softmax collapse:")
+        if _softmax_sum(w, factor):
+            w.say("Written out, the cross-output terms of the softmax collapse:")
+        else:
+            w.say("Written out, the terms simplify:")
         w.blocks.append(Display(_aligned(name, sides + [_joined(formulas, "+")] + collapse + [value])))
         w.say("Term by term, the same value:")
         sides = []
