@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Most paths :meth:`Derivation.paths` will list before it refuses.
 MAX_PATHS = 20_000
+#: Most symbols in an output δ that :meth:`Engine.tidy_output_delta` will try to factor.
+MAX_FACTOR_SYMBOLS = 12
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ class Engine:
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
 
     # ---- the reverse sweep -------------------------------------------------------------
-    def _edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
+    def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
         edges = self.graph.consumers[vertex]
         if target.kind == "loss":
             # E(o) depends on out(o) alone, so ∂E/∂out(o) = ∂E(o)/∂out(o): skip the E(o) vertex.
@@ -178,13 +180,13 @@ class Engine:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
         outputs = set(self.network.outputs)
         for vertex in reversed(self.graph.order[: self._position[target]]):
-            terms = [result[u] * d for u, d in self._edges(target, vertex) if u in result]
+            terms = [result[u] * d for u, d in self.edges(target, vertex) if u in result]
             if terms:
                 total = sp.Add(*terms)
                 # Losses and output activations meet at the output δ: that is where they collapse
                 # (softmax + cross-entropy to out − t). A hidden δ built from tidied δs needs nothing more.
                 tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
-                result[vertex] = tidy(total) if tidy_here else total
+                result[vertex] = tidy(total, vertex.name) if tidy_here else total
         return result
 
     # ---- public questions -------------------------------------------------------------
@@ -228,7 +230,7 @@ class Engine:
     def _chain_terms(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Factor, ...], ...]:
         adjoints = self.adjoints(target)
         terms = []
-        for consumer, local in self._edges(target, vertex):
+        for consumer, local in self.edges(target, vertex):
             if consumer not in adjoints:
                 continue
             factor = Factor(consumer, vertex, local)
@@ -239,7 +241,7 @@ class Engine:
         """∂T/∂net(u) of an elementwise unit reads best as ∂T/∂out(u) · ∂out(u)/∂net(u)."""
         if vertex.kind == "net":
             adjoints = self.adjoints(target)
-            edges = [(u, d) for u, d in self._edges(target, vertex) if u in adjoints]
+            edges = [(u, d) for u, d in self.edges(target, vertex) if u in adjoints]
             if len(edges) == 1 and edges[0][0] == Quantity.out(vertex.name) and edges[0][0] != target:
                 out, local = edges[0]
                 return (self.total(target, out), Factor(out, vertex, local))
@@ -273,21 +275,26 @@ class Engine:
 
     def _simplified_adjoints(self, target: Quantity) -> dict[Quantity, sp.Expr]:
         if target not in self._tidy_adjoints:
-            self._tidy_adjoints[target] = self._sweep(target, tidy=self._tidy)
+            self._tidy_adjoints[target] = self._sweep(target, tidy=self.tidy_output_delta)
         return self._tidy_adjoints[target]
 
-    def _tidy(self, expression: sp.Expr) -> sp.Expr:
+    def tidy_output_delta(self, expression: sp.Expr, unit: str) -> sp.Expr:
+        """∂E/∂net(unit) of an output unit, in its shortest form (softmax + cross-entropy → out − t)."""
         candidates = [expression]
-        try:
-            candidates.append(sp.factor(sp.cancel(expression)))
-        except (sp.PolynomialError, NotImplementedError):
-            pass
+        # Multivariate factoring costs grow fast with the number of symbols (seconds for a
+        # 24-output softmax); the collection below already collapses what wide layers need.
+        if len(expression.free_symbols) <= MAX_FACTOR_SYMBOLS:
+            try:
+                candidates.append(sp.factor(sp.cancel(expression)))
+            except (sp.PolynomialError, NotImplementedError):
+                pass
         network = self.network
         if network.loss.kind == "cross_entropy" and len(network.outputs) > 1:
-            # The targets of a cross-entropy are a distribution: Σ t = 1.
+            # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
+            # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
             targets = self.graph.target_symbols()
-            outs = [self.graph.symbols[Quantity.out(o)] for o in network.outputs]
-            collected = sp.collect(sp.expand(expression), outs).subs(sp.Add(*targets), 1)
+            own = self.graph.symbols[Quantity.out(unit)]
+            collected = sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1)
             candidates.append(collected)
         return min(candidates, key=sp.count_ops)
 

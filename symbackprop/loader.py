@@ -27,7 +27,7 @@ ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "s
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy")
 RESERVED_NAMES = frozenset({"net", "out", "new", "E"})
 #: Prefixes of the symbols generated for every unit; a user name may not collide with them.
-NODE_PREFIXES = ("net_", "out_", "delta_", "t_")
+NODE_PREFIXES = ("net_", "out_", "delta_", "dout_", "t_")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
 TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta"}
