@@ -94,6 +94,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
 
 
+#: Above this many parameters, ``derive --format json`` gives gradients in δ symbols with the program.
+LARGE_NETWORK = 1000
+
+
 def _derive(args) -> int:
     from .chain import Engine
     from .loader import load_network
@@ -102,6 +106,10 @@ def _derive(args) -> int:
     network = load_network(args.file)
     engine = Engine(network)
     names = args.wrt or engine.graph.parameters()
+    for name in names:
+        engine.quantity(name, place=f"--wrt {name}")
+    if args.format == "json" and len(engine.graph.parameters()) > LARGE_NETWORK:
+        return _derive_program(engine, names, args.digits)
     derivations = [
         engine.derivative(engine.quantity("E"), engine.quantity(name, place=f"--wrt {name}")) for name in names
     ]
@@ -115,6 +123,78 @@ def _derive(args) -> int:
     else:
         print("\n\n".join(derivation_text(d, args.form, args.digits, with_value) for d in derivations))
     return EXIT_OK
+
+
+def _derive_program(engine, names, digits: int) -> int:
+    """Stream the program-form JSON of a large network; progress on stderr once it takes over 2 s."""
+    import time
+
+    from .program import evaluate, straight_line_program
+    from .report import program_json_chunks
+    from .values import point_of
+
+    started = time.monotonic()
+    progress = _Progress(started, len(names))
+    program = straight_line_program(engine.graph)
+    progress.say("program built")
+    values = None
+    if engine.network.has_numbers:
+        _, values = evaluate(program, point_of(engine.graph).leaves, digits + 10)
+        _require_finite(values)
+        progress.say("values computed")
+    out = sys.stdout
+    for count, chunk in enumerate(program_json_chunks(program, values, digits, names)):
+        out.write(chunk)
+        progress.tick(count - 2)  # the first chunks are the program
+    out.write("\n")
+    out.flush()
+    progress.done()
+    return EXIT_OK
+
+
+def _require_finite(values) -> None:
+    import mpmath
+
+    from .errors import InputError
+
+    for name, value in values.items():
+        if not mpmath.isfinite(value):
+            raise InputError(f"∂E/∂{name} is undefined at these numbers ({value})", place="loss.kind")
+
+
+class _Progress:
+    """Progress lines on stderr, only for work that has already taken more than two seconds."""
+
+    AFTER_SECONDS, EVERY_SECONDS = 2.0, 1.0
+
+    def __init__(self, started: float, total: int) -> None:
+        self.started, self.total, self.last = started, total, started
+        self.shown = False
+
+    def _due(self) -> bool:
+        import time
+
+        now = time.monotonic()
+        if now - self.started < self.AFTER_SECONDS or now - self.last < self.EVERY_SECONDS:
+            return False
+        self.last = now
+        return True
+
+    def say(self, what: str) -> None:
+        if self._due():
+            self.shown = True
+            print(f"symbackprop: {what} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
+
+    def tick(self, done: int) -> None:
+        if done > 0 and done % 256 == 0:
+            self.say(f"{done:,}/{self.total:,} gradients written")
+
+    def done(self) -> None:
+        if self.shown:
+            import time
+
+            print(f"symbackprop: {self.total:,} gradients in {time.monotonic() - self.started:.1f} s",
+                  file=sys.stderr, flush=True)
 
 
 def _check(args) -> int:

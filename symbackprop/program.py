@@ -47,6 +47,8 @@ class Program:
     backward: tuple[Assignment, ...]
     gradients: Mapping[str, sp.Expr]  # parameter name -> expression in node and adjoint symbols
     loss: sp.Symbol
+    # parameter name -> its chain rule: (the unit whose net it enters, the δ read, ∂net/∂p) per term
+    chains: Mapping[str, tuple[tuple[Quantity, sp.Expr, sp.Expr], ...]] = None
 
     def forward_operations(self) -> int:
         return sum(operation_count(expression) for _, expression in self.forward)
@@ -81,6 +83,7 @@ def straight_line_program(graph: SymbolicGraph) -> Program:
     adjoint: dict[Quantity, sp.Expr] = {loss: sp.Integer(1)}
     backward: list[Assignment] = []
     gradients: dict[str, sp.Expr] = {}
+    chains: dict[str, tuple] = {}
     position = {q: i for i, q in enumerate(graph.order)}
     for vertex in reversed(graph.order[: position[loss]]):
         terms = [adjoint[u] * d for u, d in engine.edges(loss, vertex) if u in adjoint]
@@ -89,6 +92,7 @@ def straight_line_program(graph: SymbolicGraph) -> Program:
         total = sp.Add(*terms)
         if vertex.kind == "param":
             gradients[vertex.name] = total
+            chains[vertex.name] = tuple((u, adjoint[u], d) for u, d in engine.edges(loss, vertex) if u in adjoint)
         elif vertex.kind == "net":
             if vertex.name in outputs:
                 total = engine.tidy_output_delta(total, vertex.name)
@@ -104,7 +108,7 @@ def straight_line_program(graph: SymbolicGraph) -> Program:
         else:
             adjoint[vertex] = total  # one reader (its own net), or an output's loss derivative: inline
     ordered = {name: gradients.get(name, sp.Integer(0)) for name in graph.parameters()}
-    return Program(forward, tuple(backward), ordered, graph.symbols[loss])
+    return Program(forward, tuple(backward), ordered, graph.symbols[loss], chains)
 
 
 # ---- numbers: the program run in mpmath ----------------------------------------------------

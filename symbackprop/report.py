@@ -6,7 +6,7 @@ dicts; they never differentiate and never print.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from .chain import Derivation, Engine, Factor
 from .check import CheckReport
@@ -181,3 +181,34 @@ def check_text(report: CheckReport, shown_digits: int = 20) -> str:
         f"{counts['mismatch']} mismatch"
     )
     return "\n".join(lines)
+
+
+# ---- large networks: the straight-line program, streamed ----------------------------------
+def program_json_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
+    """The ``derive --format json`` document for a large network, piece by piece (one gradient a piece).
+
+    Gradients are given in δ symbols (``delta_h1*x3``) and the program that defines every δ comes
+    first, so the output stays linear in the size of the network.
+    """
+    yield '{\n  "program": {\n    "forward": '
+    yield json.dumps([[str(s), text(e)] for s, e in program.forward], ensure_ascii=False)
+    yield ',\n    "backward": '
+    yield json.dumps([[str(s), text(e)] for s, e in program.backward], ensure_ascii=False)
+    yield '\n  },\n  "gradients": {'
+    for index, name in enumerate(names):
+        record = {
+            "chain": [
+                entry
+                for term, (unit, delta, local) in enumerate(program.chains[name])
+                for entry in (
+                    {"term": term, "factor": f"∂E/∂{unit}", "expression": text(delta)},
+                    {"term": term, "factor": f"∂{unit}/∂{name}", "expression": text(local)},
+                )
+            ],
+            "compact": text(program.gradients[name]),
+        }
+        if values is not None:
+            record["value"] = format_decimal(values[name], digits)
+        separator = "," if index else ""
+        yield f'{separator}\n    {json.dumps(name, ensure_ascii=False)}: {json.dumps(record, ensure_ascii=False)}'
+    yield "\n  }\n}"
