@@ -69,3 +69,46 @@ def test_program_size_grows_linearly_with_depth():
         sizes.append(program.forward_operations() + program.gradient_operations())
     # doubling the depth at most doubles the program, plus the fixed cost of the input and output layers
     assert sizes[2] - sizes[1] <= 2.1 * (sizes[1] - sizes[0])
+
+
+def test_derive_json_of_a_large_network_is_the_streamed_program_with_right_values(tmp_path, capsys):
+    """Over 1,000 parameters: gradients in δ symbols, values checked against finite differences."""
+    import json
+
+    from symbackprop.cli import LARGE_NETWORK, main
+    from symbackprop.numeric import numeric_derivative
+    from symbackprop.quantity import Quantity
+
+    def matrix(rows, columns, seed):
+        return [[f"{((seed + 7 * r + 3 * c) % 19 - 9) / 50}" for c in range(columns)] for r in range(rows)]
+
+    inputs, hidden, outputs = 30, 33, 3
+    document = {"network": {"convention": "column", "inputs": [f"x{i}" for i in range(inputs)], "layers": [
+        {"units": [f"h{j}" for j in range(hidden)], "activation": "tanh", "weights": matrix(hidden, inputs, 1),
+         "bias": "0.1"},
+        {"units": [f"o{k}" for k in range(outputs)], "activation": "softmax", "weights": matrix(outputs, hidden, 2),
+         "bias": "0"}]},
+        "loss": {"kind": "cross_entropy", "targets": ["0", "1", "0"]},
+        "data": {"inputs": [f"{(i % 7) / 7:.4f}" for i in range(inputs)]}}
+    network = network_from_mapping(document)
+    assert len(network.parameters()) > LARGE_NETWORK
+    path = tmp_path / "large.toml"
+    lines = ['[network]', 'convention = "column"', f"inputs = {json.dumps(document['network']['inputs'])}"]
+    for layer in document["network"]["layers"]:
+        lines += ["[[network.layers]]"] + [f"{key} = {json.dumps(value)}" for key, value in layer.items()]
+    lines += ["[loss]", 'kind = "cross_entropy"', 'targets = ["0", "1", "0"]', "[data]",
+              f"inputs = {json.dumps(document['data']['inputs'])}"]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["derive", str(path), "--format", "json", "--digits", "30"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["gradients"]) == len(network.parameters())
+    backward = dict(result["program"]["backward"])
+    assert backward["delta_o1"] == "out_o1 - t_o1"
+    record = result["gradients"]["w_x4_h5"]
+    assert record["compact"] == "delta_h5*x4"
+    assert [f["expression"] for f in record["chain"]] == ["delta_h5", "x4"]
+    for name in ("w_x4_h5", "w_h2_o1", "w_x0_h0"):
+        with mpmath.workdps(40):
+            expected = numeric_derivative(network, Quantity.loss(), Quantity.param(name), 30).value
+            shown = mpmath.mpf(result["gradients"][name]["value"])
+            assert abs(shown - expected) < mpmath.mpf(10) ** -25, (name, shown, expected)
