@@ -1,0 +1,202 @@
+"""Float64 code from the symbolic derivation: the loss and every gradient over a batch, in NumPy.
+
+Two generators, one contract (:class:`BatchFunction`):
+
+* :func:`program_function`, for small networks: the straight-line program
+  itself, handed to ``sympy.lambdify`` with the program as its common
+  subexpressions, so every line of the generated code is a line of the
+  symbolic derivation, vectorised over the batch.
+* :func:`layer_function`, for large ones: one matrix product per layer, with
+  each activation's derivative and each loss's δ compiled from the registry's
+  symbolic rules (softmax + cross-entropy uses the engine's collapse, out − t).
+
+Only the engine's own expressions become code, with every symbol renamed to
+``v0, v1, …`` first: no text from a network file ever reaches the generated
+source. Both return the batch's per-sample losses and the gradient averaged
+over the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from .activations import activation
+from .graph import SymbolicGraph
+from .losses import loss_kind
+from .network import Network
+from .quantity import Quantity
+
+#: Parameter counts up to which :func:`compile_gradients` uses the program; per-layer NumPy above.
+PROGRAM_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class BatchFunction:
+    """``loss_and_gradients(inputs, targets, parameters)`` → (per-sample losses, mean gradient by name)."""
+
+    parameters: tuple[str, ...]
+    kind: str  # "program" or "layers"
+    loss_and_gradients: Callable
+    loss_only: Callable
+
+
+def _numpy_functions() -> dict:
+    import numpy as np
+
+    return {
+        "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+        "relu": lambda x: np.maximum(x, 0.0),
+        "leaky_relu": lambda x, alpha: np.where(x > 0, x, alpha * x),
+        "softplus": lambda x: np.logaddexp(0.0, x),
+        "Heaviside": lambda x, at_zero=0.0: np.heaviside(x, at_zero),
+    }
+
+
+def program_function(graph: SymbolicGraph) -> BatchFunction:
+    """Lambdified straight-line program; columns of ``inputs``/``targets`` follow the file's order."""
+    import numpy as np
+
+    from .program import straight_line_program
+
+    network = graph.network
+    program = straight_line_program(graph)
+    inputs = [graph.symbols[Quantity.out(name)] for name in network.inputs]
+    targets = graph.target_symbols()
+    names = tuple(graph.parameters())
+    parameters = [graph.symbols[Quantity.param(name)] for name in names]
+    leaves = inputs + targets + parameters
+    assigned = [symbol for symbol, _ in program.forward + program.backward]
+    renamed = {symbol: sp.Symbol(f"v{index}") for index, symbol in enumerate(leaves + assigned)}
+
+    def rename(expression):
+        return expression.xreplace(renamed)
+
+    loss_assignments = [(renamed[s], rename(e)) for s, e in program.forward]
+    all_assignments = loss_assignments + [(renamed[s], rename(e)) for s, e in program.backward]
+    arguments = [renamed[s] for s in leaves]
+    modules = [_numpy_functions(), "numpy"]
+    loss_symbol = renamed[program.loss]
+    compiled_all = sp.lambdify(arguments, [loss_symbol] + [rename(program.gradients[n]) for n in names],
+                               modules=modules, cse=lambda expressions: (all_assignments, expressions))
+    compiled_loss = sp.lambdify(arguments, loss_symbol, modules=modules,
+                                cse=lambda expressions: (loss_assignments, expressions))
+
+    def columns(batch_inputs, batch_targets, values: Mapping[str, float]):
+        return [*np.asarray(batch_inputs, dtype=float).T, *np.asarray(batch_targets, dtype=float).T,
+                *[float(values[n]) for n in names]]
+
+    def loss_and_gradients(batch_inputs, batch_targets, values):
+        loss, *gradients = compiled_all(*columns(batch_inputs, batch_targets, values))
+        size = len(batch_inputs)
+        return (np.broadcast_to(loss, (size,)),
+                {n: float(np.mean(np.broadcast_to(g, (size,)))) for n, g in zip(names, gradients)})
+
+    def loss_only(batch_inputs, batch_targets, values):
+        return np.broadcast_to(compiled_loss(*columns(batch_inputs, batch_targets, values)), (len(batch_inputs),))
+
+    return BatchFunction(names, "program", loss_and_gradients, loss_only)
+
+
+def _elementwise(expression: sp.Expr, variables: list[sp.Symbol]):
+    return sp.lambdify(variables, expression, modules=[_numpy_functions(), "numpy"])
+
+
+def layer_function(network: Network) -> BatchFunction:
+    """Per-layer NumPy: X·W + b forward, δ·Wᵀ backward, rules compiled from the registries."""
+    import numpy as np
+
+    net, out, target, alpha = sp.symbols("net out target alpha")
+    count = len(network.outputs)
+    loss = loss_kind(network.loss.kind)
+    loss_term = _elementwise(loss.term(out, target, count), [out, target])
+    loss_derivative = _elementwise(loss.derivative(out, target, count), [out, target])
+    layers = []
+    for index, layer in enumerate(network.layers):
+        rule = activation(layer.activation)
+        slope = float(layer.alpha) if layer.alpha is not None else 0.0
+        if rule.elementwise:
+            forward = _elementwise(rule.forward(net, alpha), [net, alpha])
+            derivative = _elementwise(rule.derivative(net, out, alpha), [net, out, alpha])
+        else:
+            forward = derivative = None
+        layers.append((layer, rule, slope, forward, derivative))
+    collapse = network.loss.kind == "cross_entropy" and not layers[-1][1].elementwise and count > 1
+    names = tuple(p.name for p in network.parameters())
+
+    def matrices(values):
+        shaped = []
+        for index, (layer, *_rest) in enumerate(layers):
+            sources = network.sources(index)
+            weights = np.array([[float(values[layer.weight_names[j][i]]) for j in range(len(layer.units))]
+                                for i in range(len(sources))])  # sources × units, whatever the convention
+            bias = np.array([float(values[layer.bias.name_for(j)]) if layer.bias.mode != "none" else 0.0
+                             for j in range(len(layer.units))])
+            shaped.append((weights, bias))
+        return shaped
+
+    def run_forward(batch_inputs, shaped):
+        activations = [np.asarray(batch_inputs, dtype=float)]
+        nets = []
+        for (layer, rule, slope, forward, _), (weights, bias) in zip(layers, shaped):
+            z = activations[-1] @ weights + bias
+            nets.append(z)
+            if forward is not None:
+                activations.append(np.broadcast_to(forward(z, slope), z.shape))
+            else:
+                shifted = np.exp(z - z.max(axis=1, keepdims=True))
+                activations.append(shifted / shifted.sum(axis=1, keepdims=True))
+        return nets, activations
+
+    def loss_only(batch_inputs, batch_targets, values):
+        _, activations = run_forward(batch_inputs, matrices(values))
+        return np.sum(loss_term(activations[-1], np.asarray(batch_targets, dtype=float)), axis=1)
+
+    def loss_and_gradients(batch_inputs, batch_targets, values):
+        shaped = matrices(values)
+        nets, activations = run_forward(batch_inputs, shaped)
+        targets = np.asarray(batch_targets, dtype=float)
+        final = activations[-1]
+        losses = np.sum(loss_term(final, targets), axis=1)
+        size = final.shape[0]
+        if collapse:
+            delta = final - targets
+        else:
+            upstream = np.broadcast_to(loss_derivative(final, targets), final.shape)
+            delta = _through(layers[-1], nets[-1], final, upstream)
+        gradients: dict[str, float] = {}
+        for index in range(len(layers) - 1, -1, -1):
+            layer = layers[index][0]
+            weights, _ = shaped[index]
+            weight_gradient = activations[index].T @ delta / size
+            bias_gradient = delta.sum(axis=0) / size
+            for j in range(len(layer.units)):
+                for i in range(weight_gradient.shape[0]):
+                    gradients[layer.weight_names[j][i]] = weight_gradient[i, j]
+            if layer.bias.mode == "shared":
+                gradients[layer.bias.names[0]] = float(bias_gradient.sum())
+            elif layer.bias.mode == "per_unit":
+                for j, name in enumerate(layer.bias.names):
+                    gradients[name] = bias_gradient[j]
+            if index:
+                upstream = delta @ weights.T
+                delta = _through(layers[index - 1], nets[index - 1], activations[index], upstream)
+        return losses, gradients
+
+    def _through(entry, z, a, upstream):
+        _, rule, slope, _, derivative = entry
+        if derivative is not None:
+            return upstream * derivative(z, a, slope)
+        # softmax: ∂E/∂net_j = out_j (g_j − Σ_k g_k out_k), every cross-output term included
+        return a * (upstream - np.sum(upstream * a, axis=1, keepdims=True))
+
+    return BatchFunction(names, "layers", loss_and_gradients, loss_only)
+
+
+def compile_gradients(graph: SymbolicGraph) -> BatchFunction:
+    """The program for small networks, per-layer NumPy for large ones."""
+    network = graph.network
+    if len(network.parameters()) <= PROGRAM_LIMIT:
+        return program_function(graph)
+    return layer_function(network)
