@@ -10,6 +10,7 @@ here, so reading and validating a file stays cheap.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal, Mapping, Optional
@@ -107,6 +108,14 @@ class Network:
 
     def parameters(self) -> list[Parameter]:
         """Every parameter, layer by layer: weights in file order, then biases."""
+        return list(self._parameters)
+
+    @functools.cached_property
+    def _parameters(self) -> tuple[Parameter, ...]:
+        # Computed once: the finite-difference oracle asks for it on every forward pass.
+        return tuple(self._collect_parameters())
+
+    def _collect_parameters(self) -> list[Parameter]:
         found: list[Parameter] = []
         for index, layer in enumerate(self.layers):
             sources = self.sources(index)

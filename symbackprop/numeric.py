@@ -61,17 +61,18 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
     """
     if not network.has_numbers:
         raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
-    shifts = shifts or {}
+    # Keyed by (kind, name) so that a pass builds no Quantity objects: it runs thousands of times per check.
+    shift_by = {(q.kind, q.name): v for q, v in (shifts or {}).items()}
 
-    def shifted(quantity: Quantity, value):
-        return value + shifts[quantity] if quantity in shifts else value
+    def shifted(kind: str, name: str, value):
+        return value + shift_by[(kind, name)] if shift_by and (kind, name) in shift_by else value
 
     parameters: dict[str, object] = {}
     for parameter in network.parameters():
         value = overrides[parameter.name] if parameter.name in overrides else number(parameter.value)
-        parameters[parameter.name] = shifted(Quantity.param(parameter.name), value)
+        parameters[parameter.name] = shifted("param", parameter.name, value)
     outs: dict[str, object] = {
-        name: shifted(Quantity.out(name), number(value)) for name, value in zip(network.inputs, network.data)
+        name: shifted("out", name, number(value)) for name, value in zip(network.inputs, network.data)
     }
     nets: dict[str, object] = {}
     for index, layer in enumerate(network.layers):
@@ -85,21 +86,21 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
             bias_name = layer.bias.name_for(j)
             if bias_name is not None:
                 total = total + parameters[bias_name]
-            nets[unit] = shifted(Quantity.net(unit), total)
+            nets[unit] = shifted("net", unit, total)
             layer_nets.append(nets[unit])
         rule = activation(layer.activation)
         computed = (
             [ops.activate(rule, net, alpha) for net in layer_nets] if rule.elementwise else ops.softmax(layer_nets)
         )
         for unit, out in zip(layer.units, computed):
-            outs[unit] = shifted(Quantity.out(unit), out)
+            outs[unit] = shifted("out", unit, out)
     rule = loss_kind(network.loss.kind)
     count = len(network.outputs)
     terms = {
-        o: shifted(Quantity.loss_term(o), ops.loss(rule, outs[o], number(t), count))
+        o: shifted("loss_term", o, ops.loss(rule, outs[o], number(t), count))
         for o, t in zip(network.outputs, network.loss.targets)
     }
-    return ForwardPass(nets, outs, terms, shifted(Quantity.loss(), ops.total(list(terms.values()))), parameters)
+    return ForwardPass(nets, outs, terms, shifted("loss", "", ops.total(list(terms.values()))), parameters)
 
 
 class Ops:
@@ -199,11 +200,25 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
     exponent = -math.ceil((digits + 10) / (2 * levels)) - 1
     with mpmath.workdps(2 * digits + 30):
         ops = Ops()
+        number = _memoised(_mp_number)  # the 2·levels passes read the same file numbers: convert once
         return _richardson(
-            lambda h: _pass_or_error(network, {}, _mp_number, ops, {wrt: h}).value(of),
+            lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).value(of),
             mpmath.mpf(10) ** exponent,
             levels,
         )
+
+
+def _memoised(convert: Callable[[Fraction], object]) -> Callable[[Fraction], object]:
+    """``convert`` remembering its results (valid while the working precision does not change)."""
+    cache: dict[tuple[int, int], object] = {}
+
+    def number(value: Fraction):
+        key = (value.numerator, value.denominator)  # hashing a Fraction costs a modular inverse
+        if key not in cache:
+            cache[key] = convert(value)
+        return cache[key]
+
+    return number
 
 
 def _richardson(shifted_value: Callable[[object], object], step, levels: int) -> NumericDerivative:
