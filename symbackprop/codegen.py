@@ -34,12 +34,26 @@ PROGRAM_LIMIT = 300
 
 @dataclass(frozen=True)
 class BatchFunction:
-    """``loss_and_gradients(inputs, targets, parameters)`` → (per-sample losses, mean gradient by name)."""
+    """``loss_and_gradients(inputs, targets, parameters)`` → (per-sample losses, mean gradient).
+
+    ``inputs`` and ``targets`` are arrays with a row per sample; ``parameters``
+    and the gradient are vectors in the order of :attr:`parameters` (file order).
+    """
 
     parameters: tuple[str, ...]
     kind: str  # "program" or "layers"
     loss_and_gradients: Callable
     loss_only: Callable
+
+    def vector(self, values: Mapping[str, float]):
+        """Parameter values by name as the vector the functions take."""
+        import numpy as np
+
+        return np.array([float(values[name]) for name in self.parameters])
+
+    def named(self, gradient) -> dict[str, float]:
+        """A gradient vector as a mapping from parameter name to value."""
+        return dict(zip(self.parameters, (float(value) for value in gradient)))
 
 
 def _numpy_functions() -> dict:
@@ -78,23 +92,23 @@ def program_function(graph: SymbolicGraph) -> BatchFunction:
     arguments = [renamed[s] for s in leaves]
     modules = [_numpy_functions(), "numpy"]
     loss_symbol = renamed[program.loss]
-    compiled_all = sp.lambdify(arguments, [loss_symbol] + [rename(program.gradients[n]) for n in names],
+    ones = sp.Symbol("ones")  # gives every gradient the batch's shape, constants included
+    compiled_all = sp.lambdify(arguments + [ones], [loss_symbol] + [rename(program.gradients[n]) * ones for n in names],
                                modules=modules, cse=lambda expressions: (all_assignments, expressions))
     compiled_loss = sp.lambdify(arguments, loss_symbol, modules=modules,
                                 cse=lambda expressions: (loss_assignments, expressions))
 
-    def columns(batch_inputs, batch_targets, values: Mapping[str, float]):
-        return [*np.asarray(batch_inputs, dtype=float).T, *np.asarray(batch_targets, dtype=float).T,
-                *[float(values[n]) for n in names]]
+    def columns(batch_inputs, batch_targets, vector):
+        return [*np.asarray(batch_inputs, dtype=float).T, *np.asarray(batch_targets, dtype=float).T, *vector]
 
-    def loss_and_gradients(batch_inputs, batch_targets, values):
-        loss, *gradients = compiled_all(*columns(batch_inputs, batch_targets, values))
+    def loss_and_gradients(batch_inputs, batch_targets, vector):
         size = len(batch_inputs)
-        return (np.broadcast_to(loss, (size,)),
-                {n: float(np.mean(np.broadcast_to(g, (size,)))) for n, g in zip(names, gradients)})
+        loss, *gradients = compiled_all(*columns(batch_inputs, batch_targets, vector), np.ones(size))
+        # one stacked mean, not one NumPy call per parameter
+        return np.broadcast_to(loss, (size,)), np.stack(np.broadcast_arrays(*gradients)).mean(axis=1)
 
-    def loss_only(batch_inputs, batch_targets, values):
-        return np.broadcast_to(compiled_loss(*columns(batch_inputs, batch_targets, values)), (len(batch_inputs),))
+    def loss_only(batch_inputs, batch_targets, vector):
+        return np.broadcast_to(compiled_loss(*columns(batch_inputs, batch_targets, vector)), (len(batch_inputs),))
 
     return BatchFunction(names, "program", loss_and_gradients, loss_only)
 
@@ -125,16 +139,22 @@ def layer_function(network: Network) -> BatchFunction:
     collapse = network.loss.kind == "cross_entropy" and not layers[-1][1].elementwise and count > 1
     names = tuple(p.name for p in network.parameters())
 
-    def matrices(values):
-        shaped = []
-        for index, (layer, *_rest) in enumerate(layers):
-            sources = network.sources(index)
-            weights = np.array([[float(values[layer.weight_names[j][i]]) for j in range(len(layer.units))]
-                                for i in range(len(sources))])  # sources × units, whatever the convention
-            bias = np.array([float(values[layer.bias.name_for(j)]) if layer.bias.mode != "none" else 0.0
-                             for j in range(len(layer.units))])
-            shaped.append((weights, bias))
-        return shaped
+    position = {name: index for index, name in enumerate(names)}
+    # Where each weight and bias sits in the parameter vector, as index arrays: one gather per layer.
+    weight_index, bias_index, shared = [], [], []
+    for index, (layer, *_rest) in enumerate(layers):
+        sources = network.sources(index)
+        weight_index.append(np.array([[position[layer.weight_names[j][i]] for j in range(len(layer.units))]
+                                      for i in range(len(sources))]))  # sources × units, whatever the convention
+        if layer.bias.mode == "none":
+            bias_index.append(None)
+        else:
+            bias_index.append(np.array([position[layer.bias.name_for(j)] for j in range(len(layer.units))]))
+        shared.append(layer.bias.mode == "shared")
+
+    def matrices(vector):
+        vector = np.asarray(vector, dtype=float)
+        return [(vector[w], vector[b] if b is not None else 0.0) for w, b in zip(weight_index, bias_index)]
 
     def run_forward(batch_inputs, shaped):
         activations = [np.asarray(batch_inputs, dtype=float)]
@@ -149,12 +169,12 @@ def layer_function(network: Network) -> BatchFunction:
                 activations.append(shifted / shifted.sum(axis=1, keepdims=True))
         return nets, activations
 
-    def loss_only(batch_inputs, batch_targets, values):
-        _, activations = run_forward(batch_inputs, matrices(values))
+    def loss_only(batch_inputs, batch_targets, vector):
+        _, activations = run_forward(batch_inputs, matrices(vector))
         return np.sum(loss_term(activations[-1], np.asarray(batch_targets, dtype=float)), axis=1)
 
-    def loss_and_gradients(batch_inputs, batch_targets, values):
-        shaped = matrices(values)
+    def loss_and_gradients(batch_inputs, batch_targets, vector):
+        shaped = matrices(vector)
         nets, activations = run_forward(batch_inputs, shaped)
         targets = np.asarray(batch_targets, dtype=float)
         final = activations[-1]
@@ -165,24 +185,20 @@ def layer_function(network: Network) -> BatchFunction:
         else:
             upstream = np.broadcast_to(loss_derivative(final, targets), final.shape)
             delta = _through(layers[-1], nets[-1], final, upstream)
-        gradients: dict[str, float] = {}
+        gradient = np.zeros(len(names))
         for index in range(len(layers) - 1, -1, -1):
-            layer = layers[index][0]
             weights, _ = shaped[index]
-            weight_gradient = activations[index].T @ delta / size
-            bias_gradient = delta.sum(axis=0) / size
-            for j in range(len(layer.units)):
-                for i in range(weight_gradient.shape[0]):
-                    gradients[layer.weight_names[j][i]] = weight_gradient[i, j]
-            if layer.bias.mode == "shared":
-                gradients[layer.bias.names[0]] = float(bias_gradient.sum())
-            elif layer.bias.mode == "per_unit":
-                for j, name in enumerate(layer.bias.names):
-                    gradients[name] = bias_gradient[j]
+            gradient[weight_index[index]] = activations[index].T @ delta / size
+            if bias_index[index] is not None:
+                parts = delta.sum(axis=0) / size
+                if shared[index]:  # one bias for every unit: its index repeats, so add the parts up
+                    np.add.at(gradient, bias_index[index], parts)
+                else:
+                    gradient[bias_index[index]] = parts
             if index:
                 upstream = delta @ weights.T
                 delta = _through(layers[index - 1], nets[index - 1], activations[index], upstream)
-        return losses, gradients
+        return losses, gradient
 
     def _through(entry, z, a, upstream):
         _, rule, slope, _, derivative = entry

@@ -23,8 +23,10 @@ def _agree(network, tolerance=1e-13):
     inputs = np.array([[float(v) for v in network.data]])
     targets = np.array([[float(v) for v in network.loss.targets]])
     for compiled in (program_function(graph), layer_function(network)):
-        losses, gradients = compiled.loss_and_gradients(inputs, targets, values)
-        assert np.allclose(losses, compiled.loss_only(inputs, targets, values), rtol=1e-15, atol=0)
+        vector = compiled.vector(values)
+        losses, gradient = compiled.loss_and_gradients(inputs, targets, vector)
+        gradients = compiled.named(gradient)
+        assert np.allclose(losses, compiled.loss_only(inputs, targets, vector), rtol=1e-15, atol=0)
         for name, value in exact.items():
             assert abs(gradients[name] - value) <= tolerance * scale, (compiled.kind, name, gradients[name], value)
 
@@ -49,8 +51,10 @@ def test_a_batch_gives_the_mean_of_per_sample_gradients():
     rng = np.random.default_rng(3)
     inputs, targets = rng.uniform(-1, 1, (5, 2)), rng.uniform(0, 1, (5, 2))
     for compiled in (program_function(graph), layer_function(network)):
-        _, together = compiled.loss_and_gradients(inputs, targets, values)
-        singles = [compiled.loss_and_gradients(inputs[k:k + 1], targets[k:k + 1], values)[1] for k in range(5)]
+        vector = compiled.vector(values)
+        together = compiled.named(compiled.loss_and_gradients(inputs, targets, vector)[1])
+        singles = [compiled.named(compiled.loss_and_gradients(inputs[k:k + 1], targets[k:k + 1], vector)[1])
+                   for k in range(5)]
         for name in together:
             assert abs(together[name] - np.mean([s[name] for s in singles])) < 1e-15
 
@@ -61,5 +65,5 @@ def test_no_file_name_reaches_the_generated_source():
         {"units": ["y"], "activation": "sigmoid", "weights": [["0.5"]], "weight_names": [["lambda"]]}]},
         "loss": {"kind": "half_sse", "targets": ["1"]}, "data": {"inputs": ["2"]}})
     compiled = program_function(Engine(network).graph)
-    _, gradients = compiled.loss_and_gradients(np.array([[2.0]]), np.array([[1.0]]), {"lambda": 0.5})
-    assert abs(gradients["lambda"] - (-0.10575418556853)) < 1e-12
+    _, gradient = compiled.loss_and_gradients(np.array([[2.0]]), np.array([[1.0]]), np.array([0.5]))
+    assert abs(gradient[0] - (-0.10575418556853)) < 1e-12
