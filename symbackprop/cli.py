@@ -108,8 +108,8 @@ def _derive(args) -> int:
     names = args.wrt or engine.graph.parameters()
     for name in names:
         engine.quantity(name, place=f"--wrt {name}")
-    if args.format == "json" and len(engine.graph.parameters()) > LARGE_NETWORK:
-        return _derive_program(engine, names, args.digits)
+    if len(engine.graph.parameters()) > LARGE_NETWORK:
+        return _derive_program(engine, names, args.digits, args.format)
     derivations = [
         engine.derivative(engine.quantity("E"), engine.quantity(name, place=f"--wrt {name}")) for name in names
     ]
@@ -125,12 +125,12 @@ def _derive(args) -> int:
     return EXIT_OK
 
 
-def _derive_program(engine, names, digits: int) -> int:
-    """Stream the program-form JSON of a large network; progress on stderr once it takes over 2 s."""
+def _derive_program(engine, names, digits: int, form: str) -> int:
+    """Stream a large network's gradients in program form; progress on stderr once it takes over 2 s."""
     import time
 
     from .program import evaluate, straight_line_program
-    from .report import program_json_chunks
+    from .report import program_json_chunks, program_latex_chunks, program_text_chunks
     from .values import point_of
 
     started = time.monotonic()
@@ -143,7 +143,8 @@ def _derive_program(engine, names, digits: int) -> int:
         _require_finite(values)
         progress.say("values computed")
     out = sys.stdout
-    for count, chunk in enumerate(program_json_chunks(program, values, digits, names)):
+    writer = {"json": program_json_chunks, "latex": program_latex_chunks, "text": program_text_chunks}[form]
+    for count, chunk in enumerate(writer(program, values, digits, names)):
         out.write(chunk)
         progress.tick(count - 2)  # the first chunks are the program
     out.write("\n")

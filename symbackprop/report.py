@@ -212,3 +212,27 @@ def program_json_chunks(program, values: Optional[dict], digits: int, names: Ite
         separator = "," if index else ""
         yield f'{separator}\n    {json.dumps(name, ensure_ascii=False)}: {json.dumps(record, ensure_ascii=False)}'
     yield "\n  }\n}"
+
+
+def program_text_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
+    """The program's δ assignments, then one line per gradient in δ symbols (and its value)."""
+    yield "where\n"
+    yield "\n".join(f"  {symbol} = {text(expression)}" for symbol, expression in program.backward)
+    for name in names:
+        value = f" = {format_decimal(values[name], digits)}" if values is not None else ""
+        yield f"\n∂E/∂{name} = {text(program.gradients[name])}{value}"
+    yield "\n"
+
+
+def program_latex_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
+    """The δ assignments and one line per gradient, as LaTeX."""
+    yield "\n".join(f"{latex(symbol)} = {latex(expression)}" for symbol, expression in program.backward)
+    for name in names:
+        yield f"\n\\frac{{\\partial E}}{{\\partial {latex(sp_symbol(name))}}} = {latex(program.gradients[name])}"
+    yield "\n"
+
+
+def sp_symbol(name: str):
+    import sympy
+
+    return sympy.Symbol(name)

@@ -107,6 +107,10 @@ def test_derive_json_of_a_large_network_is_the_streamed_program_with_right_value
     record = result["gradients"]["w_x4_h5"]
     assert record["compact"] == "delta_h5*x4"
     assert [f["expression"] for f in record["chain"]] == ["delta_h5", "x4"]
+    assert main(["derive", str(path), "--wrt", "w_x4_h5", "--digits", "12"]) == 0
+    text = capsys.readouterr().out
+    assert "  delta_o1 = out_o1 - t_o1" in text
+    assert f"∂E/∂w_x4_h5 = delta_h5*x4 = {result['gradients']['w_x4_h5']['value'][:13]}" in text
     for name in ("w_x4_h5", "w_h2_o1", "w_x0_h0"):
         with mpmath.workdps(40):
             expected = numeric_derivative(network, Quantity.loss(), Quantity.param(name), 30).value
