@@ -58,24 +58,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _digits(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 5 <= value <= 1000:
-        raise argparse.ArgumentTypeError("digits must be between 5 and 1000")
-    return value
+def _whole_number_between(low: int, high: int):
+    """An argparse type: a whole number in [low, high], else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"digits must be between {low} and {high}")
+        return value
+
+    return parse
 
 
-def _places(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 30:
-        raise argparse.ArgumentTypeError("digits must be between 1 and 30")
-    return value
+_digits = _whole_number_between(5, 1000)  # significant digits of values
+_places = _whole_number_between(1, 30)  # decimals shown in a worked example, digits on a diagram
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
