@@ -23,6 +23,7 @@ Nothing here differentiates; derivatives come from the engine.
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Iterable, Optional, Sequence
 
@@ -67,6 +68,9 @@ def number_latex(value: sp.Expr, places: int) -> str:
     return digits if power == 0 else r"%s \times 10^{%d}" % (digits, power)
 
 
+_DOUBLE_PARENTHESES = re.compile(r"\\left\(\\left\(([^()]*)\\right\)\\right\)")
+
+
 def _operand(number: str) -> str:
     """A number as a factor or summand: parenthesised when negative or scientific."""
     return r"\left(%s\right)" % number if number.startswith("-") or r"\times" in number else number
@@ -104,7 +108,8 @@ class _Writer:
 
     def substituted(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
         numbers = {s.name: _operand(self.shown(s, point)) for s in expression.free_symbols}
-        return substituted_latex(expression, numbers, self.graph)
+        # A function's own parentheses already hold a negative argument: σ((−0.6)) reads as σ(−0.6).
+        return _DOUBLE_PARENTHESES.sub(r"\\left(\1\\right)", substituted_latex(expression, numbers, self.graph))
 
     def tex(self, expression: sp.Expr) -> str:
         return latex(expression, self.graph)

@@ -32,6 +32,7 @@ EXAMPLES = ROOT / "examples"
 LINEAR_2_2_1 = EXAMPLES / "balaji_linear.toml"
 SIGMOID_2_2_2 = EXAMPLES / "mazur.toml"
 RELU_SIGMOID_SOFTMAX = EXAMPLES / "relu_sigmoid_softmax.toml"
+EVERY_ACTIVATION = EXAMPLES / "every_activation.toml"
 THREE_NETWORKS = [LINEAR_2_2_1, SIGMOID_2_2_2, RELU_SIGMOID_SOFTMAX]
 
 _NUMBER = r"-?\d+\.\d+(?: \\times 10\^\{-?\d+\})?"
@@ -125,7 +126,7 @@ def checked_count(document, oracle: Oracle) -> int:
     return sum(1 for lhs, _ in stated_values(document) if oracle.value(lhs) is not None)
 
 
-@pytest.mark.parametrize("path", THREE_NETWORKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", THREE_NETWORKS + [EVERY_ACTIVATION], ids=lambda p: p.stem)
 @pytest.mark.parametrize("places", [4, 7])
 def test_every_stated_value_equals_an_independent_oracle_at_the_places_shown(path, places):
     network = load_network(path)
@@ -244,7 +245,7 @@ def _pdflatex() -> str:
     return program
 
 
-@pytest.mark.parametrize("path", THREE_NETWORKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", THREE_NETWORKS + [EVERY_ACTIVATION], ids=lambda p: p.stem)
 def test_latex_compiles_with_pdflatex(path, tmp_path):
     program = _pdflatex()
     source = tmp_path / "explained.tex"
