@@ -53,11 +53,14 @@ class ForwardPass:
 
 
 def forward(network: Network, overrides: Mapping[str, object], number: Callable[[Fraction], object],
-            ops: "Ops", shifts: Optional[Mapping[Quantity, object]] = None) -> ForwardPass:
+            ops: "Ops", shifts: Optional[Mapping[Quantity, object]] = None,
+            reuse: Optional[tuple[ForwardPass, int]] = None) -> ForwardPass:
     """Run the network forward with exact file numbers turned into ``number`` values.
 
     ``overrides`` replaces parameter values; ``shifts`` adds to a node's value
     where it is computed, so everything downstream of it is recomputed.
+    ``reuse = (pass, k)`` takes layers before k from an earlier pass at the same
+    numbers (the caller guarantees that nothing shifted or overridden lies there).
     """
     if not network.has_numbers:
         raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
@@ -67,15 +70,25 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
     def shifted(kind: str, name: str, value):
         return value + shift_by[(kind, name)] if shift_by and (kind, name) in shift_by else value
 
-    parameters: dict[str, object] = {}
-    for parameter in network.parameters():
-        value = overrides[parameter.name] if parameter.name in overrides else number(parameter.value)
-        parameters[parameter.name] = shifted("param", parameter.name, value)
+    if reuse is not None and not overrides:
+        parameters = dict(reuse[0].parameters)  # the earlier pass's values, then this pass's shifts
+        for (kind, name), step in shift_by.items():
+            if kind == "param":
+                parameters[name] = parameters[name] + step
+    else:
+        parameters = {}
+        for parameter in network.parameters():
+            value = overrides[parameter.name] if parameter.name in overrides else number(parameter.value)
+            parameters[parameter.name] = shifted("param", parameter.name, value)
     outs: dict[str, object] = {
         name: shifted("out", name, number(value)) for name, value in zip(network.inputs, network.data)
     }
     nets: dict[str, object] = {}
     for index, layer in enumerate(network.layers):
+        if reuse is not None and index < reuse[1]:
+            for unit in layer.units:
+                nets[unit], outs[unit] = reuse[0].nets[unit], reuse[0].outs[unit]
+            continue
         sources = network.sources(index)
         alpha = number(layer.alpha) if layer.alpha is not None else None
         layer_nets = []
@@ -160,9 +173,9 @@ def _loss_or_error(network, overrides, number, ops):
     return _pass_or_error(network, overrides, number, ops).loss
 
 
-def _pass_or_error(network, overrides, number, ops, shifts=None) -> ForwardPass:
+def _pass_or_error(network, overrides, number, ops, shifts=None, reuse=None) -> ForwardPass:
     try:
-        return forward(network, overrides, number, ops, shifts)
+        return forward(network, overrides, number, ops, shifts, reuse)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         if isinstance(error, InputError):
             raise
@@ -201,11 +214,22 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
     with mpmath.workdps(2 * digits + 30):
         ops = Ops()
         number = _memoised(_mp_number)  # the 2·levels passes read the same file numbers: convert once
+        # Layers before the one wrt feeds do not change when wrt moves: compute them once.
+        reuse = (_pass_or_error(network, {}, number, ops), _first_layer_moved(network, wrt))
         return _richardson(
-            lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).value(of),
+            lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}, reuse).value(of),
             mpmath.mpf(10) ** exponent,
             levels,
         )
+
+
+def _first_layer_moved(network: Network, wrt: Quantity) -> int:
+    """The first layer whose values change when ``wrt`` is shifted."""
+    if wrt.kind == "param":
+        return next(p.layer_index for p in network.parameters() if p.name == wrt.name)
+    if wrt.kind in ("net", "out"):
+        return max(0, network.layer_of(wrt.name))
+    return len(network.layers)  # E(o) and E: no layer moves
 
 
 def _memoised(convert: Callable[[Fraction], object]) -> Callable[[Fraction], object]:
