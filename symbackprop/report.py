@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Optional
 from .chain import Derivation, Engine, Factor
 from .check import CheckReport
 from .exact import format_decimal
-from .printing import factor_latex, latex, text
+from .printing import factor_latex, latex, latex_symbol_name, text
 
 FORMS = ("chain", "compact", "closed", "simplified")
 
@@ -228,11 +228,6 @@ def program_latex_chunks(program, values: Optional[dict], digits: int, names: It
     """The δ assignments and one line per gradient, as LaTeX."""
     yield "\n".join(f"{latex(symbol)} = {latex(expression)}" for symbol, expression in program.backward)
     for name in names:
-        yield f"\n\\frac{{\\partial E}}{{\\partial {latex(sp_symbol(name))}}} = {latex(program.gradients[name])}"
+        yield f"\n\\frac{{\\partial E}}{{\\partial {latex_symbol_name(name)}}} = {latex(program.gradients[name])}"
     yield "\n"
 
-
-def sp_symbol(name: str):
-    import sympy
-
-    return sympy.Symbol(name)
