@@ -99,19 +99,20 @@ LARGE_NETWORK = 1000
 
 def _derive(args) -> int:
     from .chain import Engine
+    from .errors import InputError
     from .loader import load_network
     from .report import derivation_text, derive_json, derive_latex
 
     network = load_network(args.file)
     engine = Engine(network)
     names = args.wrt or engine.graph.parameters()
-    for name in names:
-        engine.quantity(name, place=f"--wrt {name}")
+    wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     if len(engine.graph.parameters()) > LARGE_NETWORK:
-        return _derive_program(engine, names, args.digits, args.format)
-    derivations = [
-        engine.derivative(engine.quantity("E"), engine.quantity(name, place=f"--wrt {name}")) for name in names
-    ]
+        for quantity, name in zip(wrt, names):
+            if quantity.kind != "param":
+                raise InputError(f"a network this large is derived for parameters only, not {name}", place="--wrt")
+        return _derive_program(engine, [q.name for q in wrt], args.digits, args.format)
+    derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
     with_value = network.has_numbers
     if with_value:
         engine.point.numeric(args.digits + 12)  # fail early (exit 2) if the loss is undefined here

@@ -42,13 +42,6 @@ def _quoted(text: str) -> str:
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _value(value, digits: int) -> str:
-    text = format_decimal(value, digits)
-    if "." in text and "e" not in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 def network_dot(network: Network, engine=None, digits: int = 4) -> str:
     """DOT text: a rank per layer, an edge per weight labelled with its name (and value and ∂E/∂w)."""
     edges = sum(len(layer.units) * len(network.sources(i)) for i, layer in enumerate(network.layers))
@@ -63,14 +56,14 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
         if numbers:
             graph = engine.graph
             out = point.evalf(graph.symbols[Quantity.out(unit)], digits + 10)
-            label += f"\nout = {_value(out, digits)}"
+            label += f"\nout = {format_decimal(out, digits, trim=True)}"
         return label
 
     def edge_label(name: str) -> str:
         if not numbers:
             return name
         value = point.evalf(engine.graph.symbols[Quantity.param(name)], digits + 10)
-        return f"{name} = {_value(value, digits)}\n∂E/∂{name} = {gradients[name].decimal(digits)}"
+        return f"{name} = {format_decimal(value, digits, trim=True)}\n∂E/∂{name} = {gradients[name].decimal(digits)}"
 
     lines = ["digraph network {", "  rankdir=LR;", "  nodesep=0.5; ranksep=3;",
              '  node [shape=circle, fontname="Helvetica", fontsize=11];',
@@ -96,7 +89,7 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
                              f"[label={_quoted(edge_label(bias))}, style=dotted];")
     if network.loss.targets is not None and numbers:
         loss = point.evalf(engine.graph.symbols[Quantity.loss()], digits + 10)
-        lines.append(f'  "E" [label={_quoted(f"E = {_value(loss, digits)}")}, shape=doublecircle];')
+        lines.append(f'  "E" [label={_quoted(f"E = {format_decimal(loss, digits, trim=True)}")}, shape=doublecircle];')
         for unit in network.outputs:
             lines.append(f'  {_quoted(unit)} -> "E" [style=dashed];')
     lines.append("}")

@@ -112,8 +112,11 @@ def _toml_type(value: object) -> str:
     return {list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def format_decimal(value: object, digits: int) -> str:
+def format_decimal(value: object, digits: int, trim: bool = False) -> str:
     """Decimal text with ``digits`` significant digits, never in float precision.
+
+    ``trim`` drops trailing zeros of a plain decimal, so an exact 0.8 reads
+    ``0.8``, not ``0.8000``.
 
     Accepts anything SymPy can evaluate numerically (an exact expression, a
     ``Float``, a ``Fraction`` or an ``mpf``).
@@ -124,6 +127,8 @@ def format_decimal(value: object, digits: int) -> str:
     '0'
     >>> format_decimal(Fraction(-123456, 10**9), 4)
     '-0.0001235'
+    >>> format_decimal(Fraction(4, 5), 6, trim=True)
+    '0.8'
     """
     import mpmath
 
@@ -132,6 +137,8 @@ def format_decimal(value: object, digits: int) -> str:
         return "0"
     with mpmath.workdps(digits + 10):
         text = mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
+    if trim and "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
     return text
 
 

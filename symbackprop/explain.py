@@ -365,13 +365,9 @@ def _backward(w: _Writer, derivations: Sequence[Derivation]) -> None:
     w.say("For every parameter p, the chain rule from the loss down to p. Each factor is given with its "
           "formula, the numbers substituted and its value; a factor already worked out is not repeated.")
     # Backpropagation's own order: the output layer first, so each δ is worked out before it is reused.
-    for derivation in sorted(derivations, key=lambda d: -_layer_of(w.network, d.wrt.name)):
+    for derivation in sorted(derivations, key=lambda d: -w.network.parameter(d.wrt.name).layer_index):
         _gradient(w, derivation)
     _gradient_matrices(w, derivations)
-
-
-def _layer_of(network, parameter: str) -> int:
-    return next(p.layer_index for p in network.parameters() if p.name == parameter)
 
 
 def _gradient(w: _Writer, derivation: Derivation) -> None:
@@ -472,7 +468,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 
 def _is_frozen_bias(network, name: str) -> bool:
-    return not network.update_biases and any(p.name == name and p.kind == "bias" for p in network.parameters())
+    return not network.update_biases and network.parameter(name).kind == "bias"
 
 
 def _verification(w: _Writer, check) -> None:

@@ -110,10 +110,18 @@ class Network:
         """Every parameter, layer by layer: weights in file order, then biases."""
         return list(self._parameters)
 
+    def parameter(self, name: str) -> Parameter:
+        """The parameter called ``name`` (KeyError if there is none)."""
+        return self._parameters_by_name[name]
+
     @functools.cached_property
     def _parameters(self) -> tuple[Parameter, ...]:
         # Computed once: the finite-difference oracle asks for it on every forward pass.
         return tuple(self._collect_parameters())
+
+    @functools.cached_property
+    def _parameters_by_name(self) -> dict[str, Parameter]:
+        return {parameter.name: parameter for parameter in self._parameters}
 
     def _collect_parameters(self) -> list[Parameter]:
         found: list[Parameter] = []

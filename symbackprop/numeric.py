@@ -193,8 +193,10 @@ class NumericDerivative:
 
 def finite_difference(network: Network, parameter: str, digits: int = 50, float64: bool = False) -> NumericDerivative:
     """∂E/∂parameter by central differences with Richardson extrapolation."""
-    if parameter not in {p.name for p in network.parameters()}:
-        raise InputError(f"no parameter named {parameter!r}", place="--wrt")
+    try:
+        network.parameter(parameter)
+    except KeyError:
+        raise InputError(f"no parameter named {parameter!r}", place="--wrt") from None
     return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)
 
 
@@ -226,7 +228,7 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
 def _first_layer_moved(network: Network, wrt: Quantity) -> int:
     """The first layer whose values change when ``wrt`` is shifted."""
     if wrt.kind == "param":
-        return next(p.layer_index for p in network.parameters() if p.name == wrt.name)
+        return network.parameter(wrt.name).layer_index
     if wrt.kind in ("net", "out"):
         return max(0, network.layer_of(wrt.name))
     return len(network.layers)  # E(o) and E: no layer moves

@@ -47,8 +47,8 @@ class Program:
     backward: tuple[Assignment, ...]
     gradients: Mapping[str, sp.Expr]  # parameter name -> expression in node and adjoint symbols
     loss: sp.Symbol
-    # parameter name -> its chain rule: (the unit whose net it enters, the δ read, ∂net/∂p) per term
-    chains: Mapping[str, tuple[tuple[Quantity, sp.Expr, sp.Expr], ...]] = None
+    # parameter name -> its chain rule: (the vertex it feeds, that vertex's adjoint, the local ∂) per term
+    chains: Mapping[str, tuple[tuple[Quantity, sp.Expr, sp.Expr], ...]]
 
     def forward_operations(self) -> int:
         return sum(operation_count(expression) for _, expression in self.forward)

@@ -16,10 +16,7 @@ def shown_value(value, verdict: ClaimVerdict) -> str:
     written = len(verdict.claim.written.lstrip("+-\u2212").replace(".", "").lstrip("0")) or 1
     if not mpmath.isfinite(value):
         return str(value)
-    text = format_decimal(value, max(12, written + 4))
-    if "." in text and "e" not in text:
-        text = text.rstrip("0").rstrip(".")  # an exact 0.8 reads as 0.8, not 0.800000000000
-    return text
+    return format_decimal(value, max(12, written + 4), trim=True)
 
 
 def diagnoses_text(verdict: ClaimVerdict) -> str:
