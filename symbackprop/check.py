@@ -1,9 +1,16 @@
 """Put each exact gradient next to the independent finite-difference one.
 
-Status per parameter: ``ok`` when they agree within the tolerance of the mode,
-``kink`` when they may legitimately differ because a ReLU or leaky-ReLU unit
-that the parameter feeds sits at (or within a finite-difference step of) zero,
-and ``mismatch`` otherwise.
+Status per parameter, each earned by a computation:
+
+* ``ok``: the gradient agrees with the central difference within the tolerance of the mode;
+* ``kink``: it does not, but a ReLU-type unit that the parameter feeds has its net input at zero
+  or crossing zero within the actual finite-difference step, *and* the gradient equals the
+  derivative from the left or from the right (one-sided differences), as a derivative at a kink must;
+* ``mismatch``: every other disagreement.
+
+The tolerance is relative, all but two of the requested digits (never looser than 10⁻⁶), plus an
+absolute floor at the precision the analytic values are evaluated at; it is never wide enough to
+pass a wrong sign or a factor on a gradient above that floor.
 """
 from __future__ import annotations
 
@@ -12,14 +19,21 @@ from typing import Literal, Mapping, Optional
 
 import mpmath
 
-from .notebook import Displayable
 from .activations import activation
+from .errors import InputError
 from .exact import to_mpf
 from .network import Network, Parameter
-from .numeric import finite_difference, loss_at, unit_nets
+from .notebook import Displayable
+from .numeric import (
+    NumericDerivative, central_step, finite_difference, loss_at, nets_shifted, one_sided_derivatives, one_sided_step,
+    unit_nets,
+)
 
 Status = Literal["ok", "mismatch", "kink"]
 FLOAT64_TOLERANCE = 1e-6
+#: The least precision (digits) at which default analytic values are evaluated, whatever ``digits`` says.
+ANALYTIC_DIGITS = 30
+MIN_DIGITS, MAX_DIGITS = 5, 1000
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,8 @@ class GradientCheck:
     abs_error: mpmath.mpf
     rel_error: mpmath.mpf
     status: Status
-    kinks: tuple[str, ...] = ()  # the units at a kink that this parameter feeds
+    kinks: tuple[str, ...] = ()  # the units whose kink lies within the step, when the status is kink
+    one_sided: Optional[tuple[mpmath.mpf, mpmath.mpf]] = None  # (left, right), computed only near a kink
 
 
 @dataclass(frozen=True)
@@ -48,12 +63,30 @@ class CheckReport(Displayable):
         return all(row.status != "mismatch" for row in self.rows)
 
     def row(self, name: str) -> GradientCheck:
-        return next(row for row in self.rows if row.name == name)
+        """The row of one parameter (KeyError when there is none)."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
 
 
 def tolerance(digits: int, float64: bool) -> mpmath.mpf:
-    """Relative agreement demanded: 1e-6 in float64, else all but 8 of the requested digits."""
-    return mpmath.mpf(FLOAT64_TOLERANCE) if float64 else mpmath.mpf(10) ** (8 - digits)
+    """Relative agreement demanded: 1e-6 in float64, else all but 2 of the requested digits (at least 6).
+
+    >>> str(tolerance(50, False)), str(tolerance(5, False)), str(tolerance(50, True))
+    ('1.0e-48', '1.0e-6', '1.0e-6')
+    """
+    if float64:
+        return mpmath.mpf(FLOAT64_TOLERANCE)
+    return min(mpmath.mpf(10) ** (2 - digits), mpmath.mpf(FLOAT64_TOLERANCE))
+
+
+def _noise(digits: int, float64: bool, loss) -> mpmath.mpf:
+    """The absolute floor below which two gradients cannot be told apart in this mode."""
+    scale = max(1, abs(loss))
+    if float64:
+        return mpmath.mpf("1e-11") * scale
+    return mpmath.mpf(10) ** (-max(digits, ANALYTIC_DIGITS)) * scale
 
 
 def check_gradients(
@@ -67,50 +100,88 @@ def check_gradients(
     ``analytic`` maps parameter names to numbers (anything mpmath can read,
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     """
+    if not isinstance(network, Network):
+        raise InputError(f"check_gradients takes a Network, not {type(network).__name__}", place="network")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not MIN_DIGITS <= digits <= MAX_DIGITS:
+        raise InputError(f"digits must be a whole number from {MIN_DIGITS} to {MAX_DIGITS}", place="digits")
+    names = [parameter.name for parameter in network.parameters()]
     if analytic is None:
         from .chain import Engine
 
         engine = Engine(network)
-        analytic = {g.wrt.name: g.evalf(digits + 5) for g in engine.gradients()}
-    with mpmath.workdps(digits + 10):
-        kinked = _kinked_units(network, digits, float64)
-        threshold = tolerance(digits, float64)
-        floor = mpmath.mpf(10) ** (-(digits // 2)) if not float64 else mpmath.mpf(1e-8)
+        working = max(digits, ANALYTIC_DIGITS) + 5
+        analytic = {g.wrt.name: g.evalf(working) for g in engine.gradients()}
+    missing = [name for name in names if name not in analytic]
+    if missing:
+        raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)", place="analytic")
+    with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
+        loss = loss_at(network, {}, digits)
+        threshold, noise = tolerance(digits, float64), _noise(digits, float64, loss)
+        candidates = _kink_units(network)
+        base_nets = unit_nets(network, digits) if candidates else {}
         rows = []
         for parameter in network.parameters():
-            exact = to_mpf(analytic[parameter.name])
-            numeric = mpmath.mpf(finite_difference(network, parameter.name, digits, float64).value)
+            try:
+                exact = to_mpf(analytic[parameter.name])
+            except TypeError:
+                raise InputError(f"the analytic value of {parameter.name!r} is not a number", place="analytic") from None
+            central = finite_difference(network, parameter.name, digits, float64)
+            numeric = mpmath.mpf(central.value)
+            if not mpmath.isfinite(numeric):
+                raise InputError(
+                    f"float64 cannot evaluate the loss near {parameter.name!r} (it overflows); "
+                    "run the check without --float64, in high precision", place="float64")
             error = abs(exact - numeric)
-            scale = max(abs(exact), abs(numeric), floor)
-            relative = error / scale
-            feeds = _kinks_fed(network, parameter, kinked)
-            if relative <= threshold and not feeds:
-                status: Status = "ok"
-            elif feeds:
-                status = "kink"
-            else:
-                status = "mismatch"
-            rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, status, feeds))
-        loss = loss_at(network, {}, digits)
+            relative = error / max(abs(exact), abs(numeric), noise)  # below the floor, relative to the floor
+            if _agrees(exact, numeric, threshold, noise):
+                rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "ok"))
+                continue
+            fed = _kinks_fed(network, parameter, candidates)
+            crossed = _kinks_within_step(network, parameter, fed, base_nets, digits, float64)
+            if crossed:
+                left, right = one_sided_derivatives(network, parameter.name, digits, float64)
+                sides = (mpmath.mpf(left.value), mpmath.mpf(right.value))
+                if any(_agrees(exact, side, threshold, noise) for side in sides):
+                    rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "kink", crossed, sides))
+                    continue
+                rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "mismatch", crossed, sides))
+                continue
+            rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "mismatch"))
     return CheckReport(loss, tuple(rows), digits, float64)
 
 
-def _kinked_units(network: Network, digits: int, float64: bool) -> dict[str, int]:
-    """Units with a kink at zero whose net is within reach of a finite-difference step."""
-    window = mpmath.mpf(2) ** -4 if float64 else mpmath.mpf(10) ** (-(digits // 12) + 1)
-    nets = unit_nets(network, digits)
-    kinked = {}
-    for index, layer in enumerate(network.layers):
-        if activation(layer.activation).kink_at_zero:
-            for unit in layer.units:
-                if abs(nets[unit]) <= window:
-                    kinked[unit] = index
-    return kinked
+def _agrees(analytic, numeric, threshold, noise) -> bool:
+    return abs(analytic - numeric) <= threshold * max(abs(analytic), abs(numeric)) + noise
+
+
+def _kink_units(network: Network) -> dict[str, int]:
+    """Every unit with a kink at zero, and its layer."""
+    return {unit: index for index, layer in enumerate(network.layers)
+            if activation(layer.activation).kink_at_zero for unit in layer.units}
 
 
 def _kinks_fed(network: Network, parameter: Parameter, kinked: Mapping[str, int]) -> tuple[str, ...]:
-    """The kinked units downstream of (or at) where ``parameter`` enters the network."""
+    """The kink units downstream of (or at) where ``parameter`` enters the network."""
     return tuple(
         unit for unit, layer in kinked.items()
         if layer > parameter.layer_index or (layer == parameter.layer_index and unit in parameter.units)
     )
+
+
+def _kinks_within_step(network: Network, parameter: Parameter, units: tuple[str, ...], base_nets,
+                       digits: int, float64: bool) -> tuple[str, ...]:
+    """The units whose net is 0, or changes sign, as ``parameter`` moves by the largest step used."""
+    if not units:
+        return ()
+    step = max(mpmath.mpf(central_step(digits, float64)), mpmath.mpf(one_sided_step(digits, float64)))
+    below = nets_shifted(network, parameter.name, -step, digits)
+    above = nets_shifted(network, parameter.name, step, digits)
+    found = []
+    for unit in units:
+        signs = {mpmath.sign(below[unit]), mpmath.sign(base_nets[unit]), mpmath.sign(above[unit])}
+        if base_nets[unit] == 0 or len(signs) > 1:
+            found.append(unit)
+    return tuple(found)
+
+
+__all__ = ["CheckReport", "GradientCheck", "NumericDerivative", "check_gradients", "tolerance"]

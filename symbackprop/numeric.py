@@ -30,6 +30,8 @@ from .quantity import Quantity
 
 #: Richardson levels (each halves the step); the error after extrapolation is O(h^(2·levels)).
 RICHARDSON_LEVELS = 5
+#: Levels of the one-sided differences used to tell a kink from a wrong gradient.
+ONE_SIDED_LEVELS = 8
 
 
 def mpmath_str(value: mpmath.mpf, digits: int = 30) -> str:
@@ -209,10 +211,9 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
     so that the extrapolated truncation error is far below 10^-digits.
     """
     if float64:
-        number, ops, step, levels = _float_number, FloatOps(), 2.0**-8, 3
+        number, ops, step, levels = _float_number, FloatOps(), central_step(digits, True), 3
         return _richardson(lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).value(of), step, levels)
     levels = RICHARDSON_LEVELS
-    exponent = -math.ceil((digits + 10) / (2 * levels)) - 1
     with mpmath.workdps(2 * digits + 30):
         ops = Ops()
         number = _memoised(_mp_number)  # the 2·levels passes read the same file numbers: convert once
@@ -220,9 +221,65 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
         reuse = (_pass_or_error(network, {}, number, ops), _first_layer_moved(network, wrt))
         return _richardson(
             lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}, reuse).value(of),
-            mpmath.mpf(10) ** exponent,
+            central_step(digits),
             levels,
         )
+
+
+def one_sided_derivatives(network: Network, parameter: str, digits: int = 50,
+                          float64: bool = False) -> tuple[NumericDerivative, NumericDerivative]:
+    """∂E/∂parameter from the left and from the right: forward differences ``(E(p ± h) − E(p)) / ±h``,
+    Richardson-extrapolated. At a kink they differ; each is a true one-sided derivative only on a side
+    where no kink lies within the step.
+    """
+    wrt = Quantity.param(parameter)
+    if float64:
+        number, ops, step, levels = _float_number, FloatOps(), 2.0**-8, 4
+        value = lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).loss
+        base = value(0.0)
+        return tuple(_richardson_one_sided(value, base, side * step, levels) for side in (-1, 1))
+    levels = ONE_SIDED_LEVELS
+    with mpmath.workdps(2 * digits + 30):
+        ops, number = Ops(), _memoised(_mp_number)
+        reuse = (_pass_or_error(network, {}, number, ops), _first_layer_moved(network, wrt))
+        value = lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}, reuse).loss
+        step = one_sided_step(digits)
+        return tuple(_richardson_one_sided(value, reuse[0].loss, side * step, levels) for side in (-1, 1))
+
+
+def central_step(digits: int, float64: bool = False):
+    """The largest step of the central differences: the extrapolated truncation error is far below 10^-digits."""
+    if float64:
+        return 2.0**-8
+    return mpmath.mpf(10) ** (-math.ceil((digits + 10) / (2 * RICHARDSON_LEVELS)) - 1)
+
+
+def one_sided_step(digits: int, float64: bool = False):
+    """The largest step of the one-sided differences (their error is O(h^levels), not O(h^(2·levels)))."""
+    if float64:
+        return 2.0**-8
+    return mpmath.mpf(10) ** (-math.ceil((digits + 10) / ONE_SIDED_LEVELS))
+
+
+def nets_shifted(network: Network, parameter: str, shift, digits: int = 50) -> dict[str, mpmath.mpf]:
+    """Each unit's net input with ``parameter`` moved by ``shift`` (to see which kinks a step crosses)."""
+    with mpmath.workdps(2 * digits + 30):
+        shift = mpmath.mpf(shift)
+        return dict(_pass_or_error(network, {}, _mp_number, Ops(), {Quantity.param(parameter): shift}).nets)
+
+
+def _richardson_one_sided(shifted_value: Callable[[object], object], base, step, levels: int) -> NumericDerivative:
+    """(f(p+h) − f(p))/h at h, h/2, …: its error has every power of h, so level k removes h^k."""
+    table: list[list] = []
+    h = step
+    for level in range(levels):
+        row = [(shifted_value(h) - base) / h]
+        for k in range(1, level + 1):
+            row.append(row[k - 1] + (row[k - 1] - table[level - 1][k - 1]) / (2**k - 1))
+        table.append(row)
+        h = h / 2
+    best = table[-1][-1]
+    return NumericDerivative(best, abs(best - table[-2][-2]), step)
 
 
 def _first_layer_moved(network: Network, wrt: Quantity) -> int:
