@@ -24,6 +24,7 @@ _EXPORTS = {
     "Derivation": "chain", "Engine": "chain", "Factor": "chain",
     "CheckReport": "check", "GradientCheck": "check", "check_gradients": "check",
     "InputError": "errors",
+    "BatchFunction": "codegen", "compile_gradients": "codegen",
     "explain": "explain", "Document": "document", "to_latex": "document", "to_markdown": "document",
     "network_dot": "diagram",
     "SymbolicGraph": "graph", "build_graph": "graph",

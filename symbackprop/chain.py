@@ -278,8 +278,12 @@ class Engine:
             self._tidy_adjoints[target] = self._sweep(target, tidy=self.tidy_output_delta)
         return self._tidy_adjoints[target]
 
-    def tidy_output_delta(self, expression: sp.Expr, unit: str) -> sp.Expr:
-        """∂E/∂net(unit) of an output unit, in its shortest form (softmax + cross-entropy → out − t)."""
+    def tidy_output_delta(self, expression: sp.Expr, unit: str, targets_sum_to_one: bool = True) -> sp.Expr:
+        """∂E/∂net(unit) of an output unit, in its shortest form (softmax + cross-entropy → out − t).
+
+        The collapse to out − t uses Σ t = 1, which holds for every target a file can give a
+        cross-entropy; code that takes other targets asks with ``targets_sum_to_one=False``.
+        """
         candidates = [expression]
         # Multivariate factoring costs grow fast with the number of symbols (seconds for a
         # 24-output softmax); the collection below already collapses what wide layers need.
@@ -289,7 +293,7 @@ class Engine:
             except (sp.PolynomialError, NotImplementedError):
                 pass
         network = self.network
-        if network.loss.kind == "cross_entropy" and len(network.outputs) > 1:
+        if targets_sum_to_one and network.loss.kind == "cross_entropy" and len(network.outputs) > 1:
             # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
             # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
             targets = self.graph.target_symbols()

@@ -8,7 +8,7 @@ Two generators, one contract (:class:`BatchFunction`):
   symbolic derivation, vectorised over the batch.
 * :func:`layer_function`, for large ones: one matrix product per layer, with
   each activation's derivative and each loss's δ compiled from the registry's
-  symbolic rules (softmax + cross-entropy uses the engine's collapse, out − t).
+  symbolic rules (softmax + cross-entropy: δ = out·Σt − t, which is out − t for distributions).
 
 Only the engine's own expressions become code, with every symbol renamed to
 ``v0, v1, …`` first: no text from a network file ever reaches the generated
@@ -17,6 +17,7 @@ over the batch.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -30,6 +31,8 @@ from .quantity import Quantity
 
 #: Parameter counts up to which :func:`compile_gradients` uses the program; per-layer NumPy above.
 PROGRAM_LIMIT = 300
+#: How far a sample's targets may sum from 1 and still take the out − t collapse (its error is at most this times out).
+DISTRIBUTION_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,62 @@ def _numpy_functions() -> dict:
     }
 
 
-def program_function(graph: SymbolicGraph) -> BatchFunction:
-    """Lambdified straight-line program; columns of ``inputs``/``targets`` follow the file's order."""
+def targets_are_distributions(batch_targets) -> bool:
+    """Whether every sample's targets sum to 1 (within 1e-12), as the out − t collapse needs.
+
+    >>> targets_are_distributions([[0.1, 0.2, 0.7]]), targets_are_distributions([[0.5, 0.7]])
+    (True, False)
+    """
     import numpy as np
 
+    sums = np.asarray(batch_targets, dtype=float).sum(axis=1)
+    return bool(np.all(np.abs(sums - 1.0) <= DISTRIBUTION_SLACK))
+
+
+def _collapses(network: Network) -> bool:
+    """Whether the output δ has a softmax + cross-entropy collapse whose precondition is Σ t = 1."""
+    return network.loss.kind == "cross_entropy" and len(network.outputs) > 1 and not activation(
+        network.layers[-1].activation).elementwise
+
+
+def program_function(graph: SymbolicGraph) -> BatchFunction:
+    """Lambdified straight-line program; columns of ``inputs``/``targets`` follow the file's order.
+
+    Where the output δ collapses to out − t (softmax + cross-entropy), a batch whose targets are
+    not all distributions runs a second program with the general δ, compiled when first needed.
+    """
+    import numpy as np
+
+    collapsed = _compiled_program(graph, targets_sum_to_one=True)
+    general = functools.lru_cache(maxsize=1)(lambda: _compiled_program(graph, targets_sum_to_one=False))
+    guarded = _collapses(graph.network)
+
+    def choose(batch_targets):
+        return general() if guarded and not targets_are_distributions(batch_targets) else collapsed
+
+    def columns(batch_inputs, batch_targets, vector):
+        return [*np.asarray(batch_inputs, dtype=float).T, *np.asarray(batch_targets, dtype=float).T, *vector]
+
+    def loss_and_gradients(batch_inputs, batch_targets, vector):
+        size = len(batch_inputs)
+        compiled_all, _ = choose(batch_targets)
+        loss, *gradients = compiled_all(*columns(batch_inputs, batch_targets, vector), np.ones(size))
+        # one stacked mean, not one NumPy call per parameter
+        return np.broadcast_to(loss, (size,)), np.stack(np.broadcast_arrays(*gradients)).mean(axis=1)
+
+    def loss_only(batch_inputs, batch_targets, vector):
+        _, compiled_loss = collapsed  # the forward pass has no collapse
+        return np.broadcast_to(compiled_loss(*columns(batch_inputs, batch_targets, vector)), (len(batch_inputs),))
+
+    return BatchFunction(tuple(graph.parameters()), "program", loss_and_gradients, loss_only)
+
+
+def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
+    """(loss and gradients, loss only) as lambdified functions of inputs, targets and parameters."""
     from .program import straight_line_program
 
     network = graph.network
-    program = straight_line_program(graph)
+    program = straight_line_program(graph, targets_sum_to_one)
     inputs = [graph.symbols[Quantity.out(name)] for name in network.inputs]
     targets = graph.target_symbols()
     names = tuple(graph.parameters())
@@ -97,20 +148,7 @@ def program_function(graph: SymbolicGraph) -> BatchFunction:
                                modules=modules, cse=lambda expressions: (all_assignments, expressions))
     compiled_loss = sp.lambdify(arguments, loss_symbol, modules=modules,
                                 cse=lambda expressions: (loss_assignments, expressions))
-
-    def columns(batch_inputs, batch_targets, vector):
-        return [*np.asarray(batch_inputs, dtype=float).T, *np.asarray(batch_targets, dtype=float).T, *vector]
-
-    def loss_and_gradients(batch_inputs, batch_targets, vector):
-        size = len(batch_inputs)
-        loss, *gradients = compiled_all(*columns(batch_inputs, batch_targets, vector), np.ones(size))
-        # one stacked mean, not one NumPy call per parameter
-        return np.broadcast_to(loss, (size,)), np.stack(np.broadcast_arrays(*gradients)).mean(axis=1)
-
-    def loss_only(batch_inputs, batch_targets, vector):
-        return np.broadcast_to(compiled_loss(*columns(batch_inputs, batch_targets, vector)), (len(batch_inputs),))
-
-    return BatchFunction(names, "program", loss_and_gradients, loss_only)
+    return compiled_all, compiled_loss
 
 
 def _elementwise(expression: sp.Expr, variables: list[sp.Symbol]):
@@ -136,7 +174,7 @@ def layer_function(network: Network) -> BatchFunction:
         else:
             forward = derivative = None
         layers.append((layer, rule, slope, forward, derivative))
-    collapse = network.loss.kind == "cross_entropy" and not layers[-1][1].elementwise and count > 1
+    collapse = _collapses(network)
     names = tuple(p.name for p in network.parameters())
 
     position = {name: index for index, name in enumerate(names)}
@@ -181,7 +219,9 @@ def layer_function(network: Network) -> BatchFunction:
         losses = np.sum(loss_term(final, targets), axis=1)
         size = final.shape[0]
         if collapse:
-            delta = final - targets
+            # Softmax + cross-entropy: δ_j = Σ_k (−t_k/o_k)·o_k(1[k=j] − o_j) = o_j·Σt − t_j exactly, for any
+            # targets (out − t where they sum to 1), without the −t/o that underflows.
+            delta = final * targets.sum(axis=1, keepdims=True) - targets
         else:
             upstream = np.broadcast_to(loss_derivative(final, targets), final.shape)
             delta = _through(layers[-1], nets[-1], final, upstream)
@@ -210,8 +250,15 @@ def layer_function(network: Network) -> BatchFunction:
     return BatchFunction(names, "layers", loss_and_gradients, loss_only)
 
 
-def compile_gradients(graph: SymbolicGraph) -> BatchFunction:
-    """The program for small networks, per-layer NumPy for large ones."""
+def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
+    """Float64 loss and gradients over a batch: the program for small networks, per-layer NumPy for large ones.
+
+    Correct for any targets: the softmax + cross-entropy collapse to out − t is used only on
+    batches whose targets are distributions.
+    """
+    from .graph import build_graph
+
+    graph = model if isinstance(model, SymbolicGraph) else build_graph(model)
     network = graph.network
     if len(network.parameters()) <= PROGRAM_LIMIT:
         return program_function(graph)

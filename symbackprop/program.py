@@ -64,8 +64,12 @@ def operation_count(expression: sp.Expr) -> int:
     return int(sp.count_ops(expression, visual=False))
 
 
-def straight_line_program(graph: SymbolicGraph) -> Program:
-    """The forward pass and ∂E/∂p for every parameter p as one straight-line program."""
+def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True) -> Program:
+    """The forward pass and ∂E/∂p for every parameter p as one straight-line program.
+
+    ``targets_sum_to_one=False`` keeps the output δs general (no softmax + cross-entropy
+    collapse), for code that will be run on targets that are not distributions.
+    """
     from .chain import Engine  # the tidy rule for output δs lives with the engine
 
     network = graph.network
@@ -95,7 +99,7 @@ def straight_line_program(graph: SymbolicGraph) -> Program:
             chains[vertex.name] = tuple((u, adjoint[u], d) for u, d in engine.edges(loss, vertex) if u in adjoint)
         elif vertex.kind == "net":
             if vertex.name in outputs:
-                total = engine.tidy_output_delta(total, vertex.name)
+                total = engine.tidy_output_delta(total, vertex.name, targets_sum_to_one)
             symbol = graph.deltas[vertex.name]
             backward.append((symbol, total))
             adjoint[vertex] = symbol

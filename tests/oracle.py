@@ -83,3 +83,73 @@ def diff_gradient(network: Network, parameter: str, digits: int = 60) -> sp.Floa
     derivative = sp.diff(loss, symbols[parameter])
     value = next(p.value for p in network.parameters() if p.name == parameter)
     return derivative.evalf(digits, subs={symbols[parameter]: _q(value)})
+
+
+def float64_forward(network: Network, values: dict, inputs):
+    """Each layer's nets and the final outputs over a batch, in NumPy float64, with the oracle's own formulas.
+
+    ``values`` maps parameter names to floats; ``inputs`` has a row per sample.
+    """
+    import numpy as np
+
+    outs = np.asarray(inputs, dtype=float)
+    nets_per_layer = []
+    for layer in network.layers:
+        nets = []
+        for j in range(len(layer.units)):
+            net = sum(values[layer.weight_names[j][i]] * outs[:, i] for i in range(outs.shape[1]))
+            if layer.bias.mode != "none":
+                net = net + values[layer.bias.name_for(j)]
+            nets.append(net * np.ones(outs.shape[0]))
+        z = np.stack(nets, axis=1)
+        nets_per_layer.append(z)
+        alpha = float(layer.alpha) if layer.alpha is not None else None
+        kind = layer.activation
+        if kind == "softmax":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            outs = e / e.sum(axis=1, keepdims=True)
+        elif kind == "linear":
+            outs = z
+        elif kind == "sigmoid":
+            outs = 1 / (1 + np.exp(-z))
+        elif kind == "tanh":
+            outs = np.tanh(z)
+        elif kind == "relu":
+            outs = np.where(z > 0, z, 0.0)
+        elif kind == "leaky_relu":
+            outs = np.where(z > 0, z, alpha * z)
+        elif kind == "softplus":
+            outs = np.log1p(np.exp(z))
+        else:
+            raise AssertionError(f"oracle has no formula for {kind}")
+    return nets_per_layer, outs
+
+
+def float64_batch_loss(network: Network, values: dict, inputs, targets):
+    """The mean over a batch of per-sample losses, in NumPy float64 (see :func:`float64_forward`)."""
+    import numpy as np
+
+    _, outs = float64_forward(network, values, inputs)
+    t = np.asarray(targets, dtype=float)
+    n = outs.shape[1]
+    per_sample = {
+        "half_sse": lambda: ((t - outs) ** 2).sum(axis=1) / 2,
+        "sse": lambda: ((t - outs) ** 2).sum(axis=1),
+        "mse": lambda: ((t - outs) ** 2).sum(axis=1) / n,
+        "cross_entropy": lambda: -(t * np.log(outs)).sum(axis=1),
+        "binary_cross_entropy": lambda: -(t * np.log(outs) + (1 - t) * np.log(1 - outs)).sum(axis=1),
+    }[network.loss.kind]()
+    return per_sample.mean()
+
+
+def float64_finite_differences(network: Network, values: dict, inputs, targets, step: float = 1e-5) -> dict:
+    """Central differences of :func:`float64_batch_loss` for every parameter, extrapolated once (O(h⁴))."""
+    gradient = {}
+    for name in values:
+        def central(h):
+            up, down = dict(values), dict(values)
+            up[name] += h
+            down[name] -= h
+            return (float64_batch_loss(network, up, inputs, targets) - float64_batch_loss(network, down, inputs, targets)) / (2 * h)
+        gradient[name] = (4 * central(step / 2) - central(step)) / 3
+    return gradient

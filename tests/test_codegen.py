@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from symbackprop.chain import Engine
-from symbackprop.codegen import layer_function, program_function
+from symbackprop.codegen import compile_gradients, layer_function, program_function
 from symbackprop.loader import load_network, network_from_mapping
 from symbackprop.program import evaluate, straight_line_program
 from symbackprop.values import point_of
 
+from .oracle import float64_batch_loss, float64_finite_differences, float64_forward
 from .strategies import network_documents
 from .test_engine_properties import SETTINGS, _at_kink
 
@@ -22,7 +24,7 @@ def _agree(network, tolerance=1e-13):
     values = {p.name: float(p.value) for p in network.parameters()}
     inputs = np.array([[float(v) for v in network.data]])
     targets = np.array([[float(v) for v in network.loss.targets]])
-    for compiled in (program_function(graph), layer_function(network)):
+    for compiled in (program_function(graph), layer_function(network), compile_gradients(network)):
         vector = compiled.vector(values)
         losses, gradient = compiled.loss_and_gradients(inputs, targets, vector)
         gradients = compiled.named(gradient)
@@ -44,19 +46,61 @@ def test_generated_code_on_the_examples():
         _agree(load_network(f"examples/{name}.toml"))
 
 
-def test_a_batch_gives_the_mean_of_per_sample_gradients():
-    network = load_network("examples/mazur.toml")
+def _against_finite_differences(network, inputs, targets):
+    """Both generators' batch gradients against finite differences of the oracle's own float64 loss."""
     graph = Engine(network).graph
     values = {p.name: float(p.value) for p in network.parameters()}
-    rng = np.random.default_rng(3)
-    inputs, targets = rng.uniform(-1, 1, (5, 2)), rng.uniform(0, 1, (5, 2))
-    for compiled in (program_function(graph), layer_function(network)):
+    reference = float64_finite_differences(network, values, inputs, targets)
+    scale = max(1.0, max(abs(v) for v in reference.values()))
+    for compiled in (program_function(graph), layer_function(network), compile_gradients(network)):
         vector = compiled.vector(values)
-        together = compiled.named(compiled.loss_and_gradients(inputs, targets, vector)[1])
-        singles = [compiled.named(compiled.loss_and_gradients(inputs[k:k + 1], targets[k:k + 1], vector)[1])
-                   for k in range(5)]
-        for name in together:
-            assert abs(together[name] - np.mean([s[name] for s in singles])) < 1e-15
+        losses, gradient = compiled.loss_and_gradients(inputs, targets, vector)
+        assert abs(losses.mean() - float64_batch_loss(network, values, inputs, targets)) < 1e-12
+        for name, value in compiled.named(gradient).items():
+            assert abs(value - reference[name]) <= 1e-7 * scale, (compiled.kind, name, value, reference[name])
+
+
+def test_a_batch_gradient_matches_finite_differences_of_an_independent_loss():
+    network = load_network("examples/mazur.toml")
+    rng = np.random.default_rng(3)
+    _against_finite_differences(network, rng.uniform(-1, 1, (5, 2)), rng.uniform(0, 1, (5, 2)))
+
+
+SOFTMAX_CE = {"network": {"inputs": ["x1", "x2"], "layers": [
+    {"units": ["h1", "h2"], "activation": "tanh", "weights": [["0.3", "-0.2"], ["0.5", "0.4"]], "bias": "0.1"},
+    {"units": ["o1", "o2"], "activation": "softmax", "weights": [["0.7", "-0.6"], ["0.2", "0.9"]], "bias": ["0.1", "-0.1"]}]},
+    "loss": {"kind": "cross_entropy", "targets": ["0", "1"]}, "data": {"inputs": ["0.5", "-0.3"]}}
+
+
+def test_cross_entropy_targets_that_are_not_distributions_get_the_general_delta():
+    """The out − t collapse holds only where targets sum to 1; [0.5, 0.7] must not take it."""
+    network = network_from_mapping(SOFTMAX_CE)
+    inputs = np.array([[0.5, -0.3], [0.1, 0.2]])
+    _against_finite_differences(network, inputs, np.array([[0.5, 0.7], [0.2, 0.1]]))
+    _against_finite_differences(network, inputs, np.array([[0.0, 1.0], [0.25, 0.75]]))
+    _against_finite_differences(network, inputs, np.array([[0.0, 1.0], [0.5, 0.7]]))  # one row of each
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(network_documents(max_depth=3, max_width=3), st.integers(1, 4), st.integers(0, 10**6), st.booleans())
+def test_generated_code_matches_finite_differences_on_random_batches(document, size, seed, distributions):
+    network = network_from_mapping(document)
+    assume(not _at_kink(network))
+    rng = np.random.default_rng(seed)
+    inputs = rng.uniform(-1, 1, (size, len(network.inputs)))
+    targets = rng.uniform(0.05, 0.95, (size, len(network.outputs)))
+    if distributions:
+        targets = targets / targets.sum(axis=1, keepdims=True)
+    values = {p.name: float(p.value) for p in network.parameters()}
+    # A batch of other inputs can sit at a ReLU kink where a finite difference sees no derivative.
+    assume(_no_kink_in_batch(network, values, inputs))
+    _against_finite_differences(network, inputs, targets)
+
+
+def _no_kink_in_batch(network, values, inputs) -> bool:
+    nets, _ = float64_forward(network, values, inputs)
+    return not any(layer.activation in ("relu", "leaky_relu") and np.any(np.abs(z) < 1e-3)
+                   for layer, z in zip(network.layers, nets))
 
 
 def test_no_file_name_reaches_the_generated_source():
