@@ -25,7 +25,9 @@ also get ``dout_u``; an output layer's δ is tidied where it is formed
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Mapping
 
 import sympy as sp
@@ -116,6 +118,7 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
 
 
 # ---- numbers: the program run in mpmath ----------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _function_table():
     import mpmath
 
@@ -141,29 +144,67 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
 
     from .exact import to_mpf
 
-    functions = _function_table()
     with mpmath.workdps(digits):
         values: dict[sp.Symbol, object] = {symbol: to_mpf(value) for symbol, value in leaves.items()}
-
-        def walk(expression):
-            if expression.is_Symbol:
-                return values[expression]
-            if expression.is_Number:
-                return to_mpf(expression)
-            args = [walk(argument) for argument in expression.args]
-            if expression.is_Add:
-                return mpmath.fsum(args)
-            if expression.is_Mul:
-                return mpmath.fprod(args)
-            if expression.is_Pow:
-                base, power = args
-                return base ** power
-            name = type(expression).__name__
-            if name not in functions:
-                raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
-            return functions[name](*args)
-
         for symbol, expression in program.forward + program.backward:
-            values[symbol] = walk(expression)
-        gradients = {name: walk(expression) for name, expression in program.gradients.items()}
+            values[symbol] = evaluate_expression(expression, values)
+        gradients = {name: evaluate_expression(expression, values) for name, expression in program.gradients.items()}
     return values, gradients
+
+
+def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object]):
+    """``expression`` with its symbols given ``values``, at the current mpmath precision.
+
+    Values that are :class:`~fractions.Fraction` stay exact through +, −, ×, ÷, whole powers and
+    the piecewise-linear functions (so a ReLU whose net is exactly 0 sees exactly 0); anything
+    else is computed in mpmath.
+
+    >>> from fractions import Fraction
+    >>> x, y = sp.symbols("x y")
+    >>> evaluate_expression(sp.Heaviside(x + y, 0) * 3 + x / 2, {x: Fraction(1, 10), y: Fraction(-1, 10)})
+    Fraction(1, 20)
+    """
+    import mpmath
+
+    from .exact import to_mpf
+
+    functions = _function_table()
+
+    def number(value):
+        return mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
+
+    def walk(node):
+        if node.is_Symbol:
+            return values[node]
+        if node.is_Rational:
+            return Fraction(int(node.p), int(node.q))
+        if node.is_Number:
+            return to_mpf(node)
+        args = [walk(argument) for argument in node.args]
+        exact = all(isinstance(a, Fraction) for a in args)
+        if node.is_Add:
+            return sum(args, Fraction(0)) if exact else mpmath.fsum(number(a) for a in args)
+        if node.is_Mul:
+            if exact:
+                product = Fraction(1)
+                for a in args:
+                    product *= a
+                return product
+            return mpmath.fprod(number(a) for a in args)
+        if node.is_Pow:
+            base, power = args
+            if exact and power.denominator == 1 and (base != 0 or power >= 0):
+                return base ** int(power)
+            return number(base) ** number(power)
+        name = type(node).__name__
+        if name not in functions:
+            raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
+        if name in _EXACT_FUNCTIONS:
+            return functions[name](*args)
+        return functions[name](*(number(a) for a in args))
+
+    return walk(expression)
+
+
+#: Functions that give exact results on exact arguments (comparisons and products only).
+_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu"})

@@ -133,6 +133,8 @@ class Author:
                 other_bias = next((b for b in biases if b != bias), None)
                 if bias is not None and other_bias is not None:
                     mistakes["wrong_bias"] = lambda j=j, b=bias, o=other_bias: net(j, (b, o))
+                if len(sources) + (bias is not None) > 1:  # one term of the written sum with its sign flipped
+                    mistakes["term_slip"] = lambda j=j: net(j) - 2 * params[layer.weight_names[j][0]] * outs[sources[0]]
                 nets[unit] = self.claim(f"net({unit})", lambda j=j: net(j), mistakes, step)
             if rule.elementwise:
                 for unit in layer.units:
@@ -193,24 +195,37 @@ class Author:
                     mistakes = {}
                     if len(following.units) > 1:
                         mistakes["dropped_paths"] = lambda ws=weights: delta[following.units[0]] * params[ws[0]]
+                        # the first term of the sum ten times too large
+                        mistakes["term_slip"] = lambda ws=weights, d=downstream: d() + 9 * delta[following.units[0]] * params[ws[0]]
                     updated = {w: params[w] - rate * gradients[w] for w in weights}
                     if any(abs(updated[w] - params[w]) > 0 for w in weights):
                         mistakes["updated_weight_used"] = lambda ws=weights, up=updated: mpmath.fsum(
                             delta[u] * up[w] for u, w in zip(following.units, ws))
                     d_out[h] = self.claim(f"dE/dout({h})", downstream, mistakes)
+            # Where the output activation meets its own loss (sigmoid + binary CE, softmax + CE), δ = out − t.
+            collapses = index == last and ((kind == "binary_cross_entropy" and layer.activation == "sigmoid")
+                                           or (kind == "cross_entropy" and layer.activation == "softmax"))
             if rule.elementwise:
                 for unit in layer.units:
                     local = self.claim(f"dout({unit})/dnet({unit})",
                                        lambda u=unit: rule.numeric_derivative(nets[u], outs[u], alpha), {})
-                    delta[unit] = self.claim(f"dE/dnet({unit})", lambda u=unit, l=local: d_out[u] * l, {})
+                    mistakes = {}
+                    if collapses:
+                        mistakes["logits_for_outputs"] = lambda u=unit: nets[u] - targets[u]
+                        mistakes["activation_derivative_twice"] = lambda u=unit, l=local: d_out[u] * l * l
+                    delta[unit] = self.claim(f"dE/dnet({unit})", lambda u=unit, l=local: d_out[u] * l, mistakes)
             else:
                 for j, unit in enumerate(layer.units):
                     def full(j=j):
                         return mpmath.fsum(d_out[k] * (outs[k] * (1 - outs[k]) if k == unit else -outs[k] * outs[unit])
                                            for k in layer.units)
                     diagonal = lambda unit=unit: d_out[unit] * outs[unit] * (1 - outs[unit])
-                    delta[unit] = self.claim(
-                        f"dE/dnet({unit})", full, {"softmax_diagonal_only": diagonal})
+                    mistakes = {"softmax_diagonal_only": diagonal}
+                    if collapses:
+                        mistakes["logits_for_outputs"] = lambda unit=unit: nets[unit] - targets[unit]
+                        mistakes["activation_derivative_twice"] = lambda unit=unit, full=full: (
+                            full() * outs[unit] * (1 - outs[unit]))
+                    delta[unit] = self.claim(f"dE/dnet({unit})", full, mistakes)
             sources = network.sources(index)
             for j, unit in enumerate(layer.units):
                 for i, source in enumerate(sources):

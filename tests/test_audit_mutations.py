@@ -148,9 +148,20 @@ SQUARED_TUTORIAL = {
     "training": {"learning_rate": "0.5"},
 }
 
+BINARY_TUTORIAL = {
+    "network": {"inputs": ["i1", "i2"], "layers": [
+        {"name": "hidden", "units": ["h1", "h2"], "activation": "tanh",
+         "weights": [["0.15", "0.25"], ["0.20", "0.30"]], "bias": "0.35", "bias_names": "b1"},
+        {"name": "output", "units": ["o1", "o2"], "activation": "sigmoid",
+         "weights": [["0.40", "-0.50"], ["0.45", "0.55"]], "bias": "0.60", "bias_names": "b2"}]},
+    "loss": {"kind": "binary_cross_entropy", "targets": ["1", "0"]},
+    "data": {"inputs": ["0.05", "0.10"]},
+    "training": {"learning_rate": "0.5"},
+}
+
 
 def _every_injection():
-    for label, document in (("softmax", SOFTMAX_TUTORIAL), ("squared", SQUARED_TUTORIAL)):
+    for label, document in (("softmax", SOFTMAX_TUTORIAL), ("squared", SQUARED_TUTORIAL), ("binary", BINARY_TUTORIAL)):
         network = network_from_mapping(document)
         author = Author(network, 6, "places")
         author.work()
@@ -192,10 +203,11 @@ def test_the_ids_of_the_issue_are_all_in_the_library():
 
     required = {"softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
                 "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
-                "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum"}
+                "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
+                "logits_for_outputs", "activation_derivative_twice", "term_slip"}
     assert required <= set(MISTAKE_IDS)
     injectable = set()
-    for document in (SOFTMAX_TUTORIAL, SQUARED_TUTORIAL):
+    for document in (SOFTMAX_TUTORIAL, SQUARED_TUTORIAL, BINARY_TUTORIAL):
         author = Author(network_from_mapping(document), 6, "places")
         author.work()
         injectable |= {name for _, name in author.options}

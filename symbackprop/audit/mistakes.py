@@ -23,8 +23,14 @@ MISTAKE_IDS = (
     "softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
     "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
     "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
+    "logits_for_outputs", "activation_derivative_twice", "term_slip",
 )
 MAX_WEIGHT_SWAPS = 60
+#: Pairs of changed computations tried for one claim that no single mistake explains.
+MAX_PAIRS = 300
+#: What one slipped term of a sum is multiplied by: a sign, or a power of ten.
+SLIP_FACTORS = ((-1, "its sign flipped"), (10, "ten times too large"), (mpmath.mpf(1) / 10, "a tenth of its value"),
+                (100, "a hundred times too large"), (mpmath.mpf(1) / 100, "a hundredth of its value"))
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,17 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
         found.append(Variant(("softmax_diagonal_only",),
                              "softmax Jacobian cut to its diagonal: the cross-output terms −out_k·out_j dropped",
                              Rules(softmax_diagonal_only=True)))
+    output = layers[-1]
+    collapses = (kind == "cross_entropy" and output.activation == "softmax") or (
+        kind == "binary_cross_entropy" and output.activation == "sigmoid")
+    if collapses:
+        found.append(Variant(("logits_for_outputs",),
+                             "the backward pass started from the logits, not the outputs: net − t where out − t belongs",
+                             Rules(logits_for_outputs=True)))
+    if collapses or output.activation not in ("linear", "softmax"):
+        found.append(Variant(("activation_derivative_twice",),
+                             "the output activation's derivative applied on top of a δ that already holds it",
+                             Rules(activation_derivative_twice=True)))
     widest = max((len(layer.units) for layer in layers[1:]), default=0)
     if len(layers) > 1:
         for k in range(widest):
@@ -112,6 +129,14 @@ def _weight_variants(network: Network) -> list[Variant]:
             found.append(Variant(("wrong_weight",), f"the weight matrix of layer {layer.name} transposed",
                                  Rules(forward_values=pairs, backward_values=pairs)))
     return found
+
+
+def slip_variants(claim: Claim, terms: int) -> list[Variant]:
+    """One term of the claim's own sum off by a sign or a power of ten (``terms``: how many it has)."""
+    if terms < 2:
+        return []
+    return [Variant(("term_slip",), f"term #{k + 1} of the sum {words}", Rules(term_slip=(claim.key, k, factor)))
+            for k in range(terms) for factor, words in SLIP_FACTORS]
 
 
 def transform_variants() -> list[Variant]:

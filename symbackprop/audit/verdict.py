@@ -1,31 +1,38 @@
 """Verdicts: for every claim, ok | rounding | propagated | error, and why.
 
 * ``ok``: the exact value, rounded to the written digits, gives the claim.
-* ``rounding``: explained by rounding the author did — the claim recomputed from the author's own
-  earlier numbers agrees, or the gap is within the drift that rounding intermediates at the
-  author's precision can cause, or the author truncated instead of rounding (``truncation``).
-* ``propagated``: wrong, but right given the author's earlier wrong numbers; ``source`` names
-  the claim the mistake comes from.
-* ``error``: wrong even given the author's numbers; the diagnoses say which mistake models
-  reproduce it.
+* ``rounding``: a concrete recomputation reproduces the claim within half a unit of its last
+  written digit: from the author's written numbers (or, failing that, from none of them), with
+  every unwritten intermediate kept exact, or rounded or cut to one precision — one consistent
+  reading of the author's habit (a :class:`~.world.Reading`), named in the reason; or that
+  recomputation cut instead of rounded at the last written digit (``truncation``).
+* ``propagated``: wrong, but reproduced in the same way from the author's earlier wrong
+  numbers; ``source`` names the claim the mistake comes from.
+* ``error``: no reading reproduces it; the diagnoses say which mistake models do.
+
+No verdict rests on a bound: a number is excused only by a computation that gives it.
 """
 from __future__ import annotations
 
 import functools
+from fractions import Fraction
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import Literal, Mapping, Optional, Sequence
 
 import mpmath
 
 from ..notebook import Displayable
 from ..chain import Engine
+from ..errors import InputError
 from ..exact import to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
-from ..values import point_of, updated_parameters
+from ..program import evaluate_expression, straight_line_program
 from .claims import Claim, ClaimKey
-from .mistakes import Variant, digit_typo, implied_learning_rate, merge, transform_variants, world_variants
-from .world import WORKING_DIGITS, Rules, World, descendants
+from .mistakes import (
+    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, slip_variants, transform_variants, world_variants,
+)
+from .world import WORKING_DIGITS, Reading, Rules, World, descendants
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
 SHOWN_DIGITS = 20
@@ -74,34 +81,69 @@ class AuditReport(Displayable):
 
 
 class _ExactValues:
-    """Exact values of claim quantities, from the symbolic engine."""
+    """Values of claim quantities: the engine's own expressions evaluated at the file's numbers.
+
+    Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0); everything
+    else is evaluated in mpmath at :data:`WORKING_DIGITS` + 10 digits, by a walk over the
+    expressions (SymPy's evalf of activations is orders of magnitude slower).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._updated = None
-        self._after = None
+        self._points: dict[int, dict] = {}
+        self._updated: Optional[dict[str, object]] = None
 
-    def updated(self):
+    def _leaves(self, parameters: Mapping[str, object]) -> dict:
+        graph, network = self.engine.graph, self.engine.network
+        leaves = {graph.symbols[Quantity.out(name)]: value for name, value in zip(network.inputs, network.data)}
+        leaves.update({graph.targets[unit]: value for unit, value in zip(network.outputs, network.loss.targets)})
+        leaves.update({graph.symbols[Quantity.param(name)]: value for name, value in parameters.items()})
+        return leaves
+
+    def point(self, step: int) -> dict:
+        """Every symbol's value at the initial parameters (step 0) or after the update (step 1)."""
+        if step not in self._points:
+            graph = self.engine.graph
+            parameters = self.updated() if step else {p.name: p.value for p in self.engine.network.parameters()}
+            values = self._leaves(parameters)
+            for quantity in graph.order:
+                if quantity in graph.definitions:
+                    values[graph.symbols[quantity]] = evaluate_expression(graph.definitions[quantity], values)
+            self._points[step] = values
+        return self._points[step]
+
+    def updated(self) -> dict[str, object]:
+        """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
+        if self._updated is None and self.engine.network.learning_rate is None:
+            raise InputError("an update needs training.learning_rate", place="training.learning_rate")
         if self._updated is None:
-            self._updated = updated_parameters(self.engine)
+            network = self.engine.network
+            program = straight_line_program(self.engine.graph)
+            values = dict(self.point(0))
+            for symbol, expression in program.backward:
+                values[symbol] = evaluate_expression(expression, values)
+            rate = network.learning_rate
+            self._updated = {}
+            for parameter in network.parameters():
+                if parameter.kind == "bias" and not network.update_biases:
+                    self._updated[parameter.name] = parameter.value
+                else:
+                    gradient = evaluate_expression(program.gradients[parameter.name], values)
+                    exact = isinstance(gradient, Fraction)  # a linear network's gradient is rational
+                    self._updated[parameter.name] = parameter.value - rate * gradient if exact else \
+                        to_mpf(parameter.value) - to_mpf(rate) * gradient
         return self._updated
-
-    def after(self):
-        if self._after is None:
-            self._after = point_of(self.engine.graph, self.updated())
-        return self._after
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         engine = self.engine
-        with mpmath.workdps(WORKING_DIGITS):
+        with mpmath.workdps(WORKING_DIGITS + 10):
             if key.kind == "new":
-                return to_mpf(self.updated()[key.of.name])
-            point = engine.point if key.step == 0 else self.after()
-            if key.kind == "derivative":
-                expression = engine.derivative(key.of, key.wrt).compact
+                value = self.updated()[key.of.name]
+            elif key.kind == "derivative":
+                value = evaluate_expression(engine.derivative(key.of, key.wrt).compact, self.point(key.step))
             else:
-                expression = engine.graph.symbols[key.of]
-            return to_mpf(point.evalf(expression, WORKING_DIGITS))
+                value = self.point(key.step)[engine.graph.symbols[key.of]]
+            return to_mpf(value)
 
 
 def _digits(value: mpmath.mpf, unit) -> str:
@@ -144,15 +186,15 @@ class Auditor:
         self.reach = descendants(graph)
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
-        self._exact_drift: dict[int, mpmath.mpf] = {}
 
     def exact_value(self, key: ClaimKey) -> mpmath.mpf:
         if key not in self._exact_values:
             self._exact_values[key] = self.exact.value(key)
         return self._exact_values[key]
 
-    def world(self, rules: Rules = Rules(), overrides=None, perturb=None) -> World:
-        return World(self.network, self.reach, rules, overrides or {}, perturb or {})
+    def world(self, rules: Rules = Rules(), overrides=None, reading: Reading = Reading(),
+              exempt: Optional[ClaimKey] = None) -> World:
+        return World(self.network, self.reach, rules, overrides or {}, reading, exempt)
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
         """The author's numbers written before ``claim`` (the latest for each quantity)."""
@@ -180,36 +222,23 @@ class Auditor:
             style = "mixed"
         return style, min(significant), min(places)
 
-    def rounding_unit(self, value: mpmath.mpf) -> mpmath.mpf:
-        """Half a unit of the last digit the author would keep of ``value``."""
-        style, significant, places = self.precision
-        by_significance = mpmath.mpf(10) ** (mpmath.floor(mpmath.log10(abs(value))) - significant + 1) / 2
-        by_places = mpmath.mpf(10) ** (-places) / 2
-        if style == "places":
-            return by_places
-        if style == "significant":
-            return by_significance
-        return max(by_significance, by_places)
+    def readings(self, claim: Claim) -> tuple[Reading, ...]:
+        """The consistent habits tried for ``claim``: exact, then rounded or cut at the author's precision.
 
-    def drift(self, claim: Claim, overrides) -> mpmath.mpf:
-        """First-order bound on the change of the claim when every intermediate the author did not
-        write is rounded at the author's precision."""
-        with mpmath.workdps(WORKING_DIGITS):
-            base_world = self.world(overrides=overrides)
-            base = base_world.value(claim.key)
-            total = mpmath.mpf(0)
-            for key in list(base_world.computed):
-                if key == claim.key:
-                    continue
-                value = base_world.value(key)  # already computed there: read, not recomputed
-                if not mpmath.isfinite(value) or value == 0:
-                    continue
-                unit = self.rounding_unit(value)
-                if abs(value / (2 * unit) - mpmath.nint(value / (2 * unit))) < mpmath.mpf("1e-20"):
-                    continue  # already exact at the author's precision: rounding leaves it (and any kink) alone
-                moved = self.world(overrides=overrides, perturb={key: unit}).value(claim.key)
-                total += abs(moved - base)
-            return total
+        The precision is the author's (read from every rounded number) and this claim's own, each
+        as decimal places and as significant digits: a handful of concrete computations, each of
+        which must give the claim by itself.
+        """
+        _, significant, places = self.precision
+        wanted = [("places", places), ("places", _places(claim)),
+                  ("significant", significant), ("significant", _significant(claim))]
+        found = [Reading()]
+        for mode in ("round", "cut"):
+            for style, digits in wanted:
+                reading = Reading(mode, style, min(max(digits, 1), 30))
+                if reading not in found:
+                    found.append(reading)
+        return tuple(found)
 
     def run(self) -> AuditReport:
         for claim in self.claims:
@@ -221,61 +250,103 @@ class Auditor:
             claimed = to_mpf(claim.value)
             exact = self.exact_value(claim.key)
             overrides = self.author_numbers(claim)
-            author = self.world(overrides=overrides)
+            author = self.world(overrides=overrides, exempt=claim.key)
             recomputed = author.value(claim.key)
             used = tuple(sorted(c.index for c in self.claims[: claim.index] if c.key in author.used))
-            half = to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
+            half = self._half(claim)
             formula = self.formula(claim.key)
             paths = self.paths(claim.key)
-            verdict = lambda v, reason, source=None, diagnoses=(): ClaimVerdict(
-                claim, exact, recomputed, v, source, tuple(diagnoses), formula, reason, used, paths)
+            verdict = lambda v, reason, source=None, diagnoses=(), value=recomputed: ClaimVerdict(
+                claim, exact, value, v, source, tuple(diagnoses), formula, reason, used, paths)
 
             if abs(claimed - exact) <= half:
                 return verdict("ok", "the exact value rounds to the written digits")
             bad = [self._verdicts[i] for i in used if self._verdicts[i].verdict in ("error", "propagated")]
             roots = sorted({v.index if v.verdict == "error" else v.source for v in bad})
 
-            def consistent(reason: str, tolerance, diagnoses=()) -> ClaimVerdict:
-                """The claim follows from the author's numbers: inherited error, or only rounding."""
-                if bad and abs(recomputed - exact) > tolerance:
-                    return verdict("propagated", f"right given the author's earlier numbers; the mistake comes from "
-                                   f"claim {roots[0]}", source=roots[0], diagnoses=diagnoses)
-                return verdict("rounding", reason, diagnoses=diagnoses)
+            reproduced = self.reproduction(claim, claimed, overrides)
+            if reproduced is None:
+                diagnoses = self.diagnose(claim, claimed, recomputed, exact, overrides)
+                return verdict("error", "no reading of the author's numbers gives it: wrong even given them",
+                               diagnoses=diagnoses)
+            value, reading, from_author, cut = reproduced
+            source = "the author's own earlier numbers" if from_author and used else "the exact inputs"
+            reason = f"recomputed from {source}, {reading}" + (
+                ", and the result cut (not rounded) at the last written digit" if cut else "")
+            diagnoses = [Diagnosis("truncation", "the value was cut at the last written digit instead of rounded "
+                                   f"({_digits(value, claim.unit)} when rounded)")] if cut else []
+            if from_author and bad and abs(value - exact) > half:
+                return verdict("propagated", f"right given the author's earlier numbers ({reading}); the mistake "
+                               f"comes from claim {roots[0] + 1}", source=roots[0], diagnoses=diagnoses, value=value)
+            return verdict("rounding", reason, diagnoses=diagnoses, value=value)
 
-            if abs(claimed - recomputed) <= half:
-                return consistent("recomputed from the author's own earlier numbers", half)
-            cut = [Diagnosis("truncation", "the value was cut at the last written digit instead of rounded "
-                             f"({_digits(recomputed, claim.unit)} when rounded)")]
-            if _truncates(claim, recomputed):
-                return consistent("the author's value truncated, not rounded, at the last written digit", half, cut)
-            if _truncates(claim, exact):
-                return verdict("rounding", "the exact value truncated, not rounded, at the last written digit",
-                               diagnoses=cut)
-            drift = self.drift(claim, overrides)
-            tolerance = half + drift
-            if abs(claimed - recomputed) <= tolerance:
-                return consistent("within the drift of rounding intermediates at the author's precision "
-                                  f"(±{mpmath.nstr(tolerance, 3)})", tolerance)
-            if abs(claimed - exact) <= self._exact_tolerance(claim):
-                return verdict("rounding", "within the drift of rounding intermediates at the author's precision")
-            diagnoses = self.diagnose(claim, claimed, recomputed, exact, overrides, tolerance)
-            return verdict("error", "wrong even given the author's earlier numbers", diagnoses=diagnoses)
+    def reproduction(self, claim: Claim, claimed, overrides):
+        """(value, reading, from the author's numbers, cut) of the first recomputation that gives the
+        claim within half a unit, or None. Each candidate is one concrete computation."""
+        half = self._half(claim)
+        for numbers in ((overrides, {}) if overrides else ({},)):
+            for reading in self.readings(claim):
+                value = self.world(overrides=numbers, reading=reading, exempt=claim.key).value(claim.key)
+                if not mpmath.isfinite(value):
+                    continue
+                if abs(claimed - value) <= half:
+                    return value, reading, bool(numbers), False
+                if _truncates(claim, value):
+                    return value, reading, bool(numbers), True
+        return None
+
+    def _half(self, claim: Claim) -> mpmath.mpf:
+        return to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
 
     # ---- diagnosis -----------------------------------------------------------------------
-    def diagnose(self, claim, claimed, recomputed, exact, overrides, tolerance) -> list[Diagnosis]:
+    def diagnose(self, claim, claimed, recomputed, exact, overrides) -> list[Diagnosis]:
+        """Every mistake model (or pair of them) whose computation gives the claimed number.
+
+        Each model is re-run from the author's numbers and from none, with unwritten numbers kept
+        exact or rounded at the author's precision; a pair is tried only when no single model
+        gives the number, and only from models that change this claim's value at all.
+        """
         found: dict[tuple[str, str], Diagnosis] = {}
 
         def note(mistakes, explanation, implied=None):
             found.setdefault(("+".join(mistakes), explanation), Diagnosis("+".join(mistakes), explanation, implied))
 
-        singles = world_variants(self.network, claim) + transform_variants()
+        half = self._half(claim)
+        routes = [(numbers, reading) for numbers in ((overrides, {}) if overrides else ({},))
+                  for reading in self._diagnosis_readings()]
+
+        def values(rules: Rules) -> list:
+            found_values = []
+            for numbers, reading in routes:
+                try:
+                    found_values.append(self.world(rules, numbers, reading, claim.key).value(claim.key))
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    found_values.append(mpmath.nan)
+            return found_values
+
+        def gives(candidates) -> bool:
+            return any(mpmath.isfinite(v) and abs(v - claimed) <= half for v in candidates)
+
+        base = values(Rules())
+        transforms = transform_variants()
+        changed: list[tuple[Variant, list]] = []
+        unchanged: list[Variant] = []
         reproduced = False
-        for variant in singles:
-            if self._reproduces(variant, claim, claimed, overrides, tolerance):
+        for variant in world_variants(self.network, claim) + slip_variants(claim, self._terms(claim)):
+            result = values(variant.rules)
+            if all(_same(a, b) for a, b in zip(result, base)):
+                unchanged.append(variant)  # alone it cannot explain this claim; it may still act in a pair
+                continue
+            changed.append((variant, result))
+            if gives(result):
                 note(variant.mistakes, variant.explanation, variant.implied)
                 reproduced = True
+        for variant in transforms:
+            if gives([variant.transform(v) for v in base if mpmath.isfinite(v)]):
+                note(variant.mistakes, variant.explanation)
+                reproduced = True
         if claim.key.kind == "new":
-            reproduced |= self._learning_rate(claim, claimed, overrides, tolerance, note)
+            reproduced |= self._learning_rate(claim, claimed, overrides, half, note)
         for reference in (recomputed, exact):
             typo = digit_typo(claim.written.replace("\u2212", "-"), _digits(reference, claim.unit))
             if typo:
@@ -283,45 +354,69 @@ class Auditor:
                 reproduced = True
                 break
         if not reproduced:
-            world_only = [v for v in singles if v.transform is None]
-            for first, second in _pairs(world_only, singles):
-                combined = merge(first, second)
-                if combined and self._reproduces(combined, claim, claimed, overrides, tolerance):
-                    note(combined.mistakes, combined.explanation, combined.implied)
+            self._pairs(changed, unchanged, transforms, values, gives, note)
         return list(found.values())
 
-    def _reproduces(self, variant: Variant, claim, claimed, overrides, tolerance) -> bool:
-        for numbers in (overrides, {}):
-            if not numbers:
-                tolerance = self._exact_tolerance(claim)
-            try:
-                value = self.world(variant.rules, numbers).value(claim.key)
-            except (ZeroDivisionError, ValueError, OverflowError):
-                continue
-            if variant.transform is not None:
-                value = variant.transform(value)
-            if mpmath.isfinite(value) and abs(value - claimed) <= tolerance:
-                return True
-        return False
+    def _pairs(self, changed, unchanged, transforms, values, gives, note) -> None:
+        """Two mistakes at once, at least one of which changes this claim by itself: a changed
+        computation with a transform of its result, or with a second changed computation (at most
+        :data:`MAX_PAIRS` of those, the mistakes of method before the swapped weights and slips)."""
+        for variant, result in changed:
+            for transform in transforms:
+                combined = merge(variant, transform)
+                if combined is not None and gives([transform.transform(v) for v in result if mpmath.isfinite(v)]):
+                    note(combined.mistakes, combined.explanation, combined.implied)
+        order = {id(variant): index for index, variant in enumerate([v for v, _ in changed] + unchanged)}
+        first_parts = sorted((variant for variant, _ in changed), key=_specific)
+        partners = sorted(first_parts + unchanged, key=_specific)
+        tried = 0
+        for first in first_parts:
+            for second in partners:
+                if second is first or (second in first_parts and first_parts.index(second) < first_parts.index(first)):
+                    continue  # each unordered pair of changed computations once
+                # named in the library's order, whichever part changed the claim
+                combined = merge(*sorted((first, second), key=lambda v: (_library_position(v), order[id(v)])))
+                if combined is None:
+                    continue
+                tried += 1
+                if tried > MAX_PAIRS:
+                    return
+                if gives(values(combined.rules)):
+                    note(combined.mistakes, combined.explanation, combined.implied)
 
-    def _exact_tolerance(self, claim: Claim) -> mpmath.mpf:
-        """Reproducing from exact values allows the drift of the author's rounding along the way."""
-        if claim.index not in self._exact_drift:
-            self._exact_drift[claim.index] = to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + self.drift(claim, {})
-        return self._exact_drift[claim.index]
+    def _diagnosis_readings(self) -> tuple[Reading, ...]:
+        """Exact, and rounded in the author's own style and precision."""
+        style, significant, places = self.precision
+        if style == "significant":
+            return Reading(), Reading("round", "significant", min(max(significant, 1), 30))
+        return Reading(), Reading("round", "places", min(places, 30))
 
-    def _learning_rate(self, claim, claimed, overrides, tolerance, note) -> bool:
+    def _terms(self, claim: Claim) -> int:
+        """How many terms the sum behind ``claim`` has (0 when it is not a sum)."""
+        key = claim.key
+        if key.kind == "value" and key.of.kind == "net":
+            index = self.network.layer_of(key.of.name)
+            layer = self.network.layers[index]
+            return len(self.network.sources(index)) + (layer.bias.name_for(0) is not None)
+        if key.kind == "value" and key.of.kind == "loss":
+            return len(self.network.outputs)
+        if key.kind == "derivative":
+            return len(self.engine.derivative(key.of, key.wrt).chain)
+        return 0
+
+    def _learning_rate(self, claim, claimed, overrides, half, note) -> bool:
         name = claim.key.of.name
-        for numbers in (overrides, {}):
-            world = self.world(overrides=numbers)
-            old = world.parameter(name, 0)
-            gradient = world.derivative(Quantity.loss(), claim.key.of, 0)
-            rate = implied_learning_rate(old, claimed, gradient)
-            stated = mpmath.mpf(self.network.learning_rate.numerator) / self.network.learning_rate.denominator
-            if rate is not None and rate != stated and abs(old - rate * gradient - claimed) <= tolerance:
-                text = mpmath.nstr(rate, 6)
-                note(("wrong_learning_rate",), f"the update used a learning rate of {text}, not {mpmath.nstr(stated, 6)}", text)
-                return True
+        stated = mpmath.mpf(self.network.learning_rate.numerator) / self.network.learning_rate.denominator
+        for numbers in ((overrides, {}) if overrides else ({},)):
+            for reading in self._diagnosis_readings():
+                world = self.world(overrides=numbers, reading=reading)
+                old = world.parameter(name, 0)
+                gradient = world.derivative(Quantity.loss(), claim.key.of, 0)
+                rate = implied_learning_rate(old, claimed, gradient)
+                if rate is not None and rate != stated and abs(old - rate * gradient - claimed) <= half:
+                    text = mpmath.nstr(rate, 6)
+                    note(("wrong_learning_rate",), f"the update used a learning rate of {text}, not {mpmath.nstr(stated, 6)}", text)
+                    return True
         return False
 
     # ---- formulas ------------------------------------------------------------------------
@@ -348,11 +443,19 @@ class Auditor:
         return f"{key.of} (given)"
 
 
-def _pairs(world_only, singles):
-    """Each unordered pair once: a world mistake with any later mistake of the library."""
-    for first in world_only:
-        for second in singles[singles.index(first) + 1:]:
-            yield first, second
+def _library_position(variant: Variant) -> int:
+    return MISTAKE_IDS.index(variant.mistakes[0])
+
+
+def _specific(variant: Variant) -> int:
+    """Mistakes of method first; a swapped weight, bias or slipped term (there are many) after."""
+    return int(variant.mistakes[0] in ("wrong_weight", "wrong_bias", "term_slip"))
+
+
+def _same(a, b) -> bool:
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+        return not mpmath.isfinite(a) and not mpmath.isfinite(b)
+    return abs(a - b) <= mpmath.mpf(10) ** (-WORKING_DIGITS + 8) * max(1, abs(a))
 
 
 def audit(graph: SymbolicGraph, claims: Sequence[Claim]) -> AuditReport:

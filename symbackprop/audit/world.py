@@ -7,7 +7,9 @@ mpmath numbers and with three knobs the auditor needs:
   computed (so a later claim can be recomputed *from the author's numbers*);
 * ``rules``: a mistake model changes the computation (softmax without exp, the
   Jacobian cut to its diagonal, log base 10, a wrong learning rate, …);
-* ``perturb``: a small change to any intermediate, to bound rounding drift.
+* ``reading``: how the author treats the numbers they work out but do not
+  write — kept exact, or rounded (or cut) to a fixed number of decimals or
+  significant digits, one rule for every such number (a :class:`Reading`).
 
 Every value read from ``overrides`` is recorded in ``used``; every value
 computed in ``computed``.
@@ -15,7 +17,7 @@ computed in ``computed``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Literal, Mapping, Optional
 
 import mpmath
 
@@ -46,6 +48,44 @@ class Rules:
     forward_values: tuple[tuple[str, str], ...] = ()  # (p, q): the value of q used for p in the forward pass
     backward_values: tuple[tuple[str, str], ...] = ()  # (p, q): the value of q used for p in ∂net/∂out
     backward_updated: bool = False  # ∂net/∂out computed with already-updated weights
+    logits_for_outputs: bool = False  # the output δ from the logits: net − t where out − t belongs
+    activation_derivative_twice: bool = False  # the output δ multiplied by g′ although it already holds it
+    term_slip: Optional[tuple[ClaimKey, int, mpmath.mpf]] = None  # (sum, term index, factor): one term off
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the author treats the numbers they work out but do not write: one rule for all of them.
+
+    >>> import mpmath
+    >>> value = mpmath.mpf("0.123456")
+    >>> [str(Reading(mode, style, 3).apply(value)) for mode in ("round", "cut") for style in ("places", "significant")]
+    ['0.123', '0.123', '0.123', '0.123']
+    >>> str(Reading("round", "significant", 2).apply(mpmath.mpf("-0.004567"))), str(Reading("cut", "places", 2).apply(mpmath.mpf("-1.239")))
+    ('-0.0046', '-1.23')
+    """
+
+    mode: Literal["exact", "round", "cut"] = "exact"
+    style: Literal["places", "significant"] = "places"
+    digits: int = 0
+
+    def apply(self, value: mpmath.mpf) -> mpmath.mpf:
+        if self.mode == "exact" or not mpmath.isfinite(value) or value == 0:
+            return value
+        places = self.digits
+        if self.style == "significant":
+            places = self.digits - 1 - int(mpmath.floor(mpmath.log10(abs(value))))
+        scale = mpmath.mpf(10) ** places
+        scaled = abs(value) * scale
+        # a hair of tolerance so that 0.125 computed as 0.12499999… still rounds as the author's 0.125 does
+        whole = mpmath.floor(scaled + mpmath.mpf(10) ** -20) if self.mode == "cut" else mpmath.nint(scaled)
+        return mpmath.sign(value) * whole / scale
+
+    def __str__(self) -> str:
+        if self.mode == "exact":
+            return "unwritten numbers kept exact"
+        unit = "decimals" if self.style == "places" else "significant digits"
+        return f"unwritten numbers {'rounded' if self.mode == 'round' else 'cut'} to {self.digits} {unit}"
 
 
 def _key(step: int, quantity: Quantity) -> ClaimKey:
@@ -70,7 +110,8 @@ class World:
     reach: Mapping[Quantity, frozenset]
     rules: Rules = field(default_factory=Rules)
     overrides: Mapping[ClaimKey, mpmath.mpf] = field(default_factory=dict)
-    perturb: Mapping[ClaimKey, mpmath.mpf] = field(default_factory=dict)
+    reading: Reading = field(default_factory=Reading)
+    exempt: Optional[ClaimKey] = None  # the claim being judged: compared as computed, never read
     used: set = field(default_factory=set)
     computed: set = field(default_factory=set)
 
@@ -81,6 +122,8 @@ class World:
         self._parameters = {p.name: p for p in self.network.parameters()}
         self._layer_of = {u: i for i, layer in enumerate(self.network.layers) for u in layer.units}
         self._override_ofs = {(k.step, k.of) for k in self.overrides if k.kind == "derivative"}
+        self._outputs = set(self.network.outputs)
+        self._inputs = set(self.network.inputs)
 
     # ---- plumbing ------------------------------------------------------------------------
     def _settle(self, key: ClaimKey, compute):
@@ -89,7 +132,32 @@ class World:
             return self.overrides[key]
         value = compute()
         self.computed.add(key)
-        return value + self.perturb[key] if key in self.perturb else value
+        if self.reading.mode != "exact" and key != self.exempt and self._written_kind(key):
+            return self.reading.apply(value)
+        return value
+
+    def _written_kind(self, key: ClaimKey) -> bool:
+        """Whether the author would work ``key`` out as a number of its own (and so round it).
+
+        Node values, updated parameters, ∂E/∂· and ∂E(o)/∂·, and an activation's own derivative
+        are numbers a tutorial writes; a softmax Jacobian entry or ∂net/∂w (which is an out) is not.
+        """
+        if key.kind == "new":
+            return True
+        if key.kind == "value":
+            return not (key.of.kind == "out" and key.of.name in self._inputs)
+        if key.of.kind in ("loss", "loss_term"):
+            return True
+        return key.of.kind == "out" and key.wrt.kind == "net" and key.of.name == key.wrt.name and \
+            activation(self.network.layers[self._layer_of[key.of.name]].activation).elementwise
+
+    def _sum(self, key: ClaimKey, terms: list) -> mpmath.mpf:
+        """Σ terms, with one term off where a term-slip mistake is modelled for this very sum."""
+        slip = self.rules.term_slip
+        if slip is not None and slip[0] == key and slip[1] < len(terms):
+            terms = list(terms)
+            terms[slip[1]] = terms[slip[1]] * slip[2]
+        return mpmath.fsum(terms)
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
@@ -148,17 +216,17 @@ class World:
         for index, layer in enumerate(network.layers):
             sources = network.sources(index)
             for j, unit in enumerate(layer.units):
-                def net(j=j, layer=layer, sources=sources):
-                    total = mpmath.mpf(0)
-                    for i, source in enumerate(sources):
-                        weight = self._used_value(layer.weight_names[j][i], step, rules.forward_values)
-                        total += weight * values[Quantity.out(source)]
+                key = _key(step, Quantity.net(unit))
+
+                def net(j=j, layer=layer, sources=sources, key=key):
+                    terms = [self._used_value(layer.weight_names[j][i], step, rules.forward_values)
+                             * values[Quantity.out(source)] for i, source in enumerate(sources)]
                     bias = layer.bias.name_for(j)
                     if bias is not None:
-                        total += self._used_value(bias, step, rules.forward_values)
-                    return total
+                        terms.append(self._used_value(bias, step, rules.forward_values))
+                    return self._sum(key, terms)
 
-                values[Quantity.net(unit)] = self._settle(_key(step, Quantity.net(unit)), net)
+                values[Quantity.net(unit)] = self._settle(key, net)
             nets = [values[Quantity.net(u)] for u in layer.units]
             rule = activation(layer.activation)
             alpha = mpmath.mpf(layer.alpha.numerator) / layer.alpha.denominator if layer.alpha is not None else None
@@ -179,7 +247,7 @@ class World:
                 _key(step, Quantity.loss_term(unit)), lambda o=out, t=t: self._loss_term(o, t)
             )
             terms.append(values[Quantity.loss_term(unit)])
-        values[LOSS] = self._settle(_key(step, LOSS), lambda: mpmath.fsum(terms) * self._sum_scale())
+        values[LOSS] = self._settle(_key(step, LOSS), lambda: self._sum(_key(step, LOSS), terms) * self._sum_scale())
         self._forward[step] = values
         return values
 
@@ -243,14 +311,28 @@ class World:
     def _chain(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
         if of == wrt:
             return mpmath.mpf(1)
+        key = ClaimKey("derivative", step, of, wrt)
+        output_delta = of == LOSS and wrt.kind == "net" and wrt.name in self._outputs
+        if output_delta and self.rules.logits_for_outputs:
+            return self.forward(step)[wrt] - self._target(wrt.name)
         if of == LOSS and any((step, Quantity.loss_term(o)) in self._override_ofs for o in self.network.outputs):
             # The author summed per-output derivatives (∂E/∂x = Σ ∂E(o)/∂x): follow the same route.
-            return mpmath.fsum(self.derivative(Quantity.loss_term(o), wrt, step) for o in self.network.outputs)
-        total = mpmath.mpf(0)
-        for consumer, local in self._consumers(of, wrt, step):
-            if self._reaches(consumer, of):
-                total += self.derivative(of, consumer, step) * self._local(consumer, wrt, step, local)
+            return self._sum(key, [self.derivative(Quantity.loss_term(o), wrt, step) for o in self.network.outputs])
+        terms = [self.derivative(of, consumer, step) * self._local(consumer, wrt, step, local)
+                 for consumer, local in self._consumers(of, wrt, step) if self._reaches(consumer, of)]
+        total = self._sum(key, terms)
+        if output_delta and self.rules.activation_derivative_twice:
+            values = self.forward(step)
+            layer = self.network.layers[self._layer_of[wrt.name]]
+            rule = activation(layer.activation)
+            alpha = mpmath.mpf(layer.alpha.numerator) / layer.alpha.denominator if layer.alpha is not None else None
+            out = values[Quantity.out(wrt.name)]
+            total *= rule.numeric_derivative(values[wrt], out, alpha) if rule.elementwise else out * (1 - out)
         return total
+
+    def _target(self, unit: str) -> mpmath.mpf:
+        target = self.network.loss.targets[self.network.outputs.index(unit)]
+        return mpmath.mpf(target.numerator) / target.denominator
 
     def _local(self, consumer: Quantity, vertex: Quantity, step: int, formula) -> mpmath.mpf:
         """A local factor ∂consumer/∂vertex: the author's own number for it when written, else its formula."""
@@ -278,8 +360,7 @@ class World:
         if vertex.kind == "out":
             layer_index = self._layer_of.get(vertex.name, -1)
             if layer_index == len(network.layers) - 1:
-                target = network.loss.targets[network.outputs.index(vertex.name)]
-                t = mpmath.mpf(target.numerator) / target.denominator
+                t = self._target(vertex.name)
                 local = lambda: self._loss_derivative(self.forward(step)[vertex], t)
                 yield (LOSS if of == LOSS else Quantity.loss_term(vertex.name)), local
                 return
