@@ -27,7 +27,7 @@ MISTAKE_IDS = (
 )
 MAX_WEIGHT_SWAPS = 60
 #: Pairs of changed computations tried for one claim that no single mistake explains.
-MAX_PAIRS = 300
+MAX_PAIRS = 120
 #: What one slipped term of a sum is multiplied by: a sign, or a power of ten.
 SLIP_FACTORS = ((-1, "its sign flipped"), (10, "ten times too large"), (mpmath.mpf(1) / 10, "a tenth of its value"),
                 (100, "a hundred times too large"), (mpmath.mpf(1) / 100, "a hundredth of its value"))
@@ -107,7 +107,8 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
         found.append(Variant(("bias_not_updated",), "the biases were left at their old values", Rules(biases_fixed=True)))
     for bias in biases:
         for other in biases:
-            if other.name != bias.name:
+            # a bias confused with another of its own layer or of a neighbouring one
+            if other.name != bias.name and abs(other.layer_index - bias.layer_index) <= 1:
                 found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
                                      Rules(forward_values=((bias.name, other.name),))))
     found.extend(_weight_variants(network))
@@ -117,8 +118,10 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
 def _weight_variants(network: Network) -> list[Variant]:
     found = []
     for index, layer in enumerate(network.layers):
-        names = [name for row in layer.weight_names for name in row]
-        swaps = [(p, q) for p, q in itertools.permutations(names, 2)][:MAX_WEIGHT_SWAPS]
+        # A weight read from the wrong cell of its own matrix: same unit (row) or same source (column).
+        cells = [(j, i, name) for j, row in enumerate(layer.weight_names) for i, name in enumerate(row)]
+        swaps = [(p, q) for (j, i, p), (k, m, q) in itertools.permutations(cells, 2) if j == k or i == m]
+        swaps = swaps[:MAX_WEIGHT_SWAPS]
         for p, q in swaps:
             found.append(Variant(("wrong_weight",), f"weight {q} used where {p} belongs",
                                  Rules(forward_values=((p, q),), backward_values=((p, q),))))

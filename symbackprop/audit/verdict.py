@@ -35,6 +35,8 @@ from .mistakes import (
 from .world import WORKING_DIGITS, Reading, Rules, World, descendants
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
+#: A mistake model is re-run by every route only when its first route lands within this many half-units.
+NEAR = 1000
 SHOWN_DIGITS = 20
 
 
@@ -165,6 +167,13 @@ def _truncates(claim: Claim, value: mpmath.mpf) -> bool:
     return abs(cut - to_mpf(claim.value)) < unit / 1000 and abs(rounded - cut) > unit / 2
 
 
+def _truncates_differently(claim: Claim, value: mpmath.mpf) -> bool:
+    """Whether cutting ``value`` at the claim's last digit gives another number than rounding it."""
+    unit = to_mpf(claim.unit)
+    cut = mpmath.sign(value) * mpmath.floor(abs(value) / unit) * unit
+    return abs(mpmath.nint(value / unit) * unit - cut) > unit / 2
+
+
 def _places(claim: Claim) -> int:
     return max(0, -int(mpmath.floor(mpmath.log10(to_mpf(claim.unit)) + mpmath.mpf("1e-9")))) if claim.unit else 30
 
@@ -223,22 +232,40 @@ class Auditor:
         return style, min(significant), min(places)
 
     def readings(self, claim: Claim) -> tuple[Reading, ...]:
-        """The consistent habits tried for ``claim``: exact, then rounded or cut at the author's precision.
+        """The consistent habits tried for ``claim``: unwritten numbers exact, or rounded — or cut, when
+        the author is seen to cut — in the author's own style, at the author's precision or at
+        this claim's own.
 
-        The precision is the author's (read from every rounded number) and this claim's own, each
-        as decimal places and as significant digits: a handful of concrete computations, each of
-        which must give the claim by itself.
+        The style and precision are read from every number the author rounded (see
+        :attr:`precision`); an author who writes a mix of both styles is tried in each.
         """
-        _, significant, places = self.precision
-        wanted = [("places", places), ("places", _places(claim)),
-                  ("significant", significant), ("significant", _significant(claim))]
+        style, significant, places = self.precision
+        wanted = []
+        if style in ("places", "mixed"):
+            wanted += [("places", places), ("places", _places(claim))]
+        if style in ("significant", "mixed"):
+            wanted += [("significant", significant), ("significant", _significant(claim))]
         found = [Reading()]
-        for mode in ("round", "cut"):
-            for style, digits in wanted:
-                reading = Reading(mode, style, min(max(digits, 1), 30))
+        for mode in ("round", "cut") if self.cuts else ("round",):
+            for kind, digits in wanted:
+                reading = Reading(mode, kind, min(max(digits, 1), 30))
                 if reading not in found:
                     found.append(reading)
         return tuple(found)
+
+    @functools.cached_property
+    def cuts(self) -> bool:
+        """Whether cutting is the author's habit: of the written numbers whose exact value cuts and rounds
+        differently, more are its cut than its rounding."""
+        with mpmath.workdps(WORKING_DIGITS):
+            cut = rounded = 0
+            for claim in self.claims:
+                exact = self.exact_value(claim.key)
+                if _truncates(claim, exact):
+                    cut += 1
+                elif claim.unit and _truncates_differently(claim, exact) and abs(to_mpf(claim.value) - exact) <= self._half(claim):
+                    rounded += 1
+            return cut > rounded
 
     def run(self) -> AuditReport:
         for claim in self.claims:
@@ -312,22 +339,32 @@ class Auditor:
             found.setdefault(("+".join(mistakes), explanation), Diagnosis("+".join(mistakes), explanation, implied))
 
         half = self._half(claim)
-        routes = [(numbers, reading) for numbers in ((overrides, {}) if overrides else ({},))
-                  for reading in self._diagnosis_readings()]
+        # Screened by the exact reading from the exact inputs and from the author's numbers (either can
+        # hide a model: a written later number, or a mistake that only the author's route makes visible).
+        numbers_routes = ({}, overrides) if overrides else ({},)
+        exact_reading, *rounded = self._diagnosis_readings()
+        screens = [(numbers, exact_reading) for numbers in numbers_routes]
+        routes = screens + [(numbers, reading) for numbers in numbers_routes for reading in rounded]
 
-        def values(rules: Rules) -> list:
-            found_values = []
-            for numbers, reading in routes:
-                try:
-                    found_values.append(self.world(rules, numbers, reading, claim.key).value(claim.key))
-                except (ZeroDivisionError, ValueError, OverflowError):
-                    found_values.append(mpmath.nan)
+        def run(rules: Rules, route) -> mpmath.mpf:
+            numbers, reading = route
+            try:
+                return self.world(rules, numbers, reading, claim.key).value(claim.key)
+            except (ZeroDivisionError, ValueError, OverflowError):
+                return mpmath.nan
+
+        def values(rules: Rules, every_route: bool = False) -> list:
+            """The claim under ``rules`` by the screening routes; by every route only when one of those
+            lands near the claim (the rounded routes differ from them by far less than NEAR units)."""
+            found_values = [run(rules, route) for route in screens]
+            if every_route or any(mpmath.isfinite(v) and abs(v - claimed) <= NEAR * half for v in found_values):
+                found_values += [run(rules, route) for route in routes[len(screens):]]
             return found_values
 
         def gives(candidates) -> bool:
             return any(mpmath.isfinite(v) and abs(v - claimed) <= half for v in candidates)
 
-        base = values(Rules())
+        base = values(Rules(), every_route=True)
         transforms = transform_variants()
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
