@@ -168,8 +168,9 @@ class _Progress:
 
     AFTER_SECONDS, EVERY_SECONDS = 2.0, 1.0
 
-    def __init__(self, started: float, total: int) -> None:
+    def __init__(self, started: float, total: int, noun: str = "gradients", verb: str = "written") -> None:
         self.started, self.total, self.last = started, total, started
+        self.noun, self.verb = noun, verb
         self.shown = False
 
     def _due(self) -> bool:
@@ -186,15 +187,15 @@ class _Progress:
             self.shown = True
             print(f"symbackprop: {what} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
 
-    def tick(self, done: int) -> None:
-        if done > 0 and done % 256 == 0:
-            self.say(f"{done:,}/{self.total:,} gradients written")
+    def tick(self, done: int, every: int = 256) -> None:
+        if done > 0 and done % every == 0:
+            self.say(f"{done:,}/{self.total:,} {self.noun} {self.verb}")
 
     def done(self) -> None:
         if self.shown:
             import time
 
-            print(f"symbackprop: {self.total:,} gradients in {time.monotonic() - self.started:.1f} s",
+            print(f"symbackprop: {self.total:,} {self.noun} in {time.monotonic() - self.started:.1f} s",
                   file=sys.stderr, flush=True)
 
 
@@ -214,8 +215,12 @@ def _audit(args) -> int:
     from .audit.report import audit_json, audit_markdown, audit_text
     from .loader import read_document
 
+    import time
+
     graph, claims = load_claims(args.file)
-    report = audit(graph, claims)
+    progress = _Progress(time.monotonic(), len(claims), "claims", "judged")
+    report = audit(graph, claims, progress=lambda done: progress.tick(done, every=1))
+    progress.done()
     if args.format == "json":
         text = audit_json(report)
     elif args.format == "markdown":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from fractions import Fraction
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Optional, Sequence
+from typing import Callable, Literal, Mapping, Optional, Sequence
 
 import mpmath
 
@@ -267,9 +267,12 @@ class Auditor:
                     rounded += 1
             return cut > rounded
 
-    def run(self) -> AuditReport:
-        for claim in self.claims:
+    def run(self, progress: Optional[Callable[[int], None]] = None) -> AuditReport:
+        """Judge every claim in order; ``progress(done)`` is called after each one."""
+        for done, claim in enumerate(self.claims, 1):
             self._verdicts[claim.index] = self.judge(claim)
+            if progress is not None:
+                progress(done)
         return AuditReport(tuple(self._verdicts[c.index] for c in self.claims), self.graph)
 
     def judge(self, claim: Claim) -> ClaimVerdict:
@@ -495,6 +498,7 @@ def _same(a, b) -> bool:
     return abs(a - b) <= mpmath.mpf(10) ** (-WORKING_DIGITS + 8) * max(1, abs(a))
 
 
-def audit(graph: SymbolicGraph, claims: Sequence[Claim]) -> AuditReport:
-    """Audit every claim, in file order."""
-    return Auditor(graph, claims).run()
+def audit(graph: SymbolicGraph, claims: Sequence[Claim],
+          progress: Optional[Callable[[int], None]] = None) -> AuditReport:
+    """Audit every claim, in file order (``progress(done)`` after each claim)."""
+    return Auditor(graph, claims).run(progress)
