@@ -31,10 +31,13 @@ from typing import TYPE_CHECKING, Iterator
 import sympy as sp
 
 from .notebook import Displayable
-from .errors import InputError
+from .errors import InputError, whole_number
 from .graph import SymbolicGraph, build_graph
 from .quantity import Quantity, parse_quantity
 from .network import Network
+
+#: The most significant digits a value is asked for.
+MAX_DIGITS = 1000
 
 if TYPE_CHECKING:
     from .values import Point
@@ -111,7 +114,7 @@ class Derivation(Displayable):
 
     def evalf(self, digits: int = 30) -> sp.Float:
         """The value as a SymPy Float correct to about ``digits`` significant digits."""
-        return self.engine.point.evalf(self.compact, digits)
+        return self.engine.point.evalf(self.compact, whole_number(digits, 1, MAX_DIGITS, "digits"))
 
     def decimal(self, digits: int = 30) -> str:
         """The value as decimal text with ``digits`` significant digits."""
@@ -155,6 +158,9 @@ class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
     def __init__(self, network: Network | SymbolicGraph) -> None:
+        if not isinstance(network, (Network, SymbolicGraph)):
+            raise InputError(f"an Engine takes a Network or a SymbolicGraph, not {type(network).__name__} "
+                             "(load a file with symbackprop.load_network)", place="network")
         self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
         self.network = self.graph.network
         self._position = {q: i for i, q in enumerate(self.graph.order)}

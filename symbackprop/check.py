@@ -20,7 +20,7 @@ from typing import Literal, Mapping, Optional
 import mpmath
 
 from .activations import activation
-from .errors import InputError
+from .errors import InputError, whole_number
 from .exact import to_mpf
 from .network import Network, Parameter
 from .notebook import Displayable
@@ -102,8 +102,7 @@ def check_gradients(
     """
     if not isinstance(network, Network):
         raise InputError(f"check_gradients takes a Network, not {type(network).__name__}", place="network")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not MIN_DIGITS <= digits <= MAX_DIGITS:
-        raise InputError(f"digits must be a whole number from {MIN_DIGITS} to {MAX_DIGITS}", place="digits")
+    whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
     names = [parameter.name for parameter in network.parameters()]
     if analytic is None:
         from .chain import Engine

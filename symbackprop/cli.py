@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     derive = commands.add_parser("derive", help="print ∂E/∂p for the parameters of a network file")
     derive.add_argument("file")
     derive.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
-    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default="chain")
+    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default=None,
+                        help="chain (default), compact, closed or simplified")
     derive.add_argument("--format", choices=("text", "latex", "json"), default="text")
     derive.add_argument("--digits", type=_digits, default=40, help="significant digits of values (default 40)")
 
@@ -108,10 +109,14 @@ def _derive(args) -> int:
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     if len(engine.graph.parameters()) > LARGE_NETWORK:
+        if args.form not in (None, "chain"):
+            raise InputError(f"above {LARGE_NETWORK:,} parameters gradients are given in program form (δ symbols); "
+                             f"--form {args.form} is not available", place="--form")
         for quantity, name in zip(wrt, names):
             if quantity.kind != "param":
                 raise InputError(f"a network this large is derived for parameters only, not {name}", place="--wrt")
         return _derive_program(engine, [q.name for q in wrt], args.digits, args.format)
+    args.form = args.form or "chain"
     derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
     with_value = network.has_numbers
     if with_value:

@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+from .errors import printable
+
 
 class Math(str):
     """Inline mathematics, in LaTeX."""
@@ -85,11 +87,21 @@ def _spans(value) -> tuple[Span, ...]:
 
 
 # ---- Markdown (GitHub) -------------------------------------------------------------------
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#$])")
+# Brackets are escaped, so "(" can never follow a link text; "&" would start an entity such as &lt;.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#$&])")
+
+
+def markdown_text(text: str) -> str:
+    r"""Prose for Markdown: one line, and nothing in it can open a link, an HTML tag, code or a table cell.
+
+    >>> markdown_text("<script>x</script> [a](javascript:b)\n| ok |")
+    '\\<script\\>x\\</script\\> \\[a\\](javascript:b)\\\\n\\| ok \\|'
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
 
 
 def _markdown_spans(spans) -> str:
-    return "".join(f"${s}$" if isinstance(s, Math) else _MARKDOWN_SPECIAL.sub(r"\\\1", s) for s in _spans(spans))
+    return "".join(f"${s}$" if isinstance(s, Math) else markdown_text(s) for s in _spans(spans))
 
 
 def to_markdown(document: Document) -> str:
@@ -137,8 +149,10 @@ def latex_text(text: str) -> str:
             pieces.append(_LATEX_ESCAPES[char])
         elif char in _LATEX_UNICODE:
             pieces.append(_LATEX_UNICODE[char])
-        elif ord(char) < 128 or char.isalpha() and ord(char) < 0x250:
-            pieces.append(char)  # ASCII and Latin letters: inputenc + T1 handle them
+        elif char in "\t\n\r":
+            pieces.append(" ")  # a line break in a title is a space, never a paragraph break
+        elif 32 <= ord(char) < 127 or char.isalpha() and 0xC0 <= ord(char) < 0x100:
+            pieces.append(char)  # printable ASCII and Latin-1 letters: inputenc + T1 typeset them
         else:
             pieces.append(r"\texttt{U+%04X}" % ord(char))
     return "".join(pieces)

@@ -7,11 +7,25 @@ anything else that escapes is a bug in symbackprop.
 from __future__ import annotations
 
 
+def printable(text: str) -> str:
+    r"""``text`` on one line: every control or invisible formatting character escaped.
+
+    Text from a file (a key, a name, a title) reaches terminals and reports; a newline or an
+    ANSI escape in it must not split a one-line message or clear a screen.
+
+    >>> print(printable("a\nb\x1b[2J\u202e"))
+    a\nb\x1b[2J\u202e
+    """
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
 class InputError(ValueError):
-    """A problem in user input, located by file and place.
+    r"""A problem in user input, located by file and place.
 
     >>> str(InputError("bad number", place="network.layers[0].bias", source="net.toml"))
     'net.toml: network.layers[0].bias: bad number'
+    >>> str(InputError("unknown key", place="a\nb"))          # always one line
+    'a\\nb: unknown key'
     """
 
     def __init__(self, problem: str, *, place: str = "", source: str = "") -> None:
@@ -25,4 +39,19 @@ class InputError(ValueError):
         return InputError(self.problem, place=self.place, source=self.source or source)
 
     def __str__(self) -> str:
-        return ": ".join(part for part in (self.source, self.place, self.problem) if part)
+        return ": ".join(printable(part) for part in (self.source, self.place, self.problem) if part)
+
+
+def whole_number(value: object, low: int, high: int, name: str) -> int:
+    """``value`` when it is a whole number in [low, high]; otherwise an :class:`InputError` saying so.
+
+    >>> whole_number(5, 1, 30, "places")
+    5
+    >>> whole_number(0, 1, 30, "places")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: places: must be a whole number from 1 to 30, not 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"must be a whole number from {low} to {high}, not {printable(repr(value))[:40]}", place=name)
+    return value

@@ -15,13 +15,16 @@ from fractions import Fraction
 MAX_EXPONENT = 60
 #: Most significant digits accepted in one number in a file.
 MAX_DIGITS = 80
+#: A computed value of this many integer digits or more is written in scientific form (e^(2·10⁶) has 868,589).
+LARGEST_PLAIN = 16
 
 _MINUS_SIGNS = "\u2212\u2012\u2013\u2014\ufe63\uff0d"  # − ‒ – — ﹣ －: minus signs pasted from web pages
+# ASCII digits only: int() would also read Arabic-Indic or full-width digits, which no tutorial means.
 _DECIMAL = re.compile(
-    r"(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?"
+    r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[+-]?[0-9]+))?"
 )
-_FRACTION = re.compile(r"(?P<num>[+-]?\d+)\s*/\s*(?P<den>\d+)")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_FRACTION = re.compile(r"(?P<num>[+-]?[0-9]+) */ *(?P<den>[0-9]+)")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+")
 
 
 class NumberError(ValueError):
@@ -62,7 +65,10 @@ def parse_exact(text: str) -> Fraction:
             raise NumberError(f"{text!r} divides by zero")
         if len(fraction["num"]) > MAX_DIGITS or len(fraction["den"]) > MAX_DIGITS:
             raise NumberError(f"{text!r} has more than {MAX_DIGITS} digits")
-        return Fraction(int(fraction["num"]), denominator)
+        value = Fraction(int(fraction["num"]), denominator)
+        if value and not Fraction(1, 10**MAX_EXPONENT) <= abs(value) <= 10**MAX_EXPONENT:
+            raise NumberError(f"{text!r} is out of range (magnitude beyond 1e\u00b1{MAX_EXPONENT})")
+        return value
     match = _DECIMAL.fullmatch(cleaned)
     if not match or not (match["int"] or match["frac"]):
         lowered = cleaned.lower().lstrip("+-")
@@ -97,7 +103,12 @@ def exact_from_toml(value: object) -> Fraction:
     """
     if isinstance(value, bool):
         raise NumberError(f"expected a number, got a boolean ({str(value).lower()})")
+    if isinstance(value, TomlFloat):
+        return parse_exact(value.text)  # the float as written in the file, every digit kept
     if isinstance(value, int):
+        if value.bit_length() > 4 * MAX_DIGITS:
+            raise NumberError(f"an integer of about {int(value.bit_length() * 0.30103)} digits is out of range "
+                              f"(magnitude beyond 1e\u00b1{MAX_EXPONENT})")
         return parse_exact(str(value))
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
@@ -106,6 +117,30 @@ def exact_from_toml(value: object) -> Fraction:
     if isinstance(value, str):
         return parse_exact(value)
     raise NumberError(f"expected a number, got {_toml_type(value)}")
+
+
+class TomlFloat(float):
+    """A TOML float that remembers the text it was written as (``tomllib``'s ``parse_float`` hook).
+
+    ``1e-400`` is then out of range instead of silently 0, ``1e1000`` out of range instead of
+    infinite, and 23 written digits stay 23 digits.
+
+    >>> import tomllib
+    >>> value = tomllib.loads("x = 0.12345678901234567890123", parse_float=TomlFloat.parse)["x"]
+    >>> exact_from_toml(value)
+    Fraction(12345678901234567890123, 100000000000000000000000)
+    """
+
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "TomlFloat":
+        try:
+            number = cls(text)
+        except OverflowError:  # pragma: no cover - float() gives inf, not an error
+            number = cls("inf")
+        number.text = text
+        return number
 
 
 def _toml_type(value: object) -> str:
@@ -148,7 +183,7 @@ def format_places(value: object, places: int) -> tuple[str, int]:
     The power is 0 for ordinary numbers. A nonzero value too small to keep two
     significant digits at ``places`` decimals is written in scientific form
     instead (mantissa with ``places`` decimals, and its power), so a small
-    gradient never reads as ``0.0000``. Rationals are rounded exactly; anything
+    gradient never reads as ``0.0000``; so is a computed value of 10¹⁶ or more. Rationals are rounded exactly; anything
     else is evaluated with guard digits first.
 
     >>> format_places(Fraction(3775, 10000), 4), format_places(Fraction(1, 3), 2)
@@ -184,19 +219,26 @@ def format_places(value: object, places: int) -> tuple[str, int]:
     import mpmath
 
     magnitude = to_mpf(value, 30)
-    if magnitude and abs(magnitude) < mpmath.mpf(10) ** (1 - places):
-        power = int(mpmath.floor(mpmath.log10(abs(magnitude))))
-    digits = places + max(0, int(mpmath.log10(abs(magnitude) + 1))) - power + 20
+    if magnitude and not mpmath.mpf(10) ** (1 - places) <= abs(magnitude) < mpmath.mpf(10) ** LARGEST_PLAIN:
+        # log10 to enough digits to place a power of ten of any size (e^(−10²⁰) has one of −4·10¹⁹)
+        with mpmath.workdps(30 + len(str(abs(magnitude.exp)))):
+            power = int(mpmath.floor(mpmath.log10(abs(magnitude))))
+    # Significant digits needed: the integer part (plain form only), the places, and guard digits; the
+    # mantissa is formed in mpmath, whose exponents are unbounded.
+    whole = max(0, int(mpmath.log10(abs(magnitude) + 1))) if power == 0 else 1
+    digits = whole + places + 20
     number = to_mpf(value, digits)
+    with mpmath.workdps(digits + len(str(abs(power)))):
+        mantissa = number / mpmath.mpf(10) ** power
+        mantissa_text = mpmath.nstr(mantissa, digits, min_fixed=-(10**6), max_fixed=10**6)
     with decimal.localcontext() as context:
         context.prec = digits + 5
         context.rounding = decimal.ROUND_HALF_EVEN
-        with mpmath.workdps(digits):
-            scaled = decimal.Decimal(mpmath.nstr(number, digits, min_fixed=-(10**6), max_fixed=10**6))
-        scaled = scaled.scaleb(-power)
-        if abs(scaled) >= 10 and power:  # the mantissa rounded up to 10.000…
-            power, scaled = power + 1, scaled.scaleb(-1)
-        text = format(scaled.quantize(decimal.Decimal(1).scaleb(-places)), "f")
+        quantum = decimal.Decimal(1).scaleb(-places)
+        scaled = decimal.Decimal(mantissa_text).quantize(quantum)
+        if abs(scaled) >= 10 and power:  # the mantissa rounded up to 10.000…: one power more
+            power, scaled = power + 1, (decimal.Decimal(mantissa_text) / 10).quantize(quantum)
+        text = format(scaled, "f")
     return _signed_zero_free(text, places), power
 
 

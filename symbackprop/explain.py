@@ -33,7 +33,7 @@ import sympy as sp
 from .activations import activation
 from .chain import Derivation, Engine, Factor
 from .document import Display, Document, Heading, Math, Paragraph, Table
-from .errors import InputError
+from .errors import InputError, whole_number
 from .exact import format_places
 from .losses import loss_kind
 from .printing import factor_latex, latex, quantity_latex, substituted_latex
@@ -491,6 +491,7 @@ def _verification(w: _Writer, check) -> None:
 
 def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
     """The whole worked example for ``engine``'s network at its numbers."""
+    whole_number(places, 1, 30, "places")
     network = engine.network
     count = len(network.parameters())
     if count > MAX_PARAMETERS:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .errors import InputError
-from .exact import NumberError, exact_from_toml
+from .exact import NumberError, TomlFloat, exact_from_toml
 from .network import Bias, Layer, Loss, Network
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -22,6 +22,8 @@ MAX_LAYERS = 64
 MAX_UNITS_PER_LAYER = 4096
 MAX_UNITS = 20_000
 MAX_PARAMETERS = 500_000
+#: Dotted parts of one key, and nesting of lists and inline tables, accepted before TOML is parsed.
+MAX_KEY_PARTS = 16
 
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy")
@@ -54,12 +56,60 @@ def read_document(path: str | Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text (byte {error.start})", source=source) from None
+    _check_nesting(text, source)
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text, parse_float=TomlFloat.parse)
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"not valid TOML: {error}", source=source) from None
     except RecursionError:
         raise InputError("not valid TOML: nested too deeply", source=source) from None
+    except ValueError:  # an integer beyond Python's digit limit for int()
+        raise InputError("not valid TOML: an integer of more than 4,300 digits", source=source) from None
+
+
+def _check_nesting(text: str, source: str) -> None:
+    """Refuse, before parsing, a key or table header of more than MAX_KEY_PARTS dotted parts: the TOML
+    parser's time and memory grow far faster than the file (an 80 KB key takes gigabytes).
+    Nested lists and inline tables need no scan: the parser's recursion limit stops them at once."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.count(".") > MAX_KEY_PARTS and _key_parts(line) > MAX_KEY_PARTS:
+            raise InputError(f"a key with more than {MAX_KEY_PARTS} dotted parts", place=f"line {number}",
+                             source=source)
+
+
+def _key_parts(line: str) -> int:
+    """The dots between the key parts that ``line`` starts with (``a.b = 1``, ``[a.b]``, ``[["a".b]]``), in one
+    pass; a value's own dots, as in ``0.1, 0.2``, stop at the comma and count for little."""
+    position, end, dots = 0, len(line), 0
+    bare = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+    def skip_space(at: int) -> int:
+        while at < end and line[at] in " \t":
+            at += 1
+        return at
+
+    position = skip_space(position)
+    while position < end and line[position] == "[" and position < 2:
+        position += 1
+    while True:
+        position = skip_space(position)
+        if position < end and line[position] in "\"'":
+            close = line.find(line[position], position + 1)
+            if close < 0:
+                return dots
+            position = close + 1
+        else:
+            start = position
+            while position < end and line[position] in bare:
+                position += 1
+            if position == start:
+                return dots
+        position = skip_space(position)
+        if position < end and line[position] == ".":
+            dots += 1
+            position += 1
+            continue
+        return dots  # what follows does not matter: the parser reads the parts first, in quadratic time
 
 
 def load_network(path: str | Path) -> Network:
@@ -245,7 +295,12 @@ def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
         return Loss(kind)
     targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
     if kind == "cross_entropy":
-        if any(t < 0 for t in targets) or sum(targets) != 1:
+        negative = [(unit, t) for unit, t in zip(outputs, targets) if t < 0]
+        if negative:
+            unit, value = negative[0]
+            raise InputError(f"cross_entropy targets must be a distribution; the target of {unit} is negative "
+                             f"({_fraction_text(value)})", place="loss.targets")
+        if sum(targets) != 1:
             raise InputError(
                 f"cross_entropy targets must be a distribution (non-negative, summing to 1); they sum to {_fraction_text(sum(targets))}",
                 place="loss.targets",
@@ -389,4 +444,4 @@ def _listing(names: tuple[str, ...]) -> str:
 def _fraction_text(value: Fraction) -> str:
     from .exact import format_decimal
 
-    return format_decimal(value, 12)
+    return format_decimal(value, 12, trim=True)

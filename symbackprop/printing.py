@@ -37,7 +37,7 @@ def _base_latex(base: str) -> str:
         return "\\" + base
     if len(base) == 1:
         return base
-    return r"\mathrm{%s}" % base
+    return r"\mathrm{%s}" % base.replace("_", r"\_")  # a name may end in "_" ("w_"): escaped, never a subscript
 
 
 def _subscript(text: str) -> str:

@@ -52,7 +52,7 @@ class Quantity:
         return "E" if self.kind == "loss" else self.name
 
 
-_QUANTITY = re.compile(r"\s*(?:(net|out|E)\s*\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)|(E)|([A-Za-z][A-Za-z0-9_]*))\s*")
+_QUANTITY = re.compile(r" *(?:(net|out|E) *\( *([A-Za-z][A-Za-z0-9_]*) *\)|(E)|([A-Za-z][A-Za-z0-9_]*)) *")
 
 
 def parse_quantity(text: str) -> Quantity:
@@ -61,8 +61,12 @@ def parse_quantity(text: str) -> Quantity:
     >>> parse_quantity("out(h1)"), parse_quantity("E"), parse_quantity("w5")
     (Quantity(kind='out', name='h1'), Quantity(kind='loss', name=''), Quantity(kind='param', name='w5'))
     """
+    if isinstance(text, str) and len(text) <= 200:
+        text = text.strip(" ")
     match = _QUANTITY.fullmatch(text) if isinstance(text, str) and len(text) <= 80 else None
     if not match:
+        if isinstance(text, str) and len(text) > 80:
+            raise ValueError(f"a quantity is at most 80 characters; this one has {len(text)}")
         raise ValueError(f"{str(text)[:80]!r} is not a quantity: write net(u), out(u), E, E(u) or a parameter name")
     function, argument, bare_e, name = match.groups()
     if function == "E":

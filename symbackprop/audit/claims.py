@@ -20,8 +20,8 @@ from ..quantity import Quantity, parse_quantity
 
 ClaimKind = Literal["value", "new", "derivative"]
 MAX_CLAIMS = 2000
-_DERIVATIVE = re.compile(r"\s*[d\u2202]\s*(.+?)\s*/\s*[d\u2202]\s*(.+?)\s*")
-_NEW = re.compile(r"\s*new\s*\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)\s*")
+_DERIVATIVE = re.compile(r" *[d\u2202] *(.+?) */ *[d\u2202] *(.+?) *")
+_NEW = re.compile(r" *new *\( *([A-Za-z][A-Za-z0-9_]*) *\) *")
 
 
 @dataclass(frozen=True, order=True)
@@ -70,6 +70,8 @@ def parse_claim_quantity(text: str, step: int) -> ClaimKey:
     """
     if not isinstance(text, str) or len(text) > 120:
         raise ValueError("a quantity is a short string such as \"dE/dw5\"")
+    if not text.isprintable():
+        raise ValueError("a quantity is one line of printable text, such as \"dE/dw5\"")
     new = _NEW.fullmatch(text)
     if new:
         return ClaimKey("new", step, Quantity.param(new[1]))

@@ -5,6 +5,7 @@ import json
 
 import mpmath
 
+from ..document import markdown_text
 from ..exact import format_decimal
 from .verdict import AuditReport, ClaimVerdict
 
@@ -76,7 +77,7 @@ def audit_text(report: AuditReport) -> str:
 
 
 def audit_markdown(report: AuditReport, title: str = "") -> str:
-    lines = [f"# Audit{': ' + title if title else ''}", ""]
+    lines = [f"# Audit{': ' + markdown_text(title) if title else ''}", ""]
     s = report.summary
     lines.append(f"{len(report.verdicts)} numbers checked: **{s['ok']} ok, {s['rounding']} rounding, "
                  f"{s['propagated']} propagated, {s['error']} error.** Every exact value is computed symbolically "
