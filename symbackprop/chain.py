@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 #: Most paths :meth:`Derivation.paths` will list before it refuses.
 MAX_PATHS = 20_000
+#: Most paths of a gradient written out as one per-weight formula; beyond it the δ form is written
+#: (a per-weight formula doubles with every layer of width 2 and would never be read).
+MAX_WRITTEN_PATHS = 256
 #: Most symbols in an output δ that :meth:`Engine.tidy_output_delta` will try to factor.
 MAX_FACTOR_SYMBOLS = 12
 
@@ -64,6 +67,13 @@ class Factor:
     @property
     def is_local(self) -> bool:
         return not self.terms
+
+    @functools.cached_property
+    def path_count(self) -> int:
+        """How many paths (products of local factors) this factor sums; counted once per factor."""
+        if self.is_local:
+            return 1
+        return sum(_product(f.path_count for f in term) for term in self.terms)
 
     def __str__(self) -> str:
         return f"∂{self.of}/∂{self.wrt}"
@@ -99,7 +109,7 @@ class Derivation(Displayable):
 
     @property
     def path_count(self) -> int:
-        return sum(_product(_count_paths(f) for f in term) for term in self.chain)
+        return sum(_product(f.path_count for f in term) for term in self.chain)
 
     def paths(self, limit: int = MAX_PATHS) -> tuple[tuple[Factor, ...], ...]:
         """Every path from wrt to of, as a product of local factors; their sum is the derivative."""
@@ -128,12 +138,6 @@ def _product(numbers: Iterator[int]) -> int:
     for number in numbers:
         result *= number
     return result
-
-
-def _count_paths(factor: Factor) -> int:
-    if factor.is_local:
-        return 1
-    return sum(_product(_count_paths(f) for f in term) for term in factor.terms)
 
 
 def _factor_paths(factor: Factor) -> Iterator[tuple[Factor, ...]]:
@@ -194,6 +198,24 @@ class Engine:
                 tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
                 result[vertex] = tidy(total, vertex.name) if tidy_here else total
         return result
+
+    def path_counts(self, target: Quantity = Quantity.loss()) -> dict[Quantity, int]:
+        """For every vertex, how many paths lead from it to ``target``: the terms its derivative sums.
+
+        One pass over the graph, so a caller can tell before any expression is built whether a
+        per-weight formula would be too long to write (it doubles with every layer of width 2).
+        """
+        counts: dict[Quantity, int] = {target: 1}
+        for vertex in reversed(self.graph.order[: self._position[target]]):
+            total = sum(counts[u] for u, _ in self.edges(target, vertex) if u in counts)
+            if total:
+                counts[vertex] = total
+        return counts
+
+    def most_paths(self) -> int:
+        """The most paths of any parameter's gradient."""
+        counts = self.path_counts()
+        return max((counts.get(Quantity.param(name), 0) for name in self.graph.parameters()), default=0)
 
     # ---- public questions -------------------------------------------------------------
     def quantity(self, text_or_quantity: str | Quantity, place: str = "") -> Quantity:
@@ -307,6 +329,17 @@ class Engine:
             collected = sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1)
             candidates.append(collected)
         return min(candidates, key=sp.count_ops)
+
+    def gradient_values(self, digits: int) -> dict[str, object]:
+        """Every ∂E/∂p at the network's numbers, as mpmath numbers of about ``digits`` digits.
+
+        Computed through the straight-line program (one δ per unit), in time linear in the
+        network, where evaluating each per-weight formula would double with every layer.
+        """
+        from .program import evaluate, straight_line_program
+
+        _, values = evaluate(straight_line_program(self.graph), self.point.leaves, whole_number(digits, 1, MAX_DIGITS, "digits") + 10)
+        return values
 
     @functools.cached_property
     def point(self) -> "Point":

@@ -15,7 +15,7 @@ pass a wrong sign or a factor on a gradient above that floor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping, Optional
+from typing import Callable, Literal, Mapping, Optional
 
 import mpmath
 
@@ -94,11 +94,13 @@ def check_gradients(
     analytic: Optional[Mapping[str, object]] = None,
     digits: int = 50,
     float64: bool = False,
+    progress: Optional[Callable[[int], None]] = None,
 ) -> CheckReport:
     """Check ``analytic`` (default: the engine's exact gradients) against finite differences.
 
     ``analytic`` maps parameter names to numbers (anything mpmath can read,
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
+    ``progress(done)`` is called after each parameter.
     """
     if not isinstance(network, Network):
         raise InputError(f"check_gradients takes a Network, not {type(network).__name__}", place="network")
@@ -107,9 +109,7 @@ def check_gradients(
     if analytic is None:
         from .chain import Engine
 
-        engine = Engine(network)
-        working = max(digits, ANALYTIC_DIGITS) + 5
-        analytic = {g.wrt.name: g.evalf(working) for g in engine.gradients()}
+        analytic = Engine(network).gradient_values(max(digits, ANALYTIC_DIGITS) + 5)
     missing = [name for name in names if name not in analytic]
     if missing:
         raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)", place="analytic")
@@ -118,8 +118,10 @@ def check_gradients(
         threshold, noise = tolerance(digits, float64), _noise(digits, float64, loss)
         candidates = _kink_units(network)
         base_nets = unit_nets(network, digits) if candidates else {}
-        rows = []
+        rows: list[GradientCheck] = []
         for parameter in network.parameters():
+            if progress is not None and rows:
+                progress(len(rows))
             try:
                 exact = to_mpf(analytic[parameter.name])
             except TypeError:

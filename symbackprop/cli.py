@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     latex = commands.add_parser("latex", help="print the gradient formulas as LaTeX")
     latex.add_argument("file")
     latex.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
-    latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default="compact")
+    latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default=None,
+                       help="compact (default), chain, closed or simplified")
 
     diagram = commands.add_parser("diagram", help="draw the network (DOT; SVG or PNG through Graphviz)")
     diagram.add_argument("file")
@@ -94,8 +95,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
 
 
-#: Above this many parameters, ``derive --format json`` gives gradients in δ symbols with the program.
+#: Above this many parameters, ``derive`` gives gradients in δ symbols with the program.
 LARGE_NETWORK = 1000
+
+
+def _program_form_reason(engine) -> str:
+    """Why this network's gradients must be written in δ form (the straight-line program), or ""."""
+    count = len(engine.graph.parameters())
+    if count > LARGE_NETWORK:
+        return f"the network has {count:,} parameters (more than {LARGE_NETWORK:,})"
+    from .chain import MAX_WRITTEN_PATHS
+
+    paths = engine.most_paths()
+    if paths > MAX_WRITTEN_PATHS:
+        return f"a gradient sums {paths:,} paths (more than {MAX_WRITTEN_PATHS})"
+    return ""
 
 
 def _derive(args) -> int:
@@ -108,13 +122,14 @@ def _derive(args) -> int:
     engine = Engine(network)
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
-    if len(engine.graph.parameters()) > LARGE_NETWORK:
+    too_long = _program_form_reason(engine)
+    if too_long:
         if args.form not in (None, "chain"):
-            raise InputError(f"above {LARGE_NETWORK:,} parameters gradients are given in program form (δ symbols); "
-                             f"--form {args.form} is not available", place="--form")
+            raise InputError(f"{too_long}, so gradients are written in δ form; --form {args.form} is not "
+                             "available", place="--form")
         for quantity, name in zip(wrt, names):
             if quantity.kind != "param":
-                raise InputError(f"a network this large is derived for parameters only, not {name}", place="--wrt")
+                raise InputError(f"{too_long}: derived for parameters only, not {name}", place="--wrt")
         return _derive_program(engine, [q.name for q in wrt], args.digits, args.format)
     args.form = args.form or "chain"
     derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
@@ -143,7 +158,7 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
     program = straight_line_program(engine.graph)
     progress.say("program built")
     values = None
-    if engine.network.has_numbers:
+    if engine.network.has_numbers and form != "latex":  # the LaTeX lines carry no values
         _, values = evaluate(program, point_of(engine.graph).leaves, digits + 10)
         _require_finite(values)
         progress.say("values computed")
@@ -209,8 +224,13 @@ def _check(args) -> int:
     from .loader import load_network
     from .report import check_json, check_text
 
+    import time
+
     network = load_network(args.file)
-    report = check_gradients(network, digits=args.digits, float64=args.float64)
+    progress = _Progress(time.monotonic(), len(network.parameters()), "parameters", "checked")
+    report = check_gradients(network, digits=args.digits, float64=args.float64,
+                             progress=lambda done: progress.tick(done, every=1))
+    progress.done()
     print(check_json(report) if args.format == "json" else check_text(report))
     return EXIT_OK if report.passed else EXIT_FOUND
 
@@ -257,13 +277,14 @@ def _explain(args) -> int:
     from .chain import Engine
     from .check import check_gradients
     from .document import to_latex, to_markdown
-    from .explain import explain
+    from .explain import explain, require_explainable
     from .loader import load_network, read_document
 
     network = load_network(args.file)
     meta = read_document(args.file).get("meta", {})
     title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
     engine = Engine(network)
+    require_explainable(engine)  # at once, before the check below
     check = check_gradients(network, analytic=None, digits=30) if network.has_numbers else None
     document = explain(engine, places=args.digits, check=check, title=title)
     text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
@@ -273,13 +294,23 @@ def _explain(args) -> int:
 
 def _latex(args) -> int:
     from .chain import Engine
+    from .errors import InputError
     from .loader import load_network
     from .report import derive_latex
 
     engine = Engine(load_network(args.file))
     names = args.wrt or engine.graph.parameters()
-    derivations = [engine.derivative("E", engine.quantity(name, place=f"--wrt {name}")) for name in names]
-    print(derive_latex(derivations, args.form))
+    wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
+    too_long = _program_form_reason(engine)
+    if too_long:
+        if args.form not in (None, "compact"):
+            raise InputError(f"{too_long}, so gradients are written in δ form; --form {args.form} is not "
+                             "available", place="--form")
+        if any(quantity.kind != "param" for quantity in wrt):
+            raise InputError(f"{too_long}: written for parameters only", place="--wrt")
+        return _derive_program(engine, [q.name for q in wrt], 0, "latex")
+    derivations = [engine.derivative("E", quantity) for quantity in wrt]
+    print(derive_latex(derivations, args.form or "compact"))
     return EXIT_OK
 
 

@@ -48,7 +48,7 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
     if edges > MAX_EDGES:
         raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="network")
     numbers = engine is not None and network.has_numbers
-    gradients = {d.wrt.name: d for d in engine.gradients()} if numbers else {}
+    gradients = engine.gradient_values(digits + 10) if numbers else {}
     point = engine.point if numbers else None
 
     def node_label(unit: str, kind: str) -> str:
@@ -63,7 +63,7 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
         if not numbers:
             return name
         value = point.evalf(engine.graph.symbols[Quantity.param(name)], digits + 10)
-        return f"{name} = {format_decimal(value, digits, trim=True)}\n∂E/∂{name} = {gradients[name].decimal(digits)}"
+        return f"{name} = {format_decimal(value, digits, trim=True)}\n∂E/∂{name} = {format_decimal(gradients[name], digits)}"
 
     lines = ["digraph network {", "  rankdir=LR;", "  nodesep=0.5; ranksep=3;",
              '  node [shape=circle, fontname="Helvetica", fontsize=11];',

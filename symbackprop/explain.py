@@ -31,7 +31,7 @@ import mpmath
 import sympy as sp
 
 from .activations import activation
-from .chain import Derivation, Engine, Factor
+from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
 from .exact import format_places
@@ -489,15 +489,25 @@ def _verification(w: _Writer, check) -> None:
               "is a convention (the left derivative), so finite differences cannot confirm it.")
 
 
-def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
-    """The whole worked example for ``engine``'s network at its numbers."""
-    whole_number(places, 1, 30, "places")
-    network = engine.network
-    count = len(network.parameters())
+def require_explainable(engine: Engine) -> None:
+    """Refuse, before any work, a network whose worked example nobody could read (or we could write)."""
+    count = len(engine.network.parameters())
     if count > MAX_PARAMETERS:
         raise InputError(
             f"a worked example writes out every number; this network has {count} parameters "
             f"(at most {MAX_PARAMETERS})", place="network")
+    paths = engine.most_paths()
+    if paths > MAX_WRITTEN_PATHS:
+        raise InputError(
+            f"a worked example writes out every path; a gradient of this network sums {paths:,} paths "
+            f"(at most {MAX_WRITTEN_PATHS}); derive writes its gradients in δ form", place="network")
+
+
+def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
+    """The whole worked example for ``engine``'s network at its numbers."""
+    whole_number(places, 1, 30, "places")
+    require_explainable(engine)
+    network = engine.network
     engine.point.numeric(places + 42)  # undefined values (ln 0) fail here, as one line
     w = _Writer(engine, places)
     derivations = engine.gradients()

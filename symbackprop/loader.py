@@ -18,10 +18,12 @@ from .exact import NumberError, TomlFloat, exact_from_toml
 from .network import Bias, Layer, Loss, Network
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Every command finishes, or shows progress and finishes within minutes, up to these sizes (see
+# docs/performance.md); past them a file is refused at once.
 MAX_LAYERS = 64
-MAX_UNITS_PER_LAYER = 4096
-MAX_UNITS = 20_000
-MAX_PARAMETERS = 500_000
+MAX_UNITS_PER_LAYER = 1024
+MAX_UNITS = 4096
+MAX_PARAMETERS = 15_000
 #: Dotted parts of one key, and nesting of lists and inline tables, accepted before TOML is parsed.
 MAX_KEY_PARTS = 16
 

@@ -86,15 +86,23 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
         name: shifted("out", name, number(value)) for name, value in zip(network.inputs, network.data)
     }
     nets: dict[str, object] = {}
+    # In the first layer that moves, only the units a shift touches are recomputed: a first-layer
+    # weight of a 784-16 layer moves one net of sixteen.
+    touched = _units_touched(network, shift_by) if reuse is not None else None
     for index, layer in enumerate(network.layers):
         if reuse is not None and index < reuse[1]:
             for unit in layer.units:
                 nets[unit], outs[unit] = reuse[0].nets[unit], reuse[0].outs[unit]
             continue
+        first_moved = reuse is not None and index == reuse[1] and touched is not None
         sources = network.sources(index)
         alpha = number(layer.alpha) if layer.alpha is not None else None
         layer_nets = []
         for j, unit in enumerate(layer.units):
+            if first_moved and unit not in touched:
+                nets[unit] = reuse[0].nets[unit]
+                layer_nets.append(nets[unit])
+                continue
             total = ops.zero
             for i, source in enumerate(sources):
                 total = total + parameters[layer.weight_names[j][i]] * outs[source]
@@ -104,9 +112,11 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
             nets[unit] = shifted("net", unit, total)
             layer_nets.append(nets[unit])
         rule = activation(layer.activation)
-        computed = (
-            [ops.activate(rule, net, alpha) for net in layer_nets] if rule.elementwise else ops.softmax(layer_nets)
-        )
+        if rule.elementwise:
+            computed = [reuse[0].outs[unit] if first_moved and unit not in touched else ops.activate(rule, net, alpha)
+                        for unit, net in zip(layer.units, layer_nets)]
+        else:
+            computed = ops.softmax(layer_nets)
         for unit, out in zip(layer.units, computed):
             outs[unit] = shifted("out", unit, out)
     rule = loss_kind(network.loss.kind)
@@ -116,6 +126,16 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
         for o, t in zip(network.outputs, network.loss.targets)
     }
     return ForwardPass(nets, outs, terms, shifted("loss", "", ops.total(list(terms.values()))), parameters)
+
+
+def _units_touched(network: Network, shift_by: Mapping[tuple[str, str], object]) -> Optional[set[str]]:
+    """The units whose net a parameter shift changes directly; None (every unit) for other shifts."""
+    touched: set[str] = set()
+    for kind, name in shift_by:
+        if kind != "param":
+            return None
+        touched.update(network.parameter(name).units)
+    return touched
 
 
 class Ops:
@@ -206,19 +226,20 @@ def numeric_derivative(network: Network, of: Quantity, wrt: Quantity, digits: in
                        float64: bool = False) -> NumericDerivative:
     """d(of)/d(wrt): shift wrt by ±h, recompute everything downstream, difference ``of``.
 
-    In mpmath the working precision is about twice ``digits``, so the
-    cancellation in f(x+h) − f(x−h) costs nothing visible; the step is chosen
-    so that the extrapolated truncation error is far below 10^-digits.
+    In mpmath the working precision is ``digits`` + 30, so the cancellation
+    in f(x+h) − f(x−h) (about log10(1/h) digits) costs nothing visible; the
+    step is chosen so that the extrapolated truncation error is far below
+    10^-digits.
     """
     if float64:
         number, ops, step, levels = _float_number, FloatOps(), central_step(digits, True), 3
         return _richardson(lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}).value(of), step, levels)
     levels = RICHARDSON_LEVELS
-    with mpmath.workdps(2 * digits + 30):
+    with mpmath.workdps(working_digits(digits)):
         ops = Ops()
-        number = _memoised(_mp_number)  # the 2·levels passes read the same file numbers: convert once
-        # Layers before the one wrt feeds do not change when wrt moves: compute them once.
-        reuse = (_pass_or_error(network, {}, number, ops), _first_layer_moved(network, wrt))
+        number, base = _base_pass(network, digits)
+        # Layers before the one wrt feeds do not change when wrt moves: computed once per network.
+        reuse = (base, _first_layer_moved(network, wrt))
         return _richardson(
             lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}, reuse).value(of),
             central_step(digits),
@@ -239,12 +260,34 @@ def one_sided_derivatives(network: Network, parameter: str, digits: int = 50,
         base = value(0.0)
         return tuple(_richardson_one_sided(value, base, side * step, levels) for side in (-1, 1))
     levels = ONE_SIDED_LEVELS
-    with mpmath.workdps(2 * digits + 30):
-        ops, number = Ops(), _memoised(_mp_number)
-        reuse = (_pass_or_error(network, {}, number, ops), _first_layer_moved(network, wrt))
+    with mpmath.workdps(working_digits(digits)):
+        ops = Ops()
+        number, base = _base_pass(network, digits)
+        reuse = (base, _first_layer_moved(network, wrt))
         value = lambda h: _pass_or_error(network, {}, number, ops, {wrt: h}, reuse).loss
         step = one_sided_step(digits)
         return tuple(_richardson_one_sided(value, reuse[0].loss, side * step, levels) for side in (-1, 1))
+
+
+_LAST_BASE: list = []  # [(network, digits, number, pass)]: the unshifted pass of the network last checked
+
+
+def _base_pass(network: Network, digits: int):
+    """(number converter, unshifted pass) at the working precision of ``digits``, kept for the network
+    last asked about: a check differentiates every parameter of one network, and this pass alone
+    costs as much as all of one parameter's shifted passes."""
+    if _LAST_BASE and _LAST_BASE[0][0] is network and _LAST_BASE[0][1] == digits:
+        return _LAST_BASE[0][2], _LAST_BASE[0][3]
+    number = _memoised(_mp_number)  # the 2·levels passes read the same file numbers: convert once
+    base = _pass_or_error(network, {}, number, Ops())
+    _LAST_BASE[:] = [(network, digits, number, base)]
+    return number, base
+
+
+def working_digits(digits: int) -> int:
+    """The precision of the shifted passes: the requested digits, the few that f(x+h) − f(x−h) cancels
+    (log10(1/h), 7 at 50 digits), and a margin for Richardson's combinations."""
+    return digits + 30
 
 
 def central_step(digits: int, float64: bool = False):
@@ -263,7 +306,7 @@ def one_sided_step(digits: int, float64: bool = False):
 
 def nets_shifted(network: Network, parameter: str, shift, digits: int = 50) -> dict[str, mpmath.mpf]:
     """Each unit's net input with ``parameter`` moved by ``shift`` (to see which kinks a step crosses)."""
-    with mpmath.workdps(2 * digits + 30):
+    with mpmath.workdps(working_digits(digits)):
         shift = mpmath.mpf(shift)
         return dict(_pass_or_error(network, {}, _mp_number, Ops(), {Quantity.param(parameter): shift}).nets)
 

@@ -173,6 +173,8 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
     def number(value):
         return mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
 
+    seen: dict = {}  # a subexpression shared by many paths is evaluated once: linear in the DAG, not the tree
+
     def walk(node):
         if node.is_Symbol:
             return values[node]
@@ -180,6 +182,12 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
             return Fraction(int(node.p), int(node.q))
         if node.is_Number:
             return to_mpf(node)
+        if node in seen:
+            return seen[node]
+        seen[node] = value = compute(node)
+        return value
+
+    def compute(node):
         args = [walk(argument) for argument in node.args]
         exact = all(isinstance(a, Fraction) for a in args)
         if node.is_Add:

@@ -113,7 +113,7 @@ def test_millions_of_units_are_refused_quickly():
                                                           "activation": "linear"}]},
                 "loss": {"kind": "sse"}}
     start = time.perf_counter()
-    with pytest.raises(InputError, match=r"at most 4096 per layer") as caught:
+    with pytest.raises(InputError, match=r"at most 1024 per layer") as caught:
         network_from_mapping(document)
     assert time.perf_counter() - start < 1.0
     assert caught.value.place == "network.layers[0].units"

@@ -20,7 +20,6 @@ import pytest
 from symbackprop.chain import Engine
 from symbackprop.cli import main
 from symbackprop.document import Display, to_latex, to_markdown
-from symbackprop.exact import format_places
 from symbackprop.explain import explain
 from symbackprop.loader import load_network, network_from_mapping
 from symbackprop.numeric import Ops, _mp_number, forward, numeric_derivative
@@ -43,8 +42,24 @@ _FRACTION = re.compile(r"^\\frac\{\\partial (.+)\}\{\\partial (.+)\}$")
 
 
 def shown(value, places: int) -> str:
-    digits, power = format_places(value, places)
-    return digits if power == 0 else r"%s \times 10^{%d}" % (digits, power)
+    """``value`` as an explanation shows it, rounded here with the decimal module (not the package's code):
+    half to even at ``places`` decimals; scientific below two significant digits or from 10¹⁶ on."""
+    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+    with mpmath.workdps(80), localcontext() as context:
+        context.prec = 200
+        value = mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else mpmath.mpf(value)
+        number = Decimal(mpmath.nstr(value, 60, min_fixed=-(10**6), max_fixed=10**6))
+        quantum = Decimal(1).scaleb(-places)
+        if number and (abs(number) < Decimal(10) ** (1 - places) or number.adjusted() >= 16):
+            power = number.adjusted()
+            mantissa = number.scaleb(-power).quantize(quantum, ROUND_HALF_EVEN)
+            if abs(mantissa) >= 10:
+                power += 1
+                mantissa = number.scaleb(-power).quantize(quantum, ROUND_HALF_EVEN)
+            return r"%s \times 10^{%d}" % (mantissa, power)
+        text = format(number.quantize(quantum, ROUND_HALF_EVEN), "f")
+        return text[1:] if text.startswith("-") and set(text[1:]) <= set("0.") else text
 
 
 class Oracle:

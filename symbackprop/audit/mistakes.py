@@ -26,6 +26,7 @@ MISTAKE_IDS = (
     "logits_for_outputs", "activation_derivative_twice", "term_slip",
 )
 MAX_WEIGHT_SWAPS = 60
+MAX_BIAS_SWAPS = 60
 #: Pairs of changed computations tried for one claim that no single mistake explains.
 MAX_PAIRS = 120
 #: What one slipped term of a sum is multiplied by: a sign, or a power of ten.
@@ -105,12 +106,20 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
     biases = [p for p in network.parameters() if p.kind == "bias"]
     if biases and network.update_biases and network.learning_rate is not None:
         found.append(Variant(("bias_not_updated",), "the biases were left at their old values", Rules(biases_fixed=True)))
+    per_layer = {}
+    for bias in biases:
+        per_layer[bias.layer_index] = per_layer.get(bias.layer_index, 0) + 1
+    swaps = []
     for bias in biases:
         for other in biases:
-            # a bias confused with another of its own layer or of a neighbouring one
-            if other.name != bias.name and abs(other.layer_index - bias.layer_index) <= 1:
-                found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
-                                     Rules(forward_values=((bias.name, other.name),))))
+            # another unit's bias of the same layer, or the one bias of a neighbouring layer (b1 for b2)
+            alone = per_layer[bias.layer_index] == 1 and per_layer[other.layer_index] == 1
+            near = other.layer_index == bias.layer_index or (alone and abs(other.layer_index - bias.layer_index) == 1)
+            if other.name != bias.name and near:
+                swaps.append((bias, other))
+    for bias, other in swaps[:MAX_BIAS_SWAPS]:
+        found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
+                             Rules(forward_values=((bias.name, other.name),))))
     found.extend(_weight_variants(network))
     return found
 

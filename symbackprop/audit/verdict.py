@@ -22,7 +22,7 @@ from typing import Callable, Literal, Mapping, Optional, Sequence
 import mpmath
 
 from ..notebook import Displayable
-from ..chain import Engine
+from ..chain import MAX_WRITTEN_PATHS, Engine
 from ..errors import InputError
 from ..exact import to_mpf
 from ..graph import SymbolicGraph
@@ -37,6 +37,12 @@ from .world import WORKING_DIGITS, Reading, Rules, World, descendants
 Verdict = Literal["ok", "rounding", "propagated", "error"]
 #: A mistake model is re-run by every route only when its first route lands within this many half-units.
 NEAR = 1000
+#: Re-computations the mistake search may make for one claim (mistakes of method come first).
+MAX_DIAGNOSIS_WORLDS = 600
+
+
+class _SearchCut(Exception):
+    """The mistake search for one claim has used its budget."""
 SHOWN_DIGITS = 20
 
 
@@ -296,8 +302,10 @@ class Auditor:
 
             reproduced = self.reproduction(claim, claimed, overrides)
             if reproduced is None:
-                diagnoses = self.diagnose(claim, claimed, recomputed, exact, overrides)
-                return verdict("error", "no reading of the author's numbers gives it: wrong even given them",
+                diagnoses, complete = self.diagnose(claim, claimed, recomputed, exact, overrides)
+                cut = "" if complete else (f"; the search for the mistake stopped after {MAX_DIAGNOSIS_WORLDS} "
+                                           "re-computations, mistakes of method first")
+                return verdict("error", "no reading of the author's numbers gives it: wrong even given them" + cut,
                                diagnoses=diagnoses)
             value, reading, from_author, cut = reproduced
             source = "the author's own earlier numbers" if from_author and used else "the exact inputs"
@@ -329,8 +337,9 @@ class Auditor:
         return to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
 
     # ---- diagnosis -----------------------------------------------------------------------
-    def diagnose(self, claim, claimed, recomputed, exact, overrides) -> list[Diagnosis]:
-        """Every mistake model (or pair of them) whose computation gives the claimed number.
+    def diagnose(self, claim, claimed, recomputed, exact, overrides) -> tuple[list[Diagnosis], bool]:
+        """Every mistake model (or pair of them) whose computation gives the claimed number, and whether
+        the whole library was searched (at most :data:`MAX_DIAGNOSIS_WORLDS` re-computations per claim).
 
         Each model is re-run from the author's numbers and from none, with unwritten numbers kept
         exact or rounded at the author's precision; a pair is tried only when no single model
@@ -349,7 +358,12 @@ class Auditor:
         screens = [(numbers, exact_reading) for numbers in numbers_routes]
         routes = screens + [(numbers, reading) for numbers in numbers_routes for reading in rounded]
 
+        spent = [0]
+
         def run(rules: Rules, route) -> mpmath.mpf:
+            spent[0] += 1
+            if spent[0] > MAX_DIAGNOSIS_WORLDS:
+                raise _SearchCut
             numbers, reading = route
             try:
                 return self.world(rules, numbers, reading, claim.key).value(claim.key)
@@ -369,18 +383,8 @@ class Auditor:
 
         base = values(Rules(), every_route=True)
         transforms = transform_variants()
-        changed: list[tuple[Variant, list]] = []
-        unchanged: list[Variant] = []
         reproduced = False
-        for variant in world_variants(self.network, claim) + slip_variants(claim, self._terms(claim)):
-            result = values(variant.rules)
-            if all(_same(a, b) for a, b in zip(result, base)):
-                unchanged.append(variant)  # alone it cannot explain this claim; it may still act in a pair
-                continue
-            changed.append((variant, result))
-            if gives(result):
-                note(variant.mistakes, variant.explanation, variant.implied)
-                reproduced = True
+        # The cheap ones first: a change of the final number, the learning rate, a slip of a digit.
         for variant in transforms:
             if gives([variant.transform(v) for v in base if mpmath.isfinite(v)]):
                 note(variant.mistakes, variant.explanation)
@@ -393,9 +397,35 @@ class Auditor:
                 note(("digit_typo",), typo)
                 reproduced = True
                 break
-        if not reproduced:
-            self._pairs(changed, unchanged, transforms, values, gives, note)
-        return list(found.values())
+        changed: list[tuple[Variant, list]] = []
+        unchanged: list[Variant] = []
+        singles = sorted(world_variants(self.network, claim) + slip_variants(claim, self._terms(claim)), key=_specific)
+        try:
+            for variant in singles:
+                if not self._can_touch(variant, claim):
+                    unchanged.append(variant)
+                    continue
+                result = values(variant.rules)
+                if all(_same(a, b) for a, b in zip(result, base)):
+                    unchanged.append(variant)  # alone it cannot explain this claim; it may still act in a pair
+                    continue
+                changed.append((variant, result))
+                if gives(result):
+                    note(variant.mistakes, variant.explanation, variant.implied)
+                    reproduced = True
+            if not reproduced:
+                self._pairs(changed, unchanged, transforms, values, gives, note)
+        except _SearchCut:
+            return list(found.values()), False
+        return list(found.values()), True
+
+    def _can_touch(self, variant: Variant, claim: Claim) -> bool:
+        """False when a swapped weight or bias cannot reach a forward value at step 0 (no need to run it)."""
+        key = claim.key
+        swapped = variant.rules.forward_values
+        if not swapped or key.kind != "value" or key.step != 0:
+            return True
+        return any(key.of in self.reach.get(Quantity.param(original), ()) for original, _ in swapped)
 
     def _pairs(self, changed, unchanged, transforms, values, gives, note) -> None:
         """Two mistakes at once, at least one of which changes this claim by itself: a changed
@@ -477,6 +507,8 @@ class Auditor:
         if key.kind == "derivative":
             derivation = self.engine.derivative(key.of, key.wrt)
             terms = " + ".join(" · ".join(str(f) for f in term) for term in derivation.chain) or "0"
+            if derivation.path_count > MAX_WRITTEN_PATHS:  # the formula in node symbols would double per layer
+                return f"{derivation} = {terms}  ({derivation.path_count} paths)"
             return f"{derivation} = {terms} = {text(derivation.compact)}  ({derivation.path_count} path(s))"
         if key.of in self.graph.definitions:
             return f"{key.of} = {text(self.graph.definitions[key.of])}"
