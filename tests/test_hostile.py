@@ -131,3 +131,28 @@ def test_every_valid_file_gives_latex_that_compiles(tmp_path_factory, chosen, ti
                             cwd=folder, capture_output=True, text=True, timeout=120)
     log = (folder / "explained.log").read_text(errors="replace")
     assert result.returncode == 0 and not re.search(r"^! ", log, flags=re.M), (chosen, title, log[-2000:])
+
+
+def deep_narrow(layers: int) -> str:
+    text = '[network]\ninputs = ["x0", "x1"]\n'
+    for index in range(layers):
+        text += (f'[[network.layers]]\nunits = ["u{index}_0", "u{index}_1"]\nactivation = "sigmoid"\nbias = "0.1"\n'
+                 'weights = [["0.3", "-0.2"], ["0.5", "0.4"]]\n')
+    return text + '[loss]\nkind = "half_sse"\ntargets = ["0.1", "0.9"]\n[data]\ninputs = ["0.5", "-0.3"]\n'
+
+
+@pytest.mark.parametrize("arguments, code", [
+    (["derive"], 0), (["derive", "--format", "json"], 0), (["derive", "--format", "latex"], 0), (["latex"], 0),
+    (["check", "--digits", "20"], 0), (["diagram"], 0), (["derive", "--form", "closed"], 2), (["explain"], 2),
+])
+def test_a_deep_narrow_network_at_the_layer_limit_is_quick(arguments, code, tmp_path, capsys):
+    """64 layers of width 2: a per-weight formula would sum 2^64 paths; these once hung for minutes."""
+    path = tmp_path / "deep.toml"
+    path.write_text(deep_narrow(64))
+    result, out, err, elapsed = run([arguments[0], str(path), *arguments[1:]], capsys)
+    assert result == code and elapsed < 30, (result, elapsed, err[-300:])
+    if code == 2:
+        assert_one_clean_line(err, path)
+        assert "paths" in err
+    else:
+        assert len(out) < 200_000  # linear in the network: δ named once, referred to after
