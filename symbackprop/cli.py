@@ -99,6 +99,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 LARGE_NETWORK = 1000
 
 
+def _delta_form_names(engine, wrt, form: Optional[str], default_form: str) -> Optional[list[str]]:
+    """The parameters to write in δ form when this network needs it (None when it does not); a
+    --form or a --wrt that the δ form cannot give is refused, naming why."""
+    from .errors import InputError
+
+    too_long = _program_form_reason(engine)
+    if not too_long:
+        return None
+    if form not in (None, default_form):
+        raise InputError(f"{too_long}, so gradients are written in δ form; --form {form} is not available",
+                         place="--form")
+    for quantity in wrt:
+        if quantity.kind != "param":
+            raise InputError(f"{too_long}: derived for parameters only, not {quantity}", place="--wrt")
+    return [quantity.name for quantity in wrt]
+
+
 def _program_form_reason(engine) -> str:
     """Why this network's gradients must be written in δ form (the straight-line program), or ""."""
     count = len(engine.graph.parameters())
@@ -114,7 +131,6 @@ def _program_form_reason(engine) -> str:
 
 def _derive(args) -> int:
     from .chain import Engine
-    from .errors import InputError
     from .loader import load_network
     from .report import derivation_text, derive_json, derive_latex
 
@@ -122,15 +138,9 @@ def _derive(args) -> int:
     engine = Engine(network)
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
-    too_long = _program_form_reason(engine)
-    if too_long:
-        if args.form not in (None, "chain"):
-            raise InputError(f"{too_long}, so gradients are written in δ form; --form {args.form} is not "
-                             "available", place="--form")
-        for quantity, name in zip(wrt, names):
-            if quantity.kind != "param":
-                raise InputError(f"{too_long}: derived for parameters only, not {name}", place="--wrt")
-        return _derive_program(engine, [q.name for q in wrt], args.digits, args.format)
+    program_names = _delta_form_names(engine, wrt, args.form, "chain")
+    if program_names is not None:
+        return _derive_program(engine, program_names, args.digits, args.format)
     args.form = args.form or "chain"
     derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
     with_value = network.has_numbers
@@ -294,21 +304,15 @@ def _explain(args) -> int:
 
 def _latex(args) -> int:
     from .chain import Engine
-    from .errors import InputError
     from .loader import load_network
     from .report import derive_latex
 
     engine = Engine(load_network(args.file))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
-    too_long = _program_form_reason(engine)
-    if too_long:
-        if args.form not in (None, "compact"):
-            raise InputError(f"{too_long}, so gradients are written in δ form; --form {args.form} is not "
-                             "available", place="--form")
-        if any(quantity.kind != "param" for quantity in wrt):
-            raise InputError(f"{too_long}: written for parameters only", place="--wrt")
-        return _derive_program(engine, [q.name for q in wrt], 0, "latex")
+    program_names = _delta_form_names(engine, wrt, args.form, "compact")
+    if program_names is not None:
+        return _derive_program(engine, program_names, 0, "latex")
     derivations = [engine.derivative("E", quantity) for quantity in wrt]
     print(derive_latex(derivations, args.form or "compact"))
     return EXIT_OK

@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from symbackprop.audit import audit
 from symbackprop.audit.claims import claims_from_document
-from symbackprop.exact import written_unit
 from symbackprop.graph import build_graph
 from symbackprop.loader import network_from_mapping
 
