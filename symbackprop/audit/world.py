@@ -77,7 +77,7 @@ class Reading:
             places = self.digits - 1 - int(mpmath.floor(mpmath.log10(abs(value))))
         scale = mpmath.mpf(10) ** places
         scaled = abs(value) * scale
-        # a hair of tolerance so that 0.125 computed as 0.12499999… still rounds as the author's 0.125 does
+        # a hair of tolerance so that 0.125 computed as 0.12499999… is cut to 0.125, as the author's is
         whole = mpmath.floor(scaled + mpmath.mpf(10) ** -20) if self.mode == "cut" else mpmath.nint(scaled)
         return mpmath.sign(value) * whole / scale
 
