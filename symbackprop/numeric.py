@@ -99,8 +99,14 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
         alpha = number(layer.alpha) if layer.alpha is not None else None
         layer_nets = []
         for j, unit in enumerate(layer.units):
-            if first_moved and unit not in touched:
+            if first_moved:
+                # A net is linear in its own weights and bias: moving one by h moves the net by h·(its
+                # source's out), or by h. One term, where recomputing the sum costs a term per source.
                 nets[unit] = reuse[0].nets[unit]
+                for (kind, name), step in shift_by.items():
+                    parameter = network.parameter(name)
+                    if unit in parameter.units:
+                        nets[unit] = nets[unit] + step * (outs[parameter.source] if parameter.source else 1)
                 layer_nets.append(nets[unit])
                 continue
             total = ops.zero
@@ -129,13 +135,17 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
 
 
 def _units_touched(network: Network, shift_by: Mapping[tuple[str, str], object]) -> Optional[set[str]]:
-    """The units whose net a parameter shift changes directly; None (every unit) for other shifts."""
+    """The units whose net a parameter shift changes directly; None (recompute every unit) for any other
+    shift, or for parameters of more than one layer."""
     touched: set[str] = set()
+    layers = set()
     for kind, name in shift_by:
         if kind != "param":
             return None
-        touched.update(network.parameter(name).units)
-    return touched
+        parameter = network.parameter(name)
+        touched.update(parameter.units)
+        layers.add(parameter.layer_index)
+    return touched if len(layers) <= 1 else None
 
 
 class Ops:
