@@ -62,7 +62,10 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
     ``overrides`` replaces parameter values; ``shifts`` adds to a node's value
     where it is computed, so everything downstream of it is recomputed.
     ``reuse = (pass, k)`` takes layers before k from an earlier pass at the same
-    numbers (the caller guarantees that nothing shifted or overridden lies there).
+    numbers (the caller guarantees that nothing shifted or overridden lies there);
+    when only parameters of layer k are shifted, the units of layer k they do not
+    enter are taken from it too, and a net they enter is the earlier net plus the
+    shift times what the parameter multiplies.
     """
     if not network.has_numbers:
         raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
