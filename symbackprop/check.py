@@ -129,9 +129,11 @@ def check_gradients(
             central = finite_difference(network, parameter.name, digits, float64)
             numeric = mpmath.mpf(central.value)
             if not mpmath.isfinite(numeric):
-                raise InputError(
-                    f"float64 cannot evaluate the loss near {parameter.name!r} (it overflows); "
-                    "run the check without --float64, in high precision", place="float64")
+                if float64:
+                    raise InputError(
+                        f"float64 cannot evaluate the loss near {parameter.name!r} (it overflows); "
+                        "run the check without --float64, in high precision", place="float64")
+                raise InputError(f"the loss is undefined near {parameter.name!r}", place="loss.kind")
             error = abs(exact - numeric)
             relative = error / max(abs(exact), abs(numeric), noise)  # below the floor, relative to the floor
             if _agrees(exact, numeric, threshold, noise):
