@@ -141,17 +141,17 @@ def _derive(args) -> int:
     program_names = _delta_form_names(engine, wrt, args.form, "chain")
     if program_names is not None:
         return _derive_program(engine, program_names, args.digits, args.format)
-    args.form = args.form or "chain"
+    form = args.form or "chain"
     derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
     with_value = network.has_numbers
     if with_value:
         engine.point.numeric(args.digits + 12)  # fail early (exit 2) if the loss is undefined here
     if args.format == "json":
-        print(derive_json(derivations, args.form, args.digits, with_value))
+        print(derive_json(derivations, form, args.digits, with_value))
     elif args.format == "latex":
-        print(derive_latex(derivations, args.form if args.form != "chain" else "compact"))
+        print(derive_latex(derivations, form if form != "chain" else "compact"))
     else:
-        print("\n\n".join(derivation_text(d, args.form, args.digits, with_value) for d in derivations))
+        print("\n\n".join(derivation_text(d, form, args.digits, with_value) for d in derivations))
     return EXIT_OK
 
 

@@ -81,7 +81,11 @@ def _check_nesting(text: str, source: str) -> None:
 
 def _key_parts(line: str) -> int:
     """The dots between the key parts that ``line`` starts with (``a.b = 1``, ``[a.b]``, ``[["a".b]]``), in one
-    pass; a value's own dots, as in ``0.1, 0.2``, stop at the comma and count for little."""
+    pass; a value's own dots, as in ``0.1, 0.2``, stop at the comma and count for little.
+
+    >>> _key_parts("a.b.c = 1"), _key_parts('  [["x".y.z]]'), _key_parts('"0.1", "0.2",')
+    (2, 2, 0)
+    """
     position, end, dots = 0, len(line), 0
     bare = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -91,8 +95,9 @@ def _key_parts(line: str) -> int:
         return at
 
     position = skip_space(position)
-    while position < end and line[position] == "[" and position < 2:
-        position += 1
+    for _ in range(2):  # a table header, [a.b] or [[a.b]]
+        if position < end and line[position] == "[":
+            position += 1
     while True:
         position = skip_space(position)
         if position < end and line[position] in "\"'":

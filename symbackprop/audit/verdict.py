@@ -15,11 +15,12 @@ No verdict rests on a bound: a number is excused only by a computation that give
 from __future__ import annotations
 
 import functools
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable, Literal, Mapping, Optional, Sequence
 
 import mpmath
+import sympy as sp
 
 from ..notebook import Displayable
 from ..chain import MAX_WRITTEN_PATHS, Engine
@@ -28,6 +29,7 @@ from ..exact import to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 from ..program import evaluate_expression, straight_line_program
+from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, slip_variants, transform_variants, world_variants,
@@ -101,19 +103,17 @@ class _ExactValues:
         self._points: dict[int, dict] = {}
         self._updated: Optional[dict[str, object]] = None
 
-    def _leaves(self, parameters: Mapping[str, object]) -> dict:
-        graph, network = self.engine.graph, self.engine.network
-        leaves = {graph.symbols[Quantity.out(name)]: value for name, value in zip(network.inputs, network.data)}
-        leaves.update({graph.targets[unit]: value for unit, value in zip(network.outputs, network.loss.targets)})
-        leaves.update({graph.symbols[Quantity.param(name)]: value for name, value in parameters.items()})
-        return leaves
+    def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
+        """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
+        leaves = point_of(self.engine.graph, parameters).leaves
+        return {symbol: Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Rational) else value
+                for symbol, value in leaves.items()}
 
     def point(self, step: int) -> dict:
         """Every symbol's value at the initial parameters (step 0) or after the update (step 1)."""
         if step not in self._points:
             graph = self.engine.graph
-            parameters = self.updated() if step else {p.name: p.value for p in self.engine.network.parameters()}
-            values = self._leaves(parameters)
+            values = self._leaves(self.updated() if step else None)
             for quantity in graph.order:
                 if quantity in graph.definitions:
                     values[graph.symbols[quantity]] = evaluate_expression(graph.definitions[quantity], values)
@@ -163,21 +163,25 @@ def _digits(value: mpmath.mpf, unit) -> str:
     return f"{float(scaled):.{places}f}" if places < 15 else mpmath.nstr(scaled, 20)
 
 
+def _cut_and_rounded(claim: Claim, value: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """``value`` cut and rounded at the claim's last written digit (the readings' own rules)."""
+    places = _places(claim)
+    return Reading("cut", "places", places).apply(value), Reading("round", "places", places).apply(value)
+
+
 def _truncates(claim: Claim, value: mpmath.mpf) -> bool:
     """The claim is ``value`` cut (not rounded) at the written digit, and rounding would differ."""
     if claim.unit == 0:
         return False
+    cut, rounded = _cut_and_rounded(claim, value)
     unit = to_mpf(claim.unit)
-    cut = mpmath.sign(value) * mpmath.floor(abs(value) / unit) * unit
-    rounded = mpmath.nint(value / unit) * unit
     return abs(cut - to_mpf(claim.value)) < unit / 1000 and abs(rounded - cut) > unit / 2
 
 
 def _truncates_differently(claim: Claim, value: mpmath.mpf) -> bool:
     """Whether cutting ``value`` at the claim's last digit gives another number than rounding it."""
-    unit = to_mpf(claim.unit)
-    cut = mpmath.sign(value) * mpmath.floor(abs(value) / unit) * unit
-    return abs(mpmath.nint(value / unit) * unit - cut) > unit / 2
+    cut, rounded = _cut_and_rounded(claim, value)
+    return abs(rounded - cut) > to_mpf(claim.unit) / 2
 
 
 def _places(claim: Claim) -> int:
@@ -300,7 +304,7 @@ class Auditor:
             bad = [self._verdicts[i] for i in used if self._verdicts[i].verdict in ("error", "propagated")]
             roots = sorted({v.index if v.verdict == "error" else v.source for v in bad})
 
-            reproduced = self.reproduction(claim, claimed, overrides)
+            reproduced = self.reproduction(claim, claimed, overrides, recomputed)
             if reproduced is None:
                 diagnoses, complete = self.diagnose(claim, claimed, recomputed, exact, overrides)
                 cut = "" if complete else (f"; the search for the mistake stopped after {MAX_DIAGNOSIS_WORLDS} "
@@ -318,13 +322,17 @@ class Auditor:
                                f"comes from claim {roots[0] + 1}", source=roots[0], diagnoses=diagnoses, value=value)
             return verdict("rounding", reason, diagnoses=diagnoses, value=value)
 
-    def reproduction(self, claim: Claim, claimed, overrides):
+    def reproduction(self, claim: Claim, claimed, overrides, recomputed):
         """(value, reading, from the author's numbers, cut) of the first recomputation that gives the
-        claim within half a unit, or None. Each candidate is one concrete computation."""
+        claim within half a unit, or None. Each candidate is one concrete computation; the first, from
+        the author's numbers with nothing rounded, is ``recomputed``, already made."""
         half = self._half(claim)
         for numbers in ((overrides, {}) if overrides else ({},)):
             for reading in self.readings(claim):
-                value = self.world(overrides=numbers, reading=reading, exempt=claim.key).value(claim.key)
+                if numbers is overrides and reading == Reading():
+                    value = recomputed
+                else:
+                    value = self.world(overrides=numbers, reading=reading, exempt=claim.key).value(claim.key)
                 if not mpmath.isfinite(value):
                     continue
                 if abs(claimed - value) <= half:
