@@ -4,10 +4,13 @@ Each elementwise activation is a SymPy :class:`~sympy.Function` with its own
 ``fdiff`` (so ``diff`` gives ``σ(x)(1 - σ(x))``, not a tower of exponentials)
 and its own LaTeX. The registry entry adds:
 
-* ``derivative``: ∂out/∂net written in the unit's own node symbols, the way a
-  person writes it (``out·(1 − out)`` for the sigmoid);
-* ``explicit``: the elementary formula, for tests against ``sympy.diff``;
-* ``numeric``: an mpmath forward used only by the finite-difference oracle.
+* ``derivative``: ∂out/∂net from SymPy, written back in the unit's own node
+  symbols (``out·(1 − out)`` for the sigmoid);
+* ``explicit``: the elementary formula (each function's ``_explicit``);
+* ``numeric``: the definition lambdified for mpmath (the finite-difference oracle's forward).
+
+Adding an activation is one :func:`register_activation` call with its SymPy
+definition.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x")
@@ -18,6 +21,7 @@ out*(1 - out)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -67,10 +71,14 @@ class relu(sp.Function):
         return sp.Heaviside(self.args[0], 0)
 
     def _explicit(self):
-        return sp.Max(0, self.args[0])
+        x = self.args[0]
+        return sp.Piecewise((x, x > 0), (0, True))
 
     def _eval_rewrite_as_Max(self, x, **kwargs):
         return sp.Max(0, x)
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return self._explicit()
 
     def _eval_evalf(self, prec):
         return _evalf_by_rewrite(self, prec)
@@ -135,109 +143,154 @@ class softplus(sp.Function):
 
 Alpha = Optional[sp.Expr]
 
+_X, _ALPHA = sp.Symbol("x"), sp.Symbol("alpha")
+
+
+def explicit_form(expression: sp.Expr) -> sp.Expr:
+    """``expression`` with every activation of this module written in elementary functions.
+
+    >>> explicit_form(sigmoid(sp.Symbol("z")))
+    1/(1 + exp(-z))
+    """
+    return expression.replace(lambda e: hasattr(e, "_explicit"), lambda e: e._explicit())
+
+
+@functools.lru_cache(maxsize=None)
+def _mpmath_function(expression: sp.Expr, variables: tuple[sp.Symbol, ...]):
+    # Our own expressions over our own symbols, never file text: lambdify is safe here.
+    return sp.lambdify(variables, explicit_form(expression), modules="mpmath")
+
 
 @dataclass(frozen=True)
 class Activation:
-    """A registry entry: forward formula, derivative rule, explicit formula, numeric forward."""
+    """A registry entry: the one SymPy definition of an activation; every other form is derived from it.
+
+    ``forward(net, alpha)`` is the definition. The derivative comes from SymPy (through each
+    function's ``fdiff``), written back in the unit's own output symbol where it appears
+    (``out·(1 − out)`` for the sigmoid); the mpmath forms are lambdified from the definition.
+
+    >>> ACTIVATIONS["tanh"].derivative(sp.Symbol("net"), sp.Symbol("out"), None)
+    1 - out**2
+    """
 
     name: str
     forward: Callable[[sp.Expr, Alpha], sp.Expr]
-    derivative: Callable[[sp.Expr, sp.Expr, Alpha], sp.Expr]  # (net, out, alpha) -> ∂out/∂net
-    explicit: Callable[[sp.Expr, Alpha], sp.Expr]
-    numeric: Callable[[mpmath.mpf, Optional[mpmath.mpf]], mpmath.mpf]
-    numeric_derivative: Callable[[mpmath.mpf, mpmath.mpf, Optional[mpmath.mpf]], mpmath.mpf] = None  # (net, out, α)
-    kink_at_zero: bool = False
     elementwise: bool = True
+
+    def _definition(self) -> sp.Expr:
+        return self.forward(_X, _ALPHA)
+
+    def derivative(self, net: sp.Expr, out: sp.Expr, alpha: Alpha) -> sp.Expr:
+        """∂out/∂net, in ``out`` wherever the definition itself appears."""
+        definition = self._definition()
+        rule = sp.diff(definition, _X)
+        if not definition.is_Symbol:
+            rule = rule.xreplace({definition: _OUT})
+        return rule.xreplace({_X: net, _ALPHA: alpha if alpha is not None else _ALPHA, _OUT: out})
+
+    def explicit(self, x: sp.Expr, alpha: Alpha) -> sp.Expr:
+        """The definition in elementary functions (Piecewise for the kinked ones)."""
+        return explicit_form(self.forward(x, alpha))
+
+    def numeric(self, x, alpha=None):
+        """The definition evaluated in mpmath."""
+        return _mpmath_function(self._definition(), (_X, _ALPHA))(x, alpha if alpha is not None else 0)
+
+    def numeric_derivative(self, net, out, alpha=None):
+        """∂out/∂net evaluated in mpmath (from the same derived rule)."""
+        rule = self.derivative(_X, _OUT, _ALPHA)
+        return _mpmath_function(rule, (_X, _OUT, _ALPHA))(net, out, alpha if alpha is not None else 0)
+
+    @functools.cached_property
+    def kink_at_zero(self) -> bool:
+        """True when the definition has a kink (ReLU-type): its derivative jumps at net = 0."""
+        return self.elementwise and self._definition().has(relu, leaky_relu, sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise)
+
+
+_OUT = sp.Symbol("out")
+
+
+class softmax(sp.Function):
+    r"""Output ``k`` (0-based, the first argument) of a softmax over the remaining arguments.
+
+    An n-ary function of its layer's nets: its ``fdiff`` gives the Jacobian,
+    ∂softmax_k/∂net_j = softmax_k·(δ_kj − softmax_j), so a graph writes it back in
+    the layer's output symbols.
+
+    >>> a, b = sp.symbols("a b")
+    >>> sp.diff(softmax(0, a, b), b)
+    -softmax(0, a, b)*softmax(1, a, b)
+    """
+
+    def fdiff(self, argindex=1):
+        if argindex == 1:
+            raise ArgumentIndexError(self, argindex)
+        k, nets = int(self.args[0]), self.args[1:]
+        j = argindex - 2
+        same = self if j == k else softmax(j, *nets)
+        return self * (1 - same) if j == k else -self * same
+
+    def _explicit(self):
+        k, nets = int(self.args[0]), self.args[1:]
+        return sp.exp(nets[k]) / sp.Add(*[sp.exp(net) for net in nets])
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        return self._explicit()
+
+    def _eval_evalf(self, prec):
+        return _evalf_by_rewrite(self, prec)
+
+    def _latex(self, printer, exp=None):
+        k, nets = int(self.args[0]), self.args[1:]
+        body = r"\operatorname{softmax}_{%d}\left(%s\right)" % (k + 1, ", ".join(printer._print(n) for n in nets))
+        return body if exp is None else r"%s^{%s}" % (body, exp)
 
 
 def softmax_outputs(nets: list[sp.Expr]) -> list[sp.Expr]:
-    """out_k = e^(net_k) / Σ_m e^(net_m), for each k."""
-    denominator = sp.Add(*[sp.exp(net) for net in nets])
-    return [sp.exp(net) / denominator for net in nets]
+    """The outputs of a softmax layer, one n-ary function each."""
+    return [softmax(k, *nets) for k in range(len(nets))]
 
 
 def softmax_derivative(out_k: sp.Expr, out_j: sp.Expr, same_unit: bool) -> sp.Expr:
-    """∂out_k/∂net_j of a softmax layer: out_k·(1 − out_j) when k = j, else −out_k·out_j."""
-    return out_k * (1 - out_j) if same_unit else -out_k * out_j
+    """∂out_k/∂net_j of a softmax layer, from ``softmax.fdiff``, written in the given outputs."""
+    nets = sp.symbols("n0 n1")
+    j = 0 if same_unit else 1
+    rule = softmax(0, *nets).fdiff(j + 2)
+    return rule.xreplace({softmax(0, *nets): out_k, softmax(1, *nets): out_j})
 
 
-def softmax_numeric(nets: list[mpmath.mpf]) -> list[mpmath.mpf]:
-    """Softmax in mpmath, shifted by the largest net for range safety."""
+def softmax_numeric(nets: list) -> list:
+    """Softmax in mpmath, shifted by the largest net for range safety (the same function, stably)."""
     top = max(nets)
     exps = [mpmath.exp(net - top) for net in nets]
     total = mpmath.fsum(exps)
     return [e / total for e in exps]
 
 
-def _relu_numeric(x, alpha=None):
-    return x if x > 0 else mpmath.mpf(0)
+ACTIVATIONS: dict[str, Activation] = {}
 
 
-def _leaky_numeric(x, alpha):
-    return x if x > 0 else alpha * x
+def register_activation(name: str, forward: Callable[[sp.Expr, Alpha], sp.Expr]) -> Activation:
+    """Add an activation: its one SymPy definition is all it needs.
+
+    >>> swish = register_activation("swish_doc", lambda x, alpha: x * sigmoid(x))
+    >>> swish.derivative(sp.Symbol("net"), sp.Symbol("out"), None)
+    net*(1 - sigmoid(net))*sigmoid(net) + sigmoid(net)
+    >>> del ACTIVATIONS["swish_doc"]
+    """
+    entry = Activation(name, forward)
+    ACTIVATIONS[name] = entry
+    return entry
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    "linear": Activation(
-        "linear",
-        forward=lambda net, alpha: net,
-        derivative=lambda net, out, alpha: sp.Integer(1),
-        explicit=lambda x, alpha: x,
-        numeric=lambda x, alpha: x,
-        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1),
-    ),
-    "sigmoid": Activation(
-        "sigmoid",
-        forward=lambda net, alpha: sigmoid(net),
-        derivative=lambda net, out, alpha: out * (1 - out),
-        explicit=lambda x, alpha: 1 / (1 + sp.exp(-x)),
-        numeric=lambda x, alpha: 1 / (1 + mpmath.exp(-x)),
-        numeric_derivative=lambda net, out, alpha: out * (1 - out),
-    ),
-    "tanh": Activation(
-        "tanh",
-        forward=lambda net, alpha: sp.tanh(net),
-        derivative=lambda net, out, alpha: 1 - out**2,
-        explicit=lambda x, alpha: (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)),
-        numeric=lambda x, alpha: mpmath.tanh(x),
-        numeric_derivative=lambda net, out, alpha: 1 - out**2,
-    ),
-    "relu": Activation(
-        "relu",
-        forward=lambda net, alpha: relu(net),
-        derivative=lambda net, out, alpha: sp.Heaviside(net, 0),
-        explicit=lambda x, alpha: sp.Piecewise((x, x > 0), (0, True)),
-        numeric=_relu_numeric,
-        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1 if net > 0 else 0),
-        kink_at_zero=True,
-    ),
-    "leaky_relu": Activation(
-        "leaky_relu",
-        forward=lambda net, alpha: leaky_relu(net, alpha),
-        derivative=lambda net, out, alpha: sp.Heaviside(net, 0) + alpha * sp.Heaviside(-net, 1),
-        explicit=lambda x, alpha: sp.Piecewise((x, x > 0), (alpha * x, True)),
-        numeric=_leaky_numeric,
-        numeric_derivative=lambda net, out, alpha: mpmath.mpf(1) if net > 0 else alpha,
-        kink_at_zero=True,
-    ),
-    "softplus": Activation(
-        "softplus",
-        forward=lambda net, alpha: softplus(net),
-        derivative=lambda net, out, alpha: sigmoid(net),
-        explicit=lambda x, alpha: sp.log(1 + sp.exp(x)),
-        numeric=lambda x, alpha: mpmath.log(1 + mpmath.exp(x)),
-        numeric_derivative=lambda net, out, alpha: 1 / (1 + mpmath.exp(-net)),
-    ),
-    "softmax": Activation(
-        "softmax",
-        # Softmax acts on the whole layer; see softmax_outputs and softmax_derivative.
-        forward=lambda net, alpha: _layerwise("softmax"),
-        derivative=lambda net, out, alpha: _layerwise("softmax"),
-        explicit=lambda x, alpha: _layerwise("softmax"),
-        numeric=lambda x, alpha: _layerwise("softmax"),
-        elementwise=False,
-    ),
-}
+register_activation("linear", lambda net, alpha: net)
+register_activation("sigmoid", lambda net, alpha: sigmoid(net))
+register_activation("tanh", lambda net, alpha: sp.tanh(net))
+register_activation("relu", lambda net, alpha: relu(net))
+register_activation("leaky_relu", lambda net, alpha: leaky_relu(net, alpha))
+register_activation("softplus", lambda net, alpha: softplus(net))
+# Softmax acts on the whole layer: the graph builds it from softmax_outputs.
+ACTIVATIONS["softmax"] = Activation("softmax", lambda net, alpha: _layerwise("softmax"), elementwise=False)
 
 
 def _layerwise(name: str):

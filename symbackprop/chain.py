@@ -188,7 +188,7 @@ class Engine:
 
     def _sweep(self, target: Quantity, tidy) -> dict[Quantity, sp.Expr]:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
-        outputs = set(self.network.outputs)
+        outputs = set(self.graph.outputs)
         for vertex in reversed(self.graph.order[: self._position[target]]):
             terms = [result[u] * d for u, d in self.edges(target, vertex) if u in result]
             if terms:
@@ -320,8 +320,8 @@ class Engine:
                 candidates.append(sp.factor(sp.cancel(expression)))
             except (sp.PolynomialError, NotImplementedError):
                 pass
-        network = self.network
-        if targets_sum_to_one and network.loss.kind == "cross_entropy" and len(network.outputs) > 1:
+        graph = self.graph
+        if targets_sum_to_one and graph.loss_kind == "cross_entropy" and len(graph.outputs) > 1:
             # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
             # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
             targets = self.graph.target_symbols()

@@ -59,16 +59,31 @@ class BatchFunction:
         return dict(zip(self.parameters, (float(value) for value in gradient)))
 
 
+@functools.lru_cache(maxsize=1)
 def _numpy_functions() -> dict:
+    """NumPy forms of our functions, lambdified from each one's explicit definition.
+
+    Two are evaluated in a stabler arrangement of the same formula (no overflow for large |x|):
+    softplus as logaddexp(0, x), and softmax shifted by its largest argument.
+    """
     import numpy as np
 
-    return {
-        "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-        "relu": lambda x: np.maximum(x, 0.0),
-        "leaky_relu": lambda x, alpha: np.where(x > 0, x, alpha * x),
-        "softplus": lambda x: np.logaddexp(0.0, x),
-        "Heaviside": lambda x, at_zero=0.0: np.heaviside(x, at_zero),
-    }
+    from . import activations
+
+    functions = {"Heaviside": lambda x, at_zero=0.0: np.heaviside(x, at_zero)}
+    for name in ("sigmoid", "relu", "leaky_relu", "softplus"):
+        function = getattr(activations, name)
+        variables = sp.symbols(f"x0:{function.nargs.args[0] if hasattr(function.nargs, 'args') else 1}")
+        functions[name] = sp.lambdify(variables, activations.explicit_form(function(*variables)), modules="numpy")
+    functions["softplus"] = lambda x: np.logaddexp(0.0, x)
+
+    def softmax(k, *nets):
+        stacked = np.stack(np.broadcast_arrays(*nets))
+        exps = np.exp(stacked - stacked.max(axis=0))
+        return exps[int(k)] / exps.sum(axis=0)
+
+    functions["softmax"] = softmax
+    return functions
 
 
 def targets_are_distributions(batch_targets) -> bool:
@@ -85,7 +100,7 @@ def targets_are_distributions(batch_targets) -> bool:
 
 def _collapses(network: Network) -> bool:
     """Whether the output δ has a softmax + cross-entropy collapse whose precondition is Σ t = 1."""
-    return network.loss.kind == "cross_entropy" and len(network.outputs) > 1 and not activation(
+    return network is not None and network.loss.kind == "cross_entropy" and len(network.outputs) > 1 and not activation(
         network.layers[-1].activation).elementwise
 
 

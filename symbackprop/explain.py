@@ -232,7 +232,8 @@ def _forward(w: _Writer) -> None:
             w.equation(w.quantity(net), w.tex(definition), w.substituted(definition), w.shown(w.symbol(net)))
             formula = w.graph.definitions[out]
             explicit = _explicit(formula)
-            sides = [w.quantity(out), w.tex(formula)]
+            # softmax_k(nets) is notation for the formula below it; the formula alone reads as the textbooks do
+            sides = [w.quantity(out)] + ([w.tex(formula)] if rule.elementwise else [])
             if explicit is not None:
                 sides.append(w.tex(explicit))
             sides += [w.substituted(explicit if explicit is not None else formula), w.shown(w.symbol(out))]
@@ -247,7 +248,10 @@ def _explicit(formula: sp.Expr) -> Optional[sp.Expr]:
     if explicit is None:
         return None
     expanded = explicit()
-    return None if isinstance(expanded, sp.Piecewise) else expanded
+    if isinstance(expanded, sp.Piecewise):  # a case split reads worse than max(0, x); keep the call if there is none
+        expanded = formula.rewrite(sp.Max)
+        return None if expanded == formula else expanded
+    return expanded
 
 
 def _layer_matrices(w: _Writer, index: int) -> None:

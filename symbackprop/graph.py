@@ -1,11 +1,15 @@
-"""The symbolic graph: a fresh SymPy symbol for every node, and local derivatives on every edge.
+"""The one general graph: a fresh SymPy symbol for every node, a SymPy definition, a role.
 
-Quantities are the vertices: ``net(u)``, ``out(u)``, every parameter, ``E(o)``
-(output o's term of the loss) and ``E``. Each non-leaf quantity has a
-*definition* in the symbols of the quantities it reads (``net_h1 = w1*i1 +
-w2*i2 + b1``), never in the layers further back: one layer is never inlined
-into the next, which is what keeps derivatives small. Each edge v → u carries
-the local derivative ∂u/∂v, also in node symbols.
+Every front-end builds this: a dense network file, a ``[graph]`` of formulas,
+or a :class:`~symbackprop.model.Model` written in Python. Nodes are
+:class:`Quantity` vertices in forward order; each non-leaf node has a
+*definition* over the symbols of earlier nodes (``net_h1 = w1*i1 + w2*i2 + b1``),
+never inlining one node into the next, which is what keeps derivatives small.
+
+Local derivatives are derived, never written by hand: every edge v → u carries
+∂(definition of u)/∂v from SymPy (through each function's ``fdiff``), written
+back in node symbols, so the derivative of ``sigmoid(net_h1)`` reads
+``out_h1*(1 - out_h1)``.
 
 >>> from symbackprop.loader import network_from_mapping
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
@@ -19,12 +23,14 @@ the local derivative ∂u/∂v, also in node symbols.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+import functools
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
-from .activations import activation, softmax_derivative, softmax_outputs
+from .activations import activation, softmax_outputs
 from .errors import InputError
 from .losses import loss_kind
 from .network import Network
@@ -33,20 +39,40 @@ from .quantity import Quantity
 Edge = tuple[Quantity, sp.Expr]
 
 
+Role = str  # "input", "parameter", "node", "loss"
+
+
 @dataclass(frozen=True)
 class SymbolicGraph:
-    """Symbols, definitions and local derivatives of one network."""
+    """Nodes in forward order: symbols, definitions, roles, local derivatives, and the file's numbers.
 
-    network: Network
+    ``network`` is the dense network the graph was built from, if any: it only
+    lets reports draw layers and matrices; the mathematics reads the graph.
+    """
+
     symbols: Mapping[Quantity, sp.Symbol]
     definitions: Mapping[Quantity, sp.Expr]
     consumers: Mapping[Quantity, tuple[Edge, ...]]  # v -> ((u, ∂u/∂v), ...)
     order: tuple[Quantity, ...]  # forward (topological) order
-    targets: Mapping[str, sp.Symbol]  # output unit -> t symbol
-    deltas: Mapping[str, sp.Symbol]  # unit -> δ symbol (∂E/∂net)
+    roles: Mapping[Quantity, Role]
+    targets: Mapping[str, sp.Symbol]  # target name (a dense output unit) -> its symbol
+    values: Mapping[sp.Symbol, Fraction]  # the numbers the file gives: inputs, parameters, targets
+    missing: str = ""  # what numbers are missing, for the message when values are needed
+    network: Optional[Network] = None
+    deltas: Mapping[str, sp.Symbol] = field(default_factory=dict)  # dense unit -> δ symbol (∂E/∂net)
+    outputs: tuple[str, ...] = ()  # dense output units (where an output δ may be tidied)
+    loss_kind: str = ""  # a registered loss the output terms follow, if any
+    learning_rate: Optional[Fraction] = None
+    frozen: frozenset[str] = frozenset()  # parameters an update leaves alone (biases, when so asked)
+    title: str = ""
 
     def symbol(self, quantity: Quantity) -> sp.Symbol:
         return self.symbols[quantity]
+
+    @functools.cached_property
+    def symbol_set(self) -> frozenset[sp.Symbol]:
+        """Every node's symbol, for membership tests."""
+        return frozenset(self.symbols.values())
 
     def definition(self, quantity: Quantity) -> sp.Expr:
         return self.definitions[quantity]
@@ -54,11 +80,29 @@ class SymbolicGraph:
     def parameters(self) -> list[str]:
         return [q.name for q in self.order if q.kind == "param"]
 
+    def is_formula_graph(self) -> bool:
+        """True for a graph of formulas (no layers)."""
+        return self.network is None
+
+    def named(self, name: str) -> Optional[Quantity]:
+        """The node, input or parameter of a formula graph called ``name``."""
+        for kind in ("param", "node"):
+            if Quantity(kind, name) in self.symbols:
+                return Quantity(kind, name)
+        return None
+
     def validate(self, quantity: Quantity, place: str = "") -> Quantity:
-        """The quantity itself, or an :class:`InputError` when the network has no such thing."""
+        """The quantity itself, or an :class:`InputError` when the graph has no such thing."""
         if quantity in self.symbols:
             return quantity
         network = self.network
+        if network is None:
+            found = self.named(quantity.name) if quantity.kind in ("param", "node") else None
+            if found is not None:
+                return found
+            names = [q.name for q in self.order if q.kind in ("param", "node")]
+            raise InputError(f"no node, input or parameter named {quantity.name!r} (known: {', '.join(names[:20])}"
+                             + (", …)" if len(names) > 20 else ")"), place=place)
         units = set(network.inputs) | {u for layer in network.layers for u in layer.units}
         if quantity.kind == "param":
             problem = f"no parameter or unit value named {quantity.name!r}"
@@ -76,26 +120,67 @@ class SymbolicGraph:
         return quantity not in self.definitions
 
     def target_symbols(self) -> list[sp.Symbol]:
-        return [self.targets[o] for o in self.network.outputs]
+        return list(self.targets.values())
+
+
+def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.Symbol],
+                      definitions: Mapping[Quantity, sp.Expr]) -> dict[Quantity, tuple[Edge, ...]]:
+    """Every edge v → u with ∂(definition of u)/∂v, by SymPy, written back in node symbols.
+
+    A node's own definition inside a derivative is replaced by the node's symbol
+    (``sigmoid(net_h)`` → ``out_h``), as are the definitions of the other nodes
+    (a softmax's sister outputs).
+
+    >>> x, h = sp.symbols("x h")
+    >>> q_x, q_h = Quantity("node", "x"), Quantity("node", "h")
+    >>> from symbackprop.activations import sigmoid
+    >>> local_derivatives([q_x, q_h], {q_x: x, q_h: h}, {q_h: sigmoid(3 * x)})[q_x]
+    ((Quantity(kind='node', name='h'), 3*h*(1 - h)),)
+    """
+    quantity_of = {symbol: quantity for quantity, symbol in symbols.items()}
+    # Bare symbols (a linear unit: out = net) are not written back: that would rename every net.
+    back = {definition: symbols[q] for q, definition in definitions.items() if not definition.is_Atom}
+    consumers: dict[Quantity, list[Edge]] = {q: [] for q in order}
+    for quantity in order:
+        definition = definitions.get(quantity)
+        if definition is None:
+            continue
+        for argument in _arguments(definition, quantity_of):
+            local = sp.diff(definition, argument)
+            if local != 0:
+                local = local.xreplace(back)
+            consumers[quantity_of[argument]].append((quantity, local))
+    return {q: tuple(edges) for q, edges in consumers.items()}
+
+
+def _arguments(definition: sp.Expr, quantity_of: Mapping[sp.Symbol, Quantity]) -> list[sp.Symbol]:
+    """The graph symbols a definition reads, in the order they first appear."""
+    found: dict[sp.Symbol, None] = {}
+    for node in sp.preorder_traversal(definition):
+        if node.is_Symbol and node in quantity_of:
+            found.setdefault(node)
+    return list(found)
 
 
 def build_graph(network: Network) -> SymbolicGraph:
-    """Build symbols, definitions and local derivatives for ``network``."""
+    """The dense network as a graph: net and out nodes per unit, a loss term per output, and E."""
     symbols: dict[Quantity, sp.Symbol] = {}
     definitions: dict[Quantity, sp.Expr] = {}
-    consumers: dict[Quantity, list[Edge]] = {}
+    roles: dict[Quantity, Role] = {}
     order: list[Quantity] = []
 
-    def add(quantity: Quantity, name: str) -> sp.Symbol:
+    def add(quantity: Quantity, name: str, role: Role, definition: Optional[sp.Expr] = None) -> sp.Symbol:
         symbols[quantity] = sp.Symbol(name)
-        consumers[quantity] = []
+        roles[quantity] = role
         order.append(quantity)
+        if definition is not None:
+            definitions[quantity] = definition
         return symbols[quantity]
 
     for unit in network.inputs:
-        add(Quantity.out(unit), unit)
+        add(Quantity.out(unit), unit, "input")
     for parameter in network.parameters():
-        add(Quantity.param(parameter.name), parameter.name)
+        add(Quantity.param(parameter.name), parameter.name, "parameter")
 
     deltas: dict[str, sp.Symbol] = {}
     for index, layer in enumerate(network.layers):
@@ -104,55 +189,62 @@ def build_graph(network: Network) -> SymbolicGraph:
         sources = network.sources(index)
         nets = []
         for j, unit in enumerate(layer.units):
-            net = add(Quantity.net(unit), f"net_{unit}")
             deltas[unit] = sp.Symbol(f"delta_{unit}")
-            terms = []
-            for i, source in enumerate(sources):
-                weight = Quantity.param(layer.weight_names[j][i])
-                source_out = Quantity.out(source)
-                terms.append(symbols[weight] * symbols[source_out])
-                consumers[weight].append((Quantity.net(unit), symbols[source_out]))
-                consumers[source_out].append((Quantity.net(unit), symbols[weight]))
+            terms = [symbols[Quantity.param(layer.weight_names[j][i])] * symbols[Quantity.out(source)]
+                     for i, source in enumerate(sources)]
             bias_name = layer.bias.name_for(j)
             if bias_name is not None:
                 terms.append(symbols[Quantity.param(bias_name)])
-                consumers[Quantity.param(bias_name)].append((Quantity.net(unit), sp.Integer(1)))
-            definitions[Quantity.net(unit)] = sp.Add(*terms)
-            nets.append(net)
-        outs = [add(Quantity.out(unit), f"out_{unit}") for unit in layer.units]
-        if rule.elementwise:
-            for unit, net, out in zip(layer.units, nets, outs):
-                definitions[Quantity.out(unit)] = rule.forward(net, alpha)
-                consumers[Quantity.net(unit)].append((Quantity.out(unit), rule.derivative(net, out, alpha)))
-        else:
-            for unit, formula in zip(layer.units, softmax_outputs(nets)):
-                definitions[Quantity.out(unit)] = formula
-            for j, unit in enumerate(layer.units):
-                consumers[Quantity.net(unit)].extend(
-                    (Quantity.out(other), softmax_derivative(outs[k], outs[j], k == j))
-                    for k, other in enumerate(layer.units)
-                )
+            nets.append(add(Quantity.net(unit), f"net_{unit}", "node", sp.Add(*terms)))
+        formulas = [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
+        for unit, formula in zip(layer.units, formulas):
+            add(Quantity.out(unit), f"out_{unit}", "node", formula)
 
     loss = loss_kind(network.loss.kind)
     count = len(network.outputs)
-    targets: dict[str, sp.Symbol] = {}
+    targets = {unit: sp.Symbol(f"t_{unit}") for unit in network.outputs}
     for unit in network.outputs:
-        targets[unit] = sp.Symbol(f"t_{unit}")
-        out = symbols[Quantity.out(unit)]
-        add(Quantity.loss_term(unit), f"E_{unit}")
-        definitions[Quantity.loss_term(unit)] = loss.term(out, targets[unit], count)
-        consumers[Quantity.out(unit)].append((Quantity.loss_term(unit), loss.derivative(out, targets[unit], count)))
-    add(Quantity.loss(), "E")
-    definitions[Quantity.loss()] = sp.Add(*[symbols[Quantity.loss_term(o)] for o in network.outputs])
-    for unit in network.outputs:
-        consumers[Quantity.loss_term(unit)].append((Quantity.loss(), sp.Integer(1)))
+        add(Quantity.loss_term(unit), f"E_{unit}", "node", loss.term(symbols[Quantity.out(unit)], targets[unit], count))
+    add(Quantity.loss(), "E", "loss", sp.Add(*[symbols[Quantity.loss_term(o)] for o in network.outputs]))
 
     return SymbolicGraph(
-        network=network,
         symbols=symbols,
         definitions=definitions,
-        consumers={q: tuple(edges) for q, edges in consumers.items()},
+        consumers=local_derivatives(order, symbols, definitions),
         order=tuple(order),
+        roles=roles,
         targets=targets,
+        values=_dense_values(network, symbols, targets),
+        missing=_dense_missing(network),
+        network=network,
         deltas=deltas,
+        outputs=network.outputs,
+        loss_kind=network.loss.kind,
+        learning_rate=network.learning_rate,
+        frozen=frozenset() if network.update_biases else frozenset(
+            p.name for p in network.parameters() if p.kind == "bias"),
     )
+
+
+def _dense_values(network: Network, symbols: Mapping[Quantity, sp.Symbol],
+                  targets: Mapping[str, sp.Symbol]) -> dict[sp.Symbol, Fraction]:
+    values: dict[sp.Symbol, Fraction] = {}
+    if network.data is not None:
+        values.update((symbols[Quantity.out(name)], value) for name, value in zip(network.inputs, network.data))
+    values.update((symbols[Quantity.param(p.name)], p.value) for p in network.parameters() if p.value is not None)
+    if network.loss.targets is not None:
+        values.update((targets[unit], value) for unit, value in zip(network.outputs, network.loss.targets))
+    return values
+
+
+def _dense_missing(network: Network) -> str:
+    if network.has_numbers:
+        return ""
+    missing = []
+    if network.data is None:
+        missing.append("[data] inputs")
+    if network.loss.targets is None:
+        missing.append("loss.targets")
+    if any(layer.weights is None for layer in network.layers):
+        missing.append("weights")
+    return ", ".join(missing) or "bias values"

@@ -1,4 +1,4 @@
-"""Losses: one registry, each output's term next to its derivative.
+"""Losses: one registry; each loss is its per-output term, written once in SymPy.
 
 Every supported loss is a sum of per-output terms E(o) that depend only on
 that output and its target, so ∂E/∂out_o = ∂E(o)/∂out_o.
@@ -10,6 +10,7 @@ that output and its target, so ∂E/∂out_o = ∂E(o)/∂out_o.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,67 +18,54 @@ import mpmath
 import sympy as sp
 
 
+_OUT, _TARGET, _COUNT = sp.symbols("out t n")
+
+
+@functools.lru_cache(maxsize=None)
+def _mpmath_function(expression: sp.Expr):
+    # Our own expressions over our own symbols, never file text: lambdify is safe here.
+    return sp.lambdify((_OUT, _TARGET, _COUNT), expression, modules="mpmath")
+
+
 @dataclass(frozen=True)
 class LossKind:
-    """A loss: its per-output term E(o), the rule for ∂E(o)/∂out, and an mpmath forward."""
+    """A loss: its one SymPy definition, the per-output term E(o); every other form is derived.
+
+    >>> LossKind("quartic", "Σ(t − o)⁴", lambda o, t, n: (t - o) ** 4).derivative(*sp.symbols("o t"), 1)
+    -4*(-o + t)**3
+    """
 
     name: str
     formula: str  # how people write it, for reports
     term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]  # (out, target, number of outputs)
-    derivative: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
-    numeric: Callable[[mpmath.mpf, mpmath.mpf, int], mpmath.mpf]
-    numeric_derivative: Callable[[mpmath.mpf, mpmath.mpf, int], mpmath.mpf]
+
+    def derivative(self, out: sp.Expr, target: sp.Expr, count: int) -> sp.Expr:
+        """∂E(o)/∂out, by SymPy."""
+        return sp.diff(self.term(_OUT, _TARGET, count), _OUT).xreplace({_OUT: out, _TARGET: target})
+
+    def numeric(self, out, target, count: int):
+        """The term evaluated in mpmath."""
+        return _mpmath_function(self.term(_OUT, _TARGET, _COUNT))(out, target, count)
+
+    def numeric_derivative(self, out, target, count: int):
+        return _mpmath_function(sp.diff(self.term(_OUT, _TARGET, _COUNT), _OUT))(out, target, count)
 
 
-def _binary_ce_numeric(out, target, n):
-    # 0·ln 0 is taken as 0, so hard 0/1 targets do not need both logarithms.
-    first = target * mpmath.log(out) if target != 0 else mpmath.mpf(0)
-    second = (1 - target) * mpmath.log(1 - out) if target != 1 else mpmath.mpf(0)
-    return -(first + second)
+LOSSES: dict[str, LossKind] = {}
 
 
-LOSSES: dict[str, LossKind] = {
-    "half_sse": LossKind(
-        "half_sse",
-        "½Σ(t − o)²",
-        term=lambda o, t, n: sp.Rational(1, 2) * (t - o) ** 2,
-        derivative=lambda o, t, n: o - t,
-        numeric=lambda o, t, n: (t - o) ** 2 / 2,
-        numeric_derivative=lambda o, t, n: o - t,
-    ),
-    "sse": LossKind(
-        "sse",
-        "Σ(t − o)²",
-        term=lambda o, t, n: (t - o) ** 2,
-        derivative=lambda o, t, n: 2 * (o - t),
-        numeric=lambda o, t, n: (t - o) ** 2,
-        numeric_derivative=lambda o, t, n: 2 * (o - t),
-    ),
-    "mse": LossKind(
-        "mse",
-        "(1/n)Σ(t − o)²",
-        term=lambda o, t, n: (t - o) ** 2 / n,
-        derivative=lambda o, t, n: sp.Rational(2, n) * (o - t),
-        numeric=lambda o, t, n: (t - o) ** 2 / n,
-        numeric_derivative=lambda o, t, n: 2 * (o - t) / n,
-    ),
-    "cross_entropy": LossKind(
-        "cross_entropy",
-        "−Σ t·ln o",
-        term=lambda o, t, n: -t * sp.log(o),
-        derivative=lambda o, t, n: -t / o,
-        numeric=lambda o, t, n: -t * mpmath.log(o) if t != 0 else mpmath.mpf(0),
-        numeric_derivative=lambda o, t, n: -t / o,
-    ),
-    "binary_cross_entropy": LossKind(
-        "binary_cross_entropy",
-        "−Σ [t·ln o + (1 − t)·ln(1 − o)]",
-        term=lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
-        derivative=lambda o, t, n: -t / o + (1 - t) / (1 - o),
-        numeric=_binary_ce_numeric,
-        numeric_derivative=lambda o, t, n: -t / o + (1 - t) / (1 - o),
-    ),
-}
+def register_loss(name: str, formula: str, term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]) -> LossKind:
+    """Add a loss from its per-output term: one entry gives every form."""
+    LOSSES[name] = LossKind(name, formula, term)
+    return LOSSES[name]
+
+
+register_loss("half_sse", "½Σ(t − o)²", lambda o, t, n: sp.Rational(1, 2) * (t - o) ** 2)
+register_loss("sse", "Σ(t − o)²", lambda o, t, n: (t - o) ** 2)
+register_loss("mse", "(1/n)Σ(t − o)²", lambda o, t, n: (t - o) ** 2 / n)
+register_loss("cross_entropy", "−Σ t·ln o", lambda o, t, n: -t * sp.log(o))
+register_loss("binary_cross_entropy", "−Σ [t·ln o + (1 − t)·ln(1 − o)]",
+              lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)))
 
 
 def loss_kind(name: str) -> LossKind:

@@ -61,6 +61,8 @@ def generated_names(graph: SymbolicGraph) -> dict[str, str]:
     """LaTeX for default parameter names: ``w^{(l)}_{ab}`` indexed as the file's matrix is."""
     network = graph.network
     names: dict[str, str] = {}
+    if network is None:
+        return names
     for index, layer in enumerate(network.layers):
         sources = network.sources(index)
         for j, unit in enumerate(layer.units):

@@ -32,7 +32,6 @@ from typing import Mapping
 
 import sympy as sp
 
-from .activations import activation
 from .graph import SymbolicGraph, build_graph
 from .quantity import Quantity
 
@@ -74,16 +73,13 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
     """
     from .chain import Engine  # the tidy rule for output δs lives with the engine
 
-    network = graph.network
     engine = Engine(graph)
     forward = tuple(
         (graph.symbols[q], graph.definitions[q]) for q in graph.order if q in graph.definitions
     )
     loss = Quantity.loss()
-    softmax_units = {
-        unit for layer in network.layers if not activation(layer.activation).elementwise for unit in layer.units
-    }
-    outputs = set(network.outputs)
+    outputs = set(graph.outputs)
+    taken = {symbol.name for symbol in graph.symbols.values()}
     # The adjoint of each vertex, as the expression later vertices read: a symbol where one is
     # assigned, otherwise the (short) expression itself.
     adjoint: dict[Quantity, sp.Expr] = {loss: sp.Integer(1)}
@@ -92,6 +88,8 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
     chains: dict[str, tuple] = {}
     position = {q: i for i, q in enumerate(graph.order)}
     for vertex in reversed(graph.order[: position[loss]]):
+        if graph.roles.get(vertex) == "input":
+            continue  # nobody asks for ∂E/∂input
         terms = [adjoint[u] * d for u, d in engine.edges(loss, vertex) if u in adjoint]
         if not terms:
             continue
@@ -99,22 +97,39 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
         if vertex.kind == "param":
             gradients[vertex.name] = total
             chains[vertex.name] = tuple((u, adjoint[u], d) for u, d in engine.edges(loss, vertex) if u in adjoint)
-        elif vertex.kind == "net":
-            if vertex.name in outputs:
-                total = engine.tidy_output_delta(total, vertex.name, targets_sum_to_one)
-            symbol = graph.deltas[vertex.name]
+            continue
+        if vertex.kind == "net" and vertex.name in outputs:
+            total = engine.tidy_output_delta(total, vertex.name, targets_sum_to_one)
+        if _named(graph, vertex, outputs):
+            symbol = _adjoint_symbol(graph, vertex, taken)
             backward.append((symbol, total))
             adjoint[vertex] = symbol
-        elif vertex.kind == "out" and vertex.name in softmax_units and vertex.name not in outputs:
-            symbol = sp.Symbol(f"dout_{vertex.name}")
-            backward.append((symbol, total))
-            adjoint[vertex] = symbol
-        elif vertex.kind == "out" and vertex.name in network.inputs:
-            continue  # nobody asks for ∂E/∂input
         else:
             adjoint[vertex] = total  # one reader (its own net), or an output's loss derivative: inline
     ordered = {name: gradients.get(name, sp.Integer(0)) for name in graph.parameters()}
     return Program(forward, tuple(backward), ordered, graph.symbols[loss], chains)
+
+
+def _named(graph: SymbolicGraph, vertex: Quantity, outputs: set[str]) -> bool:
+    """Whether a vertex's adjoint gets its own symbol: a dense net always (its δ); any other
+    vertex when more than one earlier vertex reads it, except a dense output (its short loss derivative)."""
+    if vertex.kind == "net":
+        return True
+    if vertex.kind in ("out", "loss_term") and vertex.name in outputs:
+        return False
+    definition = graph.definitions.get(vertex)
+    readers = sum(1 for s in definition.free_symbols if s in graph.symbol_set) if definition is not None else 0
+    return readers > 1
+
+
+def _adjoint_symbol(graph: SymbolicGraph, vertex: Quantity, taken: set[str]) -> sp.Symbol:
+    if vertex.kind == "net":
+        return graph.deltas[vertex.name]
+    name = f"dout_{vertex.name}" if vertex.kind == "out" else f"delta_{vertex.name}"
+    while name in taken:  # a formula node may itself be called delta_h
+        name += "_"
+    taken.add(name)
+    return sp.Symbol(name)
 
 
 # ---- numbers: the program run in mpmath ----------------------------------------------------
@@ -124,7 +139,11 @@ def _function_table():
 
     from .activations import ACTIVATIONS
 
-    table = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh,
+    from .activations import softmax_numeric
+
+    table = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
+             "erf": mpmath.erf, "Abs": abs, "Max": max, "Min": min,
+             "softmax": lambda k, *nets: softmax_numeric(list(nets))[int(k)],
              "Heaviside": lambda x, at_zero=mpmath.mpf(0): mpmath.mpf(1) if x > 0 else (
                  at_zero if x == 0 else mpmath.mpf(0))}
     for name, rule in ACTIVATIONS.items():
@@ -188,6 +207,11 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
         return value
 
     def compute(node):
+        if isinstance(node, sp.Piecewise):
+            for branch, condition in node.args:
+                if condition_holds(condition):
+                    return walk(branch)
+            raise ValueError(f"no branch of {node} holds here")
         args = [walk(argument) for argument in node.args]
         exact = all(isinstance(a, Fraction) for a in args)
         if node.is_Add:
@@ -211,8 +235,23 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
             return functions[name](*args)
         return functions[name](*(number(a) for a in args))
 
+    def condition_holds(condition) -> bool:
+        if condition is sp.true or condition is sp.false:
+            return bool(condition)
+        if isinstance(condition, (sp.And, sp.Or)):
+            parts = [condition_holds(c) for c in condition.args]
+            return all(parts) if isinstance(condition, sp.And) else any(parts)
+        compare = _COMPARISONS.get(type(condition).__name__)
+        if compare is None:
+            raise NotImplementedError(f"no numeric rule for the condition {condition}")
+        return compare(walk(condition.lhs), walk(condition.rhs))
+
     return walk(expression)
 
 
+_COMPARISONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a <= b,
+                "StrictGreaterThan": lambda a, b: a > b, "GreaterThan": lambda a, b: a >= b,
+                "Equality": lambda a, b: a == b, "Unequality": lambda a, b: a != b}
+
 #: Functions that give exact results on exact arguments (comparisons and products only).
-_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu"})
+_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu", "Abs", "Max", "Min"})

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-QuantityKind = Literal["net", "out", "param", "loss", "loss_term"]
+QuantityKind = Literal["net", "out", "param", "loss", "loss_term", "node"]
 
 
 @dataclass(frozen=True, order=True)
 class Quantity:
-    """A vertex of the graph: net(u), out(u), a parameter, E(o) or E.
+    """A vertex of the graph: net(u), out(u), a parameter, E(o), E, or a formula node by its name.
 
     >>> str(Quantity.out("h1")), str(Quantity.loss()), str(Quantity.loss_term("o1")), str(Quantity.param("w5"))
     ('out(h1)', 'E', 'E(o1)', 'w5')
@@ -37,6 +37,11 @@ class Quantity:
         return Quantity("param", name)
 
     @staticmethod
+    def node(name: str) -> "Quantity":
+        """A named node of a formula graph (or one of its inputs)."""
+        return Quantity("node", name)
+
+    @staticmethod
     def loss() -> "Quantity":
         return Quantity("loss", "")
 
@@ -49,7 +54,7 @@ class Quantity:
             return f"{self.kind}({self.name})"
         if self.kind == "loss_term":
             return f"E({self.name})"
-        return "E" if self.kind == "loss" else self.name
+        return "E" if self.kind == "loss" else self.name  # a parameter or a formula node: its name
 
 
 _QUANTITY = re.compile(r" *(?:(net|out|E) *\( *([A-Za-z][A-Za-z0-9_]*) *\)|(E)|([A-Za-z][A-Za-z0-9_]*)) *")

@@ -75,29 +75,16 @@ def _settle(value: sp.Expr, digits: int, quantity: Quantity) -> sp.Expr:
         return value
     settled = value.evalf(digits)
     if settled.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not settled.is_Number:
-        raise InputError(f"{quantity} is undefined at these numbers ({value})", place="loss.kind")
+        place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
+        raise InputError(f"{quantity} is undefined at these numbers ({value})", place=place)
     return settled
 
 
 def point_of(graph: SymbolicGraph, parameters: Optional[Mapping[str, sp.Expr]] = None) -> Point:
-    """The point given by the network's own numbers, optionally with some parameters replaced."""
-    network = graph.network
-    if not network.has_numbers:
-        missing = []
-        if network.data is None:
-            missing.append("[data] inputs")
-        if network.loss.targets is None:
-            missing.append("loss.targets")
-        if any(layer.weights is None for layer in network.layers):
-            missing.append("weights")
-        raise InputError(f"numbers needed but the file has no {', '.join(missing) or 'bias values'}", place="data")
-    leaves: dict[sp.Symbol, sp.Expr] = {}
-    for name, value in zip(network.inputs, network.data):
-        leaves[graph.symbols[Quantity.out(name)]] = rational(value)
-    for parameter in network.parameters():
-        leaves[graph.symbols[Quantity.param(parameter.name)]] = rational(parameter.value)
-    for unit, value in zip(network.outputs, network.loss.targets):
-        leaves[graph.targets[unit]] = rational(value)
+    """The point given by the file's own numbers, optionally with some parameters replaced."""
+    if graph.missing:
+        raise InputError(f"numbers needed but the file has no {graph.missing}", place="data")
+    leaves: dict[sp.Symbol, sp.Expr] = {symbol: rational(value) for symbol, value in graph.values.items()}
     if parameters:
         for name, value in parameters.items():
             leaves[graph.symbols[Quantity.param(name)]] = value
@@ -114,19 +101,19 @@ def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None,
     evaluate again, while a report that shows a few decimals needs only enough
     digits.
     """
-    network = engine.network
+    graph = engine.graph
     rate = learning_rate
     if rate is None:
-        if network.learning_rate is None:
+        if graph.learning_rate is None:
             raise InputError("an update needs training.learning_rate", place="training.learning_rate")
-        rate = rational(network.learning_rate)
+        rate = rational(graph.learning_rate)
     point = engine.point
     updated = {}
-    for parameter in network.parameters():
-        old = point.leaves[engine.graph.symbols[Quantity.param(parameter.name)]]
-        if parameter.kind == "bias" and not network.update_biases:
-            updated[parameter.name] = old
+    for name in graph.parameters():
+        old = point.leaves[graph.symbols[Quantity.param(name)]]
+        if name in graph.frozen:
+            updated[name] = old
         else:
-            gradient = engine.gradient(parameter.name)
-            updated[parameter.name] = old - rate * (gradient.exact if digits is None else gradient.evalf(digits))
+            gradient = engine.gradient(name)
+            updated[name] = old - rate * (gradient.exact if digits is None else gradient.evalf(digits))
     return updated
