@@ -30,6 +30,10 @@ _EXPORTS = {
     "SymbolicGraph": "graph", "build_graph": "graph",
     "Quantity": "quantity", "parse_quantity": "quantity",
     "load_network": "loader", "network_from_mapping": "loader", "read_document": "loader",
+    "load_model": "loader", "graph_from_mapping": "loader",
+    "Model": "model", "sigmoid": "activations", "relu": "activations", "leaky_relu": "activations",
+    "softplus": "activations", "softmax": "activations", "register_activation": "activations",
+    "register_loss": "losses",
     "Bias": "network", "Layer": "network", "Loss": "network", "Network": "network", "Parameter": "network",
 }
 __all__ = sorted(_EXPORTS)

@@ -40,6 +40,7 @@ from .network import Network
 MAX_DIGITS = 1000
 
 if TYPE_CHECKING:
+    from .model import Model
     from .values import Point
 
 #: Most paths :meth:`Derivation.paths` will list before it refuses.
@@ -161,16 +162,21 @@ def _term_paths(term: tuple[Factor, ...]) -> Iterator[tuple[Factor, ...]]:
 class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
-    def __init__(self, network: Network | SymbolicGraph) -> None:
+    def __init__(self, network: "Network | SymbolicGraph | Model") -> None:
+        from .model import Model
+
+        if isinstance(network, Model):
+            network = network.graph()
         if not isinstance(network, (Network, SymbolicGraph)):
-            raise InputError(f"an Engine takes a Network or a SymbolicGraph, not {type(network).__name__} "
-                             "(load a file with symbackprop.load_network)", place="network")
+            raise InputError(f"an Engine takes a Network, a Model or a SymbolicGraph, not {type(network).__name__} "
+                             "(load a file with symbackprop.load_model)", place="network")
         self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
         self.network = self.graph.network
         self._position = {q: i for i, q in enumerate(self.graph.order)}
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
+        self._closed: dict[sp.Symbol, sp.Expr] | None = None
 
     # ---- the reverse sweep -------------------------------------------------------------
     def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
@@ -288,14 +294,24 @@ class Engine:
 
     # ---- other forms ------------------------------------------------------------------
     def closed_form(self, expression: sp.Expr) -> sp.Expr:
-        """Replace every node symbol by its definition, last layer first: the expression in leaves."""
-        result = expression
-        for quantity in reversed(self.graph.order):
-            if quantity in self.graph.definitions:
-                symbol = self.graph.symbols[quantity]
-                if symbol in result.free_symbols:
-                    result = result.xreplace({symbol: self.graph.definitions[quantity]})
-        return result
+        """``expression`` in inputs, parameters and targets only: every node symbol replaced by its closed form.
+
+        Each node's closed form is built once, in forward order, from its definition and the closed
+        forms of the nodes it reads (shared, never copied), so the work is linear in the graph.
+        """
+        closed = self._closed_nodes()
+        return expression.xreplace({s: closed[s] for s in expression.free_symbols if s in closed})
+
+    def _closed_nodes(self) -> dict[sp.Symbol, sp.Expr]:
+        if self._closed is None:
+            closed: dict[sp.Symbol, sp.Expr] = {}
+            for quantity in self.graph.order:
+                definition = self.graph.definitions.get(quantity)
+                if definition is not None:
+                    closed[self.graph.symbols[quantity]] = definition.xreplace(
+                        {s: closed[s] for s in definition.free_symbols if s in closed})
+            self._closed = closed
+        return self._closed
 
     def simplified(self, of: Quantity, wrt: Quantity) -> sp.Expr:
         """The derivative rebuilt from tidied adjoints (each δ simplified where it is formed)."""

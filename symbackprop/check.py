@@ -4,7 +4,8 @@ Status per parameter, each earned by a computation:
 
 * ``ok``: the gradient agrees with the central difference within the tolerance of the mode;
 * ``kink``: it does not, but a ReLU-type unit that the parameter feeds has its net input at zero
-  or crossing zero within the actual finite-difference step, *and* the gradient equals the
+  or crossing zero within the actual finite-difference step (in a formula graph: a node with
+  |a|, max, min, a case split or a ReLU whose switching expression is 0 or changes sign), *and* the gradient equals the
   derivative from the left or from the right (one-sided differences), as a derivative at a kink must;
 * ``mismatch``: every other disagreement.
 
@@ -89,8 +90,53 @@ def _noise(digits: int, float64: bool, loss) -> mpmath.mpf:
     return mpmath.mpf(10) ** (-max(digits, ANALYTIC_DIGITS)) * scale
 
 
+@dataclass(frozen=True)
+class _Oracle:
+    """What the check asks of the independent evaluator, for a dense network or a formula graph."""
+
+    names: tuple[str, ...]
+    loss: Callable[[], object]
+    central: Callable[[str], NumericDerivative]
+    one_sided: Callable[[str], tuple[NumericDerivative, NumericDerivative]]
+    kinks_crossed: Callable[[str], tuple[str, ...]]
+
+
+def _dense_oracle(network: Network, digits: int, float64: bool) -> _Oracle:
+    candidates = _kink_units(network)
+    base_nets = unit_nets(network, digits) if candidates else {}
+
+    def kinks_crossed(name: str) -> tuple[str, ...]:
+        parameter = network.parameter(name)
+        return _kinks_within_step(network, parameter, _kinks_fed(network, parameter, candidates), base_nets,
+                                  digits, float64)
+
+    return _Oracle(
+        names=tuple(parameter.name for parameter in network.parameters()),
+        loss=lambda: loss_at(network, {}, digits),
+        central=lambda name: finite_difference(network, name, digits, float64),
+        one_sided=lambda name: one_sided_derivatives(network, name, digits, float64),
+        kinks_crossed=kinks_crossed,
+    )
+
+
+def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
+    from .numeric import graph_finite_difference, graph_forward, graph_kinks_crossed, graph_loss, graph_one_sided
+    from .values import point_of
+
+    point_of(graph)  # the numbers must all be there: one clear message if not
+    forward = graph_forward(graph)
+    step = max(mpmath.mpf(central_step(digits, float64)), mpmath.mpf(one_sided_step(digits, float64)))
+    return _Oracle(
+        names=tuple(graph.parameters()),
+        loss=lambda: graph_loss(forward, False, digits),
+        central=lambda name: graph_finite_difference(forward, name, digits, float64),
+        one_sided=lambda name: graph_one_sided(forward, name, digits, float64),
+        kinks_crossed=lambda name: graph_kinks_crossed(forward, name, step, digits),
+    )
+
+
 def check_gradients(
-    network: Network,
+    network: object,
     analytic: Optional[Mapping[str, object]] = None,
     digits: int = 50,
     float64: bool = False,
@@ -98,58 +144,63 @@ def check_gradients(
 ) -> CheckReport:
     """Check ``analytic`` (default: the engine's exact gradients) against finite differences.
 
+    ``network`` is a dense :class:`Network`, a :class:`~symbackprop.model.Model` or a graph.
     ``analytic`` maps parameter names to numbers (anything mpmath can read,
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    if not isinstance(network, Network):
-        raise InputError(f"check_gradients takes a Network, not {type(network).__name__}", place="network")
+    from .graph import SymbolicGraph
+    from .model import Model
+
+    if isinstance(network, Model):
+        network = network.graph()
+    if isinstance(network, SymbolicGraph) and network.network is not None:
+        network = network.network
+    if not isinstance(network, (Network, SymbolicGraph)):
+        raise InputError(f"check_gradients takes a Network, a Model or a graph, not {type(network).__name__}",
+                         place="network")
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
-    names = [parameter.name for parameter in network.parameters()]
     if analytic is None:
         from .chain import Engine
 
         analytic = Engine(network).gradient_values(max(digits, ANALYTIC_DIGITS) + 5)
-    missing = [name for name in names if name not in analytic]
-    if missing:
-        raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)", place="analytic")
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
-        loss = loss_at(network, {}, digits)
+        oracle = _dense_oracle(network, digits, float64) if isinstance(network, Network) else _graph_oracle(
+            network, digits, float64)
+        missing = [name for name in oracle.names if name not in analytic]
+        if missing:
+            raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)",
+                             place="analytic")
+        loss = oracle.loss()
         threshold, noise = tolerance(digits, float64), _noise(digits, float64, loss)
-        candidates = _kink_units(network)
-        base_nets = unit_nets(network, digits) if candidates else {}
         rows: list[GradientCheck] = []
-        for parameter in network.parameters():
+        for name in oracle.names:
             if progress is not None and rows:
                 progress(len(rows))
             try:
-                exact = to_mpf(analytic[parameter.name])
+                exact = to_mpf(analytic[name])
             except TypeError:
-                raise InputError(f"the analytic value of {parameter.name!r} is not a number", place="analytic") from None
-            central = finite_difference(network, parameter.name, digits, float64)
-            numeric = mpmath.mpf(central.value)
+                raise InputError(f"the analytic value of {name!r} is not a number", place="analytic") from None
+            numeric = mpmath.mpf(oracle.central(name).value)
             if not mpmath.isfinite(numeric):
                 if float64:
                     raise InputError(
-                        f"float64 cannot evaluate the loss near {parameter.name!r} (it overflows); "
+                        f"float64 cannot evaluate the loss near {name!r} (it overflows); "
                         "run the check without --float64, in high precision", place="float64")
-                raise InputError(f"the loss is undefined near {parameter.name!r}", place="loss.kind")
+                raise InputError(f"the loss is undefined near {name!r}", place="loss.kind")
             error = abs(exact - numeric)
             relative = error / max(abs(exact), abs(numeric), noise)  # below the floor, relative to the floor
             if _agrees(exact, numeric, threshold, noise):
-                rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "ok"))
+                rows.append(GradientCheck(name, exact, numeric, error, relative, "ok"))
                 continue
-            fed = _kinks_fed(network, parameter, candidates)
-            crossed = _kinks_within_step(network, parameter, fed, base_nets, digits, float64)
+            crossed = oracle.kinks_crossed(name)
             if crossed:
-                left, right = one_sided_derivatives(network, parameter.name, digits, float64)
+                left, right = oracle.one_sided(name)
                 sides = (mpmath.mpf(left.value), mpmath.mpf(right.value))
-                if any(_agrees(exact, side, threshold, noise) for side in sides):
-                    rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "kink", crossed, sides))
-                    continue
-                rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "mismatch", crossed, sides))
+                status = "kink" if any(_agrees(exact, side, threshold, noise) for side in sides) else "mismatch"
+                rows.append(GradientCheck(name, exact, numeric, error, relative, status, crossed, sides))
                 continue
-            rows.append(GradientCheck(parameter.name, exact, numeric, error, relative, "mismatch"))
+            rows.append(GradientCheck(name, exact, numeric, error, relative, "mismatch"))
     return CheckReport(loss, tuple(rows), digits, float64)
 
 

@@ -131,11 +131,10 @@ def _program_form_reason(engine) -> str:
 
 def _derive(args) -> int:
     from .chain import Engine
-    from .loader import load_network
+    from .loader import load_model
     from .report import derivation_text, derive_json, derive_latex
 
-    network = load_network(args.file)
-    engine = Engine(network)
+    engine = Engine(load_model(args.file))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     program_names = _delta_form_names(engine, wrt, args.form, "chain")
@@ -143,7 +142,7 @@ def _derive(args) -> int:
         return _derive_program(engine, program_names, args.digits, args.format)
     form = args.form or "chain"
     derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
-    with_value = network.has_numbers
+    with_value = not engine.graph.missing
     if with_value:
         engine.point.numeric(args.digits + 12)  # fail early (exit 2) if the loss is undefined here
     if args.format == "json":
@@ -168,7 +167,7 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
     program = straight_line_program(engine.graph)
     progress.say("program built")
     values = None
-    if engine.network.has_numbers and form != "latex":  # the LaTeX lines carry no values
+    if not engine.graph.missing and form != "latex":  # the LaTeX lines carry no values
         _, values = evaluate(program, point_of(engine.graph).leaves, digits + 10)
         _require_finite(values)
         progress.say("values computed")
@@ -231,14 +230,15 @@ class _Progress:
 
 def _check(args) -> int:
     from .check import check_gradients
-    from .loader import load_network
+    from .loader import load_model
     from .report import check_json, check_text
 
     import time
 
-    network = load_network(args.file)
-    progress = _Progress(time.monotonic(), len(network.parameters()), "parameters", "checked")
-    report = check_gradients(network, digits=args.digits, float64=args.float64,
+    model = load_model(args.file)
+    count = len(model.parameters())
+    progress = _Progress(time.monotonic(), count, "parameters", "checked")
+    report = check_gradients(model, digits=args.digits, float64=args.float64,
                              progress=lambda done: progress.tick(done, every=1))
     progress.done()
     print(check_json(report) if args.format == "json" else check_text(report))
@@ -288,14 +288,14 @@ def _explain(args) -> int:
     from .check import check_gradients
     from .document import to_latex, to_markdown
     from .explain import explain, require_explainable
-    from .loader import load_network, read_document
+    from .loader import load_model, read_document
 
-    network = load_network(args.file)
+    model = load_model(args.file)
     meta = read_document(args.file).get("meta", {})
     title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
-    engine = Engine(network)
+    engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
-    check = check_gradients(network, analytic=None, digits=30) if network.has_numbers else None
+    check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
     document = explain(engine, places=args.digits, check=check, title=title)
     text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
     _emit(text, args.output)
@@ -304,10 +304,10 @@ def _explain(args) -> int:
 
 def _latex(args) -> int:
     from .chain import Engine
-    from .loader import load_network
+    from .loader import load_model
     from .report import derive_latex
 
-    engine = Engine(load_network(args.file))
+    engine = Engine(load_model(args.file))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     program_names = _delta_form_names(engine, wrt, args.form, "compact")
@@ -323,16 +323,23 @@ def _diagram(args) -> int:
     from pathlib import Path
 
     from .chain import Engine
-    from .diagram import RENDERED, GraphvizMissing, network_dot, render
+    from .diagram import RENDERED, GraphvizMissing, graph_dot, network_dot, render
     from .errors import InputError
-    from .loader import load_network
+    from .loader import load_model
 
-    network = load_network(args.file)
-    engine = Engine(network) if network.has_numbers else None
+    model = load_model(args.file)
+    engine = Engine(model)
+    if engine.graph.missing:
+        engine = None
     suffix = Path(args.output).suffix.lower() if args.output else ".dot"
     if suffix not in (".dot", ".gv", *RENDERED):
         raise InputError(f"cannot draw {args.output}: name it .dot, .gv, .svg or .png", place="-o")
-    dot_text = network_dot(network, engine, digits=args.digits)
+    if engine is not None and engine.graph.is_formula_graph():
+        dot_text = graph_dot(engine.graph, engine, digits=args.digits)
+    elif engine is None and not hasattr(model, "layers"):
+        dot_text = graph_dot(model, None, digits=args.digits)
+    else:
+        dot_text = network_dot(model, engine, digits=args.digits)
     if suffix in RENDERED:
         try:
             _emit(render(dot_text, RENDERED[suffix]), args.output)

@@ -96,6 +96,42 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+def graph_dot(graph, engine=None, digits: int = 4) -> str:
+    """DOT text for a formula graph: a node per input, parameter and formula, an edge per use.
+
+    Each formula node shows its formula (and value); each edge into a formula node
+    is a symbol its formula reads; with numbers, parameters show ∂E/∂p.
+    """
+    from .printing import text
+
+    edges = sum(len(graph.consumers[q]) for q in graph.order)
+    if edges > MAX_EDGES:
+        raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="graph")
+    numbers = engine is not None and not graph.missing
+    gradients = engine.gradient_values(digits + 10) if numbers else {}
+    point = engine.point if numbers else None
+    lines = ["digraph formulas {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];']
+    for quantity in graph.order:
+        symbol = graph.symbols[quantity]
+        role = graph.roles[quantity]
+        label = str(quantity)
+        if quantity in graph.definitions:
+            formula = text(graph.definitions[quantity])
+            label += " = " + (formula if len(formula) <= 60 else formula[:57] + "...")
+        if numbers:
+            label += f"\n= {format_decimal(point.evalf(symbol, digits + 10), digits, trim=True)}"
+            if role == "parameter":
+                label += f"\n∂E/∂{quantity} = {format_decimal(gradients[quantity.name], digits)}"
+        shape = {"input": "box", "parameter": "diamond", "loss": "doublecircle"}.get(role, "ellipse")
+        lines.append(f"  {_quoted(str(quantity))} [label={_quoted(label)}, shape={shape}];")
+    for quantity in graph.order:
+        for consumer, _ in graph.consumers[quantity]:
+            lines.append(f"  {_quoted(str(quantity))} -> {_quoted(str(consumer))};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def render(dot_text: str, file_format: str, dot_program: Optional[str] = None) -> bytes:
     """SVG or PNG bytes from DOT text, by Graphviz; :class:`GraphvizMissing` if ``dot`` is not installed."""
     program = dot_program or shutil.which("dot")

@@ -35,6 +35,10 @@ NODE_PREFIXES = ("net_", "out_", "delta_", "dout_", "t_")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
 TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta"}
+GRAPH_TOP_LEVEL_KEYS = {"graph", "loss", "data", "training", "claims", "meta"}
+GRAPH_KEYS = {"inputs", "targets", "parameters", "nodes"}
+GRAPH_NODE_KEYS = {"name", "formula"}
+GRAPH_LOSS_KEYS = {"formula", "targets"}
 NETWORK_KEYS = {"convention", "inputs", "layers"}
 LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha"}
 LOSS_KEYS = {"kind", "targets"}
@@ -145,6 +149,153 @@ def load_network(path: str | Path) -> Network:
         return network_from_mapping(document)
     except InputError as error:
         raise error.located(str(path)) from None
+
+
+def load_model(path: str | Path):
+    """Read a file: a dense ``[network]`` gives a :class:`Network`, a ``[graph]`` of formulas a graph."""
+    document = read_document(path)
+    try:
+        if isinstance(document, dict) and "graph" in document:
+            return graph_from_mapping(document)
+        return network_from_mapping(document)
+    except InputError as error:
+        raise error.located(str(path)) from None
+
+
+def graph_from_mapping(document: Mapping[str, Any]):
+    """Build a :class:`~symbackprop.graph.SymbolicGraph` from a ``[graph]`` document of formulas.
+
+    >>> graph = graph_from_mapping({"graph": {"inputs": ["x"], "targets": ["t"], "parameters": {"w": "0.5"},
+    ...     "nodes": [{"name": "y", "formula": "tanh(w*x)"}]}, "loss": {"formula": "(y - t)^2/2", "targets": ["1"]},
+    ...     "data": {"inputs": ["2"]}})
+    >>> graph.definitions[graph.named("y")]
+    tanh(w*x)
+    """
+    import sympy as sp
+
+    from .formula import FormulaError, parse_formula
+    from .model import MAX_NODES, check_name, formula_graph
+
+    _require_table(document, "", "the document")
+    _no_unknown_keys(document, GRAPH_TOP_LEVEL_KEYS, "")
+    table = _require_key(document, "graph", "")
+    _require_table(table, "graph", "[graph]")
+    _no_unknown_keys(table, GRAPH_KEYS, "graph")
+    inputs = _graph_names(table.get("inputs", []), "graph.inputs")
+    targets = _graph_names(table.get("targets", []), "graph.targets")
+    parameter_table = table.get("parameters", {})
+    _require_table(parameter_table, "graph.parameters", "[graph.parameters]")
+    node_tables = _require_key(table, "nodes", "graph")
+    if not isinstance(node_tables, list):
+        raise InputError(f"expected [[graph.nodes]] tables, got {_kind(node_tables)}", place="graph.nodes")
+    if len(inputs) + len(targets) + len(parameter_table) + len(node_tables) > MAX_NODES:
+        raise InputError(f"a graph has at most {MAX_NODES} nodes, inputs and parameters", place="graph")
+    values: dict = {}
+    symbols: dict[str, Any] = {}
+    leaves = []
+    for names, role, place in ((inputs, "input", "graph.inputs"), (targets, "target", "graph.targets")):
+        for name in names:
+            leaves.append((name, _fresh(symbols, name, place, check_name), role))
+    for name, value in parameter_table.items():
+        place = f"graph.parameters.{name}"
+        leaves.append((name, _fresh(symbols, name, place, check_name), "parameter"))
+        values[symbols[name]] = _number(value, place)
+    later = {}
+    for index, node in enumerate(node_tables):
+        _require_table(node, f"graph.nodes[{index}]", "a node")
+        name = _require_key(node, "name", f"graph.nodes[{index}]")
+        check_name(name, f"graph.nodes[{index}].name")
+        later.setdefault(name, "is defined later: a formula reads only inputs, targets, parameters and earlier "
+                               "nodes (no cycles)")
+    nodes = []
+    for index, node in enumerate(node_tables):
+        _no_unknown_keys(node, GRAPH_NODE_KEYS, f"graph.nodes[{index}]")
+        name = node["name"]
+        place = f"graph.nodes.{name}.formula"
+        if name in symbols:
+            raise InputError(f"{name!r} is already a name in this graph", place=f"graph.nodes[{index}].name")
+        del later[name]
+        later_here = dict(later, **{name: "is this node itself: a formula cannot read its own value (no cycles)"})
+        try:
+            definition = parse_formula(_require_key(node, "formula", f"graph.nodes.{name}"), symbols, later_here)
+        except FormulaError as error:
+            raise InputError(str(error), place=place) from None
+        nodes.append((name, _fresh(symbols, name, place, check_name), definition))
+    loss_table = _require_key(document, "loss", "")
+    _require_table(loss_table, "loss", "[loss]")
+    _no_unknown_keys(loss_table, GRAPH_LOSS_KEYS, "loss")
+    try:
+        loss = parse_formula(_require_key(loss_table, "formula", "loss"), symbols)
+    except FormulaError as error:
+        raise InputError(str(error), place="loss.formula") from None
+    if "targets" in loss_table:
+        for name, value in zip(targets, _numbers(loss_table["targets"], "loss.targets", len(targets),
+                                                 f"one per target: {_listing(targets)}")):
+            values[symbols[name]] = value
+    if "data" in document:
+        data = document["data"]
+        _require_table(data, "data", "[data]")
+        _no_unknown_keys(data, DATA_KEYS, "data")
+        for name, value in zip(inputs, _numbers(_require_key(data, "inputs", "data"), "data.inputs", len(inputs),
+                                                f"one per input: {_listing(inputs)}")):
+            values[symbols[name]] = value
+    rate, update_biases = _training(document)
+    if not update_biases:
+        raise InputError("a graph has no biases; update_biases applies to dense layers", place="training.update_biases")
+    meta = document.get("meta", {})
+    title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
+    graph = formula_graph(leaves, nodes, loss if isinstance(loss, sp.Expr) else sp.sympify(loss), values, rate, title)
+    _check_graph_values(graph)
+    return graph
+
+
+def _graph_names(value: Any, place: str) -> tuple[str, ...]:
+    from .model import MAX_NODES, check_name
+
+    if not isinstance(value, list):
+        raise InputError(f"expected a list of names, got {_kind(value)}", place=place)
+    if len(value) > MAX_NODES:
+        raise InputError(f"{len(value)} names; at most {MAX_NODES} are supported", place=place)
+    for i, name in enumerate(value):
+        check_name(name, f"{place}[{i}]")
+    return tuple(value)
+
+
+def _fresh(symbols: dict, name: str, place: str, check_name) -> Any:
+    import sympy as sp
+
+    check_name(name, place)
+    if name in symbols:
+        raise InputError(f"{name!r} is declared twice", place=place)
+    symbols[name] = sp.Symbol(name)
+    return symbols[name]
+
+
+def _check_graph_values(graph) -> None:
+    """Every node's value at the file's numbers is finite and within range: an overflow names its node."""
+    if graph.missing:
+        return
+    import mpmath
+
+    from .program import FORMULA_MAGNITUDE, evaluate_expression
+
+    values: dict = {symbol: value for symbol, value in graph.values.items()}
+    with mpmath.workdps(30):
+        for quantity in graph.order:
+            definition = graph.definitions.get(quantity)
+            if definition is None:
+                continue
+            place = "loss.formula" if quantity.kind == "loss" else f"graph.nodes.{quantity.name}.formula"
+            try:
+                values[graph.symbols[quantity]] = evaluate_expression(definition, values, limit=FORMULA_MAGNITUDE)
+            except OverflowError:
+                raise InputError(f"{quantity} overflows at the file's numbers (beyond 1e{FORMULA_MAGNITUDE_EXPONENT})",
+                                 place=place) from None
+            except (ValueError, ZeroDivisionError, ArithmeticError) as error:
+                raise InputError(f"{quantity} is undefined at the file's numbers ({error})", place=place) from None
+
+
+FORMULA_MAGNITUDE_EXPONENT = 300
 
 
 def network_from_mapping(document: Mapping[str, Any]) -> Network:

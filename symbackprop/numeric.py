@@ -383,3 +383,160 @@ def unit_nets(network: Network, digits: int = 50) -> dict[str, mpmath.mpf]:
     """Each unit's net input at the network's numbers (used to locate ReLU kinks)."""
     with mpmath.workdps(digits + 10):
         return dict(_pass_or_error(network, {}, _mp_number, Ops()).nets)
+
+
+# ---- formula graphs ------------------------------------------------------------------------
+# The same oracle for a graph of formulas: it reads each node's forward definition (rewritten in
+# elementary functions) and evaluates it with its own small walker; it never reads a derivative,
+# the graph's local derivatives, or the engine's evaluator.
+
+_MP_FUNCTIONS = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
+                 "tan": mpmath.tan, "atan": mpmath.atan, "sinh": mpmath.sinh, "cosh": mpmath.cosh,
+                 "erf": mpmath.erf, "Abs": abs, "Max": max, "Min": min}
+_FLOAT_FUNCTIONS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos,
+                    "tan": math.tan, "atan": math.atan, "sinh": math.sinh, "cosh": math.cosh,
+                    "erf": math.erf, "Abs": abs, "Max": max, "Min": min}
+_RELATIONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a <= b,
+              "StrictGreaterThan": lambda a, b: a > b, "GreaterThan": lambda a, b: a >= b}
+
+
+@dataclass(frozen=True)
+class GraphForward:
+    """A formula graph read for the oracle: each node's definition in elementary functions."""
+
+    graph: object
+    definitions: tuple  # (symbol, elementary definition), in forward order
+    loss: object  # the loss symbol
+    switches: Mapping[object, tuple]  # node symbol -> expressions whose sign change is a kink of that node
+
+
+def graph_forward(graph) -> GraphForward:
+    """Prepare ``graph`` for the oracle (once per graph)."""
+    import sympy as sp
+
+    from .activations import explicit_form
+
+    definitions, switches = [], {}
+    for quantity in graph.order:
+        definition = graph.definitions.get(quantity)
+        if definition is None:
+            continue
+        symbol = graph.symbols[quantity]
+        elementary = explicit_form(definition)
+        definitions.append((symbol, elementary))
+        found = []
+        for node in sp.preorder_traversal(elementary):
+            if isinstance(node, (sp.Abs, sp.Heaviside, sp.sign)):
+                found.append(node.args[0])
+            elif isinstance(node, (sp.Max, sp.Min)):
+                found.extend(a - b for a, b in zip(node.args, node.args[1:]))
+            elif isinstance(node, sp.Piecewise):
+                found.extend(c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational))
+        if found:
+            switches[symbol] = tuple(found)
+    return GraphForward(graph, tuple(definitions), graph.symbols[Quantity.loss()], switches)
+
+
+def graph_values(forward: GraphForward, shift=None, float64: bool = False) -> dict:
+    """Every node's value at the file's numbers, with ``shift = (symbol, h)`` added to one leaf."""
+    number = _float_number if float64 else _mp_number
+    values = {symbol: number(value) for symbol, value in forward.graph.values.items()}
+    if shift is not None:
+        symbol, h = shift
+        values[symbol] = values[symbol] + h
+    functions = _FLOAT_FUNCTIONS if float64 else _MP_FUNCTIONS
+    try:
+        for symbol, definition in forward.definitions:
+            values[symbol] = _walk(definition, values, functions, float64)
+    except (ValueError, ZeroDivisionError, OverflowError) as error:
+        raise InputError(f"the loss is undefined at these numbers ({error})", place="loss.formula") from None
+    return values
+
+
+def _walk(node, values, functions, float64: bool):
+    import sympy as sp
+
+    if node.is_Symbol:
+        return values[node]
+    if node.is_Number:
+        return float(node) if float64 else mpmath.mpf(node.p) / node.q if node.is_Rational else mpmath.mpf(str(node))
+    if isinstance(node, sp.Piecewise):
+        for branch, condition in node.args:
+            if condition is sp.true or _RELATIONS[type(condition).__name__](
+                    _walk(condition.lhs, values, functions, float64), _walk(condition.rhs, values, functions, float64)):
+                return _walk(branch, values, functions, float64)
+        raise ValueError(f"no branch of {node} holds")
+    args = [_walk(a, values, functions, float64) for a in node.args]
+    if node.is_Add:
+        return math.fsum(args) if float64 else mpmath.fsum(args)
+    if node.is_Mul:
+        return math.prod(args) if float64 else mpmath.fprod(args)
+    if node.is_Pow:
+        base, power = args
+        if not float64 and base < 0 and power != int(power):
+            raise ValueError(f"{node} is not real")
+        return base**power
+    if isinstance(node, sp.Heaviside):
+        at_zero = args[1] if len(args) > 1 else 0.5
+        return 1 if args[0] > 0 else (at_zero if args[0] == 0 else 0)
+    name = type(node).__name__
+    if name not in functions:
+        raise InputError(f"the finite-difference oracle has no rule for {name}", place="graph")
+    if name == "log" and args[0] <= 0:
+        raise ValueError(f"log of {args[0]}")
+    return functions[name](*args)
+
+
+def graph_loss(forward: GraphForward, float64: bool = False, digits: int = 50):
+    with mpmath.workdps(digits + 10):
+        return graph_values(forward, None, float64)[forward.loss]
+
+
+def graph_finite_difference(forward: GraphForward, parameter: str, digits: int = 50,
+                            float64: bool = False) -> NumericDerivative:
+    """∂E/∂parameter of a formula graph, by central differences with Richardson extrapolation."""
+    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    if float64:
+        return _richardson(lambda h: graph_values(forward, (symbol, h), True)[forward.loss], central_step(digits, True), 3)
+    with mpmath.workdps(working_digits(digits)):
+        return _richardson(lambda h: graph_values(forward, (symbol, h))[forward.loss], central_step(digits),
+                           RICHARDSON_LEVELS)
+
+
+def graph_one_sided(forward: GraphForward, parameter: str, digits: int = 50,
+                    float64: bool = False) -> tuple[NumericDerivative, NumericDerivative]:
+    """∂E/∂parameter from the left and from the right (see :func:`one_sided_derivatives`)."""
+    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    if float64:
+        value = lambda h: graph_values(forward, (symbol, h), True)[forward.loss]
+        return tuple(_richardson_one_sided(value, value(0.0), side * 2.0**-8, 4) for side in (-1, 1))
+    with mpmath.workdps(working_digits(digits)):
+        value = lambda h: graph_values(forward, (symbol, h))[forward.loss]
+        base = value(mpmath.mpf(0))
+        return tuple(_richardson_one_sided(value, base, side * one_sided_step(digits), ONE_SIDED_LEVELS)
+                     for side in (-1, 1))
+
+
+def graph_kinks_crossed(forward: GraphForward, parameter: str, step, digits: int = 50) -> tuple[str, ...]:
+    """The nodes downstream of ``parameter`` with a kink (|a|, max, min, a case split, ReLU) whose
+    switching expression is 0, or changes sign, as the parameter moves by ``step`` either way."""
+    graph = forward.graph
+    symbol = graph.symbols[Quantity.param(parameter)]
+    downstream = {symbol}
+    for node, definition in forward.definitions:
+        if definition.free_symbols & downstream:
+            downstream.add(node)
+    candidates = [node for node in forward.switches if node in downstream]
+    if not candidates:
+        return ()
+    found = []
+    with mpmath.workdps(working_digits(digits)):
+        passes = [graph_values(forward, (symbol, h)) for h in (-mpmath.mpf(step), mpmath.mpf(0), mpmath.mpf(step))]
+        functions = _MP_FUNCTIONS
+        for node in candidates:
+            for switch in forward.switches[node]:
+                signs = [mpmath.sign(_walk(switch, values, functions, False)) for values in passes]
+                if signs[1] == 0 or len(set(signs)) > 1:
+                    found.append(str(node))
+                    break
+    return tuple(found)

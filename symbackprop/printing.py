@@ -19,6 +19,7 @@ from typing import Mapping, Optional
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from .graph import SymbolicGraph
@@ -80,7 +81,27 @@ def generated_names(graph: SymbolicGraph) -> dict[str, str]:
     return names
 
 
-class SymbackpropLatexPrinter(LatexPrinter):
+class _Memoised:
+    """A printer that prints each distinct subexpression once.
+
+    A closed form shares its subexpressions (a hidden unit's output appears in every unit after
+    it); printing the tree again for each appearance makes the time grow far faster than the text.
+    """
+
+    def _print(self, expr, **kwargs):
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        memo = self.__dict__.setdefault("_memo", {})
+        if expr not in memo:
+            memo[expr] = super()._print(expr)
+        return memo[expr]
+
+
+class _TextPrinter(_Memoised, StrPrinter):
+    pass
+
+
+class SymbackpropLatexPrinter(_Memoised, LatexPrinter):
     """SymPy's LaTeX printer with ∂ always, and our symbol names."""
 
     def __init__(self, settings: Optional[dict] = None, names: Optional[Mapping[str, str]] = None) -> None:
@@ -129,8 +150,13 @@ def substituted_latex(expr: sp.Expr, shown: Mapping[str, str], graph: Optional[S
 
 
 def text(expr: sp.Expr) -> str:
-    """Plain one-line text (SymPy's str form; symbols are ASCII names)."""
-    return sp.sstr(expr)
+    """Plain one-line text (SymPy's str form; symbols are ASCII names).
+
+    >>> x = sp.Symbol("x")
+    >>> text(sp.exp(x) / (1 + sp.exp(x)))
+    'exp(x)/(exp(x) + 1)'
+    """
+    return _TextPrinter().doprint(expr)
 
 
 def pretty(expr: sp.Expr) -> str:

@@ -171,7 +171,30 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
     return values, gradients
 
 
-def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object]):
+#: Largest magnitude a formula graph's node may reach at the file's numbers (checked when it is read).
+FORMULA_MAGNITUDE = 10**300
+
+
+def has_numeric_rule(function: sp.Basic) -> bool:
+    """Whether :func:`evaluate_expression` can compute this function (ours, or SymPy's through mpmath)."""
+    return _numeric_function(type(function).__name__) is not None
+
+
+def _numeric_function(name: str):
+    import mpmath
+
+    table = _function_table()
+    if name in table:
+        return table[name]
+    return getattr(mpmath, name.lower(), None) if name.lower() in _MPMATH_NAMES else None
+
+
+#: SymPy functions computed by mpmath's function of the same (lower-case) name.
+_MPMATH_NAMES = frozenset({"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+                           "atanh", "exp", "log", "erf", "erfc", "sign", "gamma"})
+
+
+def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None):
     """``expression`` with its symbols given ``values``, at the current mpmath precision.
 
     Values that are :class:`~fractions.Fraction` stay exact through +, −, ×, ÷, whole powers and
@@ -182,6 +205,9 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
     >>> x, y = sp.symbols("x y")
     >>> evaluate_expression(sp.Heaviside(x + y, 0) * 3 + x / 2, {x: Fraction(1, 10), y: Fraction(-1, 10)})
     Fraction(1, 20)
+
+    With ``limit``, a value beyond it in magnitude raises :class:`OverflowError` and a complex
+    value (the log of a negative number) :class:`ValueError`, as soon as it is computed.
     """
     import mpmath
 
@@ -204,6 +230,11 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
         if node in seen:
             return seen[node]
         seen[node] = value = compute(node)
+        if limit is not None:
+            if isinstance(value, mpmath.mpc):
+                raise ValueError(f"{node} is not a real number here")
+            if not isinstance(value, Fraction) and not mpmath.isfinite(value) or abs(value) > limit:
+                raise OverflowError(str(node))
         return value
 
     def compute(node):
@@ -227,13 +258,16 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object])
             base, power = args
             if exact and power.denominator == 1 and (base != 0 or power >= 0):
                 return base ** int(power)
+            if power == 0.5 or power == Fraction(1, 2):
+                return mpmath.sqrt(number(base))
             return number(base) ** number(power)
         name = type(node).__name__
-        if name not in functions:
+        function = functions.get(name) or _numeric_function(name)
+        if function is None:
             raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
         if name in _EXACT_FUNCTIONS:
-            return functions[name](*args)
-        return functions[name](*(number(a) for a in args))
+            return function(*args)
+        return function(*(number(a) for a in args))
 
     def condition_holds(condition) -> bool:
         if condition is sp.true or condition is sp.false:

@@ -17,9 +17,12 @@ FORMS = ("chain", "compact", "closed", "simplified")
 
 
 def _form_expression(derivation: Derivation, form: str):
-    return {"compact": derivation.compact, "closed": derivation.closed, "simplified": derivation.simplified}.get(
-        form, derivation.compact
-    )
+    """The one form asked for (each is computed only when asked: a closed form can be long)."""
+    if form == "closed":
+        return derivation.closed
+    if form == "simplified":
+        return derivation.simplified
+    return derivation.compact
 
 
 def _nonlocal_factors(derivation: Derivation) -> list[Factor]:

@@ -1,0 +1,245 @@
+"""Formulas from files, read by an allow-list: nothing in them is ever evaluated as code.
+
+A formula is text such as ``sigmoid(w1*x1 + w2*x2 + b)`` or ``(y - t)^2 / 2``.
+It is parsed by Python's :mod:`ast` (with ``^`` read as a power) and then
+rebuilt node by node: only numbers (exact decimals), known names, ``+ - * /``,
+powers, unary minus, parentheses and calls of the functions in
+:data:`FUNCTIONS` are accepted. Everything else (attributes, subscripts,
+lambdas, conditionals, strings, keywords) is refused with its column. Sizes are
+bounded before parsing, and exponents and constants before SymPy computes them.
+
+>>> x, w = sp.symbols("x w")
+>>> parse_formula("sigmoid(w*x)^2 / 2", {"x": x, "w": w})
+sigmoid(w*x)**2/2
+>>> parse_formula("0.1*x", {"x": x})
+x/10
+>>> parse_formula("x.__class__", {"x": x})
+Traceback (most recent call last):
+...
+symbackprop.formula.FormulaError: column 1: an attribute ('.__class__') is not allowed in a formula
+"""
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from .activations import leaky_relu, relu, sigmoid, softplus
+from .exact import NumberError, parse_exact
+
+#: Longest formula accepted, in characters.
+MAX_FORMULA_LENGTH = 2000
+#: Deepest nesting of parentheses and calls accepted.
+MAX_FORMULA_DEPTH = 32
+#: Largest literal exponent accepted (x^64): a power is written out, never multiplied out.
+MAX_POWER = 64
+#: Largest magnitude, as a power of ten, a constant part of a formula may reach.
+MAX_CONSTANT_EXPONENT = 60
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function a formula may call: how many arguments, and the SymPy function it builds."""
+
+    arity: tuple[int, int]  # least and most arguments
+    build: Callable[..., sp.Expr]
+
+
+def _two_or_more(build):
+    return Function((2, 16), build)
+
+
+FUNCTIONS: dict[str, Function] = {
+    "exp": Function((1, 1), sp.exp),
+    "log": Function((1, 1), sp.log),
+    "sqrt": Function((1, 1), sp.sqrt),
+    "abs": Function((1, 1), sp.Abs),
+    "sin": Function((1, 1), sp.sin),
+    "cos": Function((1, 1), sp.cos),
+    "tanh": Function((1, 1), sp.tanh),
+    "erf": Function((1, 1), sp.erf),
+    "sigmoid": Function((1, 1), sigmoid),
+    "softplus": Function((1, 1), softplus),
+    "relu": Function((1, 1), relu),
+    "leaky_relu": Function((2, 2), leaky_relu),
+    "max": _two_or_more(sp.Max),
+    "min": _two_or_more(sp.Min),
+}
+
+_ALLOWED_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ +-*/^().,\t")
+
+
+class FormulaError(ValueError):
+    """A formula that is refused; the message names the column (1-based) and the problem."""
+
+
+def parse_formula(text: object, names: Mapping[str, sp.Expr], later: Mapping[str, str] = {}) -> sp.Expr:
+    """The SymPy expression of ``text``, whose names must be keys of ``names``.
+
+    ``later`` maps names that exist but may not be used here to the reason
+    (a node defined further down: no cycles).
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula is a string, not {type(text).__name__}")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"a formula is at most {MAX_FORMULA_LENGTH} characters; this one has {len(text)}")
+    for column, character in enumerate(text, 1):
+        if character not in _ALLOWED_CHARACTERS:
+            raise FormulaError(f"column {column}: {character!r} is not allowed in a formula")
+    _check_depth(text)
+    if not text.strip():
+        raise FormulaError("the formula is empty")
+    source, columns = _python_source(text)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as error:
+        raise FormulaError(f"column {columns[min(max((error.offset or 1) - 1, 0), len(columns) - 1)]}: "
+                           f"syntax error ({error.msg})") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise FormulaError("the formula cannot be read (too deeply nested)") from None
+    return _Builder(source, columns, names, later).build(tree.body)
+
+
+def _python_source(text: str) -> tuple[str, list[int]]:
+    """``text`` in parentheses with ``^`` as ``**``, and for each of its characters the file's 1-based column."""
+    source, columns = ["("], [1]
+    for column, character in enumerate(text, 1):
+        piece = "**" if character == "^" else character
+        source.append(piece)
+        columns.extend([column] * len(piece))
+    source.append(")")
+    columns.append(len(text))
+    return "".join(source), columns
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for column, character in enumerate(text, 1):
+        if character == "(":
+            depth += 1
+            if depth > MAX_FORMULA_DEPTH:
+                raise FormulaError(f"column {column}: nested deeper than {MAX_FORMULA_DEPTH} parentheses")
+        elif character == ")":
+            depth -= 1
+
+
+class _Builder:
+    def __init__(self, source: str, columns: list[int], names: Mapping[str, sp.Expr], later: Mapping[str, str]) -> None:
+        self.source, self.columns, self.names, self.later = source, columns, names, later
+
+    def column(self, node: ast.AST) -> int:
+        return self.columns[min(getattr(node, "col_offset", 0), len(self.columns) - 1)]
+
+    def fail(self, node: ast.AST, problem: str):
+        raise FormulaError(f"column {self.column(node)}: {problem}")
+
+    def build(self, node: ast.AST) -> sp.Expr:
+        if isinstance(node, ast.BinOp):
+            return self.binary(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = self.build(node.operand)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        self.fail(node, f"{_describe(node)} is not allowed in a formula")
+
+    def name(self, node: ast.Name) -> sp.Expr:
+        if node.id in self.names:
+            return self.names[node.id]
+        if node.id in self.later:
+            self.fail(node, f"{node.id!r} {self.later[node.id]}")
+        if node.id in FUNCTIONS:
+            self.fail(node, f"{node.id!r} is a function: call it, as {node.id}(...)")
+        self.fail(node, f"unknown name {node.id!r}")
+
+    def number(self, node: ast.Constant) -> sp.Expr:
+        if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
+            self.fail(node, f"{_describe(node)} is not allowed in a formula")
+        written = ast.get_source_segment(self.source, node) or ""
+        try:
+            value = parse_exact(written)
+        except NumberError as error:
+            self.fail(node, f"{written[:40]!r}: {error}")
+        return sp.Rational(value.numerator, value.denominator)
+
+    def call(self, node: ast.Call) -> sp.Expr:
+        if not isinstance(node.func, ast.Name):
+            self.fail(node, "only a known function may be called, by its name")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            self.fail(node, f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})")
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
+        function = FUNCTIONS[name]
+        low, high = function.arity
+        if not low <= len(node.args) <= high:
+            wanted = str(low) if low == high else f"{low} to {high}"
+            self.fail(node, f"{name}() takes {wanted} argument(s), not {len(node.args)}")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail(node, "starred arguments are not allowed in a formula")
+        return function.build(*[self.build(a) for a in node.args])
+
+    def binary(self, node: ast.BinOp) -> sp.Expr:
+        left, right = self.build(node.left), self.build(node.right)
+        if isinstance(node.op, ast.Add):
+            return self.bounded(node, left + right)
+        if isinstance(node.op, ast.Sub):
+            return self.bounded(node, left - right)
+        if isinstance(node.op, ast.Mult):
+            return self.bounded(node, left * right)
+        if isinstance(node.op, ast.Div):
+            if right == 0:
+                self.fail(node, "division by zero")
+            return self.bounded(node, left / right)
+        if isinstance(node.op, ast.Pow):
+            return self.power(node, left, right)
+        self.fail(node, f"the operator {_OPERATORS.get(type(node.op), type(node.op).__name__)} is not allowed "
+                        "(use + - * / ^)")
+
+    def power(self, node: ast.BinOp, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if exponent.is_Number and abs(exponent) > MAX_POWER:
+            self.fail(node, f"the exponent {exponent} is too large (at most {MAX_POWER} in absolute value)")
+        if base.is_Number and exponent.is_Number:
+            if base == 0 and exponent < 0:
+                self.fail(node, "division by zero (0 to a negative power)")
+            if base != 0 and abs(float(exponent)) * abs(math.log10(abs(float(base)))) > MAX_CONSTANT_EXPONENT:
+                self.fail(node, f"the constant {base}^{exponent} is too large")
+        return base**exponent
+
+    def bounded(self, node: ast.AST, value: sp.Expr) -> sp.Expr:
+        if value.is_Rational and value != 0:
+            magnitude = abs(value)
+            if magnitude > sp.Integer(10) ** MAX_CONSTANT_EXPONENT or magnitude < sp.Rational(1, 10**MAX_CONSTANT_EXPONENT):
+                self.fail(node, f"a constant beyond 1e±{MAX_CONSTANT_EXPONENT}")
+        return value
+
+
+_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
+              ast.LShift: "<<", ast.RShift: ">>", ast.MatMult: "@"}
+
+
+def _describe(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"an attribute ('.{node.attr}')"
+    if isinstance(node, ast.Subscript):
+        return "a subscript"
+    if isinstance(node, ast.Lambda):
+        return "a lambda"
+    if isinstance(node, ast.IfExp):
+        return "a conditional"
+    if isinstance(node, ast.Compare):
+        return "a comparison"
+    if isinstance(node, ast.BoolOp):
+        return "a boolean operator"
+    if isinstance(node, ast.Constant):
+        return f"the constant {str(node.value)[:20]!r}"
+    if isinstance(node, ast.Tuple):
+        return "a tuple (a comma outside a call)"
+    return f"a {type(node).__name__}"

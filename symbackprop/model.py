@@ -1,0 +1,196 @@
+"""A network written as SymPy expressions: the formula front-end of the general graph.
+
+In Python, :class:`Model` takes SymPy symbols and expressions; a file's
+``[graph]`` section gives the same model as formulas (read by
+:mod:`symbackprop.formula`, never evaluated). Both become one
+:class:`~symbackprop.graph.SymbolicGraph`: inputs and parameters are leaves,
+each named node is a symbol with its definition over earlier ones, and the
+loss ``E`` is the last node.
+
+>>> import sympy as sp
+>>> x, w, b, t = sp.symbols("x w b t")
+>>> m = Model(inputs=[x], targets=[t], parameters={w: "0.5", b: "0.1"})
+>>> h = m.node("h", sigmoid(w * x + b))
+>>> m.loss((h - t) ** 2 / 2)
+E
+>>> m.data(inputs=["2"], targets=["1"])
+>>> from symbackprop.chain import Engine
+>>> Engine(m).gradient("w").compact
+h*x*(1 - h)*(h - t)
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Iterable, Mapping, Optional, Sequence
+
+import sympy as sp
+
+from .activations import sigmoid  # noqa: F401  (re-exported for the docstring and users)
+from .errors import InputError
+from .exact import NumberError, parse_exact
+from .formula import FUNCTIONS
+from .graph import Role, SymbolicGraph, local_derivatives
+from .quantity import Quantity
+
+#: Most nodes (inputs, parameters and formulas together) a graph may have.
+MAX_NODES = 20_000
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+#: Names a node may not take: the functions a formula calls, and the loss.
+RESERVED = frozenset(FUNCTIONS) | {"E"}
+
+
+def exact_number(value: object, place: str) -> Fraction:
+    """An exact number from a string, an int, a Fraction or a SymPy rational; never a float."""
+    if isinstance(value, bool):
+        raise InputError("expected a number, got a boolean", place=place)
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, sp.Rational):
+        return Fraction(int(value.p), int(value.q))
+    if isinstance(value, str):
+        try:
+            return parse_exact(value)
+        except NumberError as error:
+            raise InputError(str(error), place=place) from None
+    if isinstance(value, float):
+        raise InputError(f"{value!r} is a float: write it as a string ({str(value)!r}) so it stays exact", place=place)
+    raise InputError(f"expected a number, got {type(value).__name__}", place=place)
+
+
+def check_name(name: object, place: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        shown = name if isinstance(name, str) else type(name).__name__
+        raise InputError(f"{str(shown)[:40]!r} is not a name: a letter, then letters, digits or _ (at most 40)",
+                         place=place)
+    if name in RESERVED:
+        raise InputError(f"{name!r} is reserved (a function or the loss); choose another name", place=place)
+    return name
+
+
+class Model:
+    """A network as SymPy expressions: declare leaves, add nodes in order, give the loss and the numbers."""
+
+    def __init__(self, inputs: Iterable[sp.Symbol] = (), targets: Iterable[sp.Symbol] = (),
+                 parameters: Mapping[sp.Symbol, object] | Iterable[sp.Symbol] = (), title: str = "") -> None:
+        self._symbols: dict[str, sp.Symbol] = {}
+        self._roles: dict[str, Role] = {}
+        self._definitions: dict[str, sp.Expr] = {}
+        self._targets: list[sp.Symbol] = []
+        self._values: dict[sp.Symbol, Fraction] = {}
+        self._loss: Optional[sp.Expr] = None
+        self.learning_rate: Optional[Fraction] = None
+        self.title = title
+        for symbol in inputs:
+            self._declare(symbol, "input", "inputs")
+        for symbol in targets:
+            self._declare(symbol, "target", "targets")
+            self._targets.append(symbol)
+        values = parameters if isinstance(parameters, Mapping) else dict.fromkeys(parameters)
+        for symbol, value in values.items():
+            self._declare(symbol, "parameter", "parameters")
+            if value is not None:
+                self._values[symbol] = exact_number(value, f"parameters.{symbol}")
+
+    def _declare(self, symbol: object, role: Role, place: str) -> sp.Symbol:
+        if isinstance(symbol, str):
+            symbol = sp.Symbol(symbol)
+        if not isinstance(symbol, sp.Symbol):
+            raise InputError(f"expected a SymPy symbol, got {type(symbol).__name__}", place=place)
+        name = check_name(symbol.name, place)
+        if name in self._symbols:
+            raise InputError(f"{name!r} is declared twice", place=place)
+        if len(self._symbols) >= MAX_NODES:
+            raise InputError(f"a graph has at most {MAX_NODES} nodes", place=place)
+        self._symbols[name] = symbol
+        self._roles[name] = role
+        return symbol
+
+    def node(self, name: str, expression: sp.Expr) -> sp.Symbol:
+        """Add a node ``name`` defined by ``expression`` over earlier nodes, inputs, parameters and targets."""
+        place = f"graph.nodes.{name}" if isinstance(name, str) else "graph.nodes"
+        check_name(name, place)
+        self._check_expression(expression, place)
+        symbol = self._declare(sp.Symbol(name), "node", place)
+        self._definitions[name] = sp.sympify(expression)  # an expression object from Python code, never text
+        return symbol
+
+    def loss(self, expression: sp.Expr) -> sp.Symbol:
+        """Set the loss E (over nodes, targets and parameters); returns the symbol E."""
+        self._check_expression(expression, "loss")
+        self._loss = sp.sympify(expression)
+        return sp.Symbol("E")
+
+    def data(self, inputs: Sequence[object] = (), targets: Sequence[object] = ()) -> None:
+        """The numbers of one sample: a value per input and per target, in declaration order."""
+        declared_inputs = [self._symbols[n] for n, role in self._roles.items() if role == "input"]
+        for place, symbols, values in (("data.inputs", declared_inputs, inputs), ("loss.targets", self._targets, targets)):
+            if len(values) != len(symbols):
+                raise InputError(f"expected {len(symbols)} value(s), got {len(values)}", place=place)
+            for symbol, value in zip(symbols, values):
+                self._values[symbol] = exact_number(value, f"{place}.{symbol}")
+
+    def _check_expression(self, expression: object, place: str) -> None:
+        if not isinstance(expression, (sp.Expr, int, Fraction)) or isinstance(expression, bool):
+            raise InputError(f"expected a SymPy expression, got {type(expression).__name__}", place=place)
+        if not isinstance(expression, sp.Expr):
+            return
+        if expression.has(sp.Float):
+            raise InputError("the expression holds a float; write exact numbers (sp.Rational(1, 10), not 0.1)",
+                             place=place)
+        known = set(self._symbols.values())
+        for symbol in expression.free_symbols:
+            if symbol not in known:
+                raise InputError(f"{symbol} is not an input, target, parameter or earlier node", place=place)
+        for function in expression.atoms(sp.Function):
+            if not _has_numeric_rule(function):
+                raise InputError(f"no numeric rule for {type(function).__name__}", place=place)
+
+    def graph(self) -> SymbolicGraph:
+        """The general graph of this model."""
+        if self._loss is None:
+            raise InputError("the model has no loss: call loss(...)", place="loss")
+        return formula_graph(
+            leaves=[(n, self._symbols[n], self._roles[n]) for n in self._symbols if self._roles[n] != "node"],
+            nodes=[(n, self._symbols[n], self._definitions[n]) for n in self._symbols if self._roles[n] == "node"],
+            loss=self._loss, values=self._values, learning_rate=self.learning_rate, title=self.title,
+        )
+
+
+def _has_numeric_rule(function: sp.Function) -> bool:
+    from .program import has_numeric_rule
+
+    return has_numeric_rule(function)
+
+
+def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence[tuple[str, sp.Symbol, sp.Expr]],
+                  loss: sp.Expr, values: Mapping[sp.Symbol, Fraction], learning_rate: Optional[Fraction] = None,
+                  title: str = "") -> SymbolicGraph:
+    """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E."""
+    symbols: dict[Quantity, sp.Symbol] = {}
+    roles: dict[Quantity, Role] = {}
+    definitions: dict[Quantity, sp.Expr] = {}
+    order: list[Quantity] = []
+    targets: dict[str, sp.Symbol] = {}
+    for name, symbol, role in leaves:
+        if role == "target":
+            targets[name] = symbol
+            continue
+        quantity = Quantity.param(name) if role == "parameter" else Quantity.node(name)
+        symbols[quantity], roles[quantity] = symbol, role
+        order.append(quantity)
+    for name, symbol, definition in nodes:
+        quantity = Quantity.node(name)
+        symbols[quantity], roles[quantity], definitions[quantity] = symbol, "node", definition
+        order.append(quantity)
+    symbols[Quantity.loss()], roles[Quantity.loss()] = sp.Symbol("E"), "loss"
+    definitions[Quantity.loss()] = loss
+    order.append(Quantity.loss())
+    needed = [symbol for (name, symbol, role) in leaves]
+    missing = [str(symbol) for symbol in needed if symbol not in values]
+    return SymbolicGraph(
+        symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
+        order=tuple(order), roles=roles, targets=targets, values=dict(values),
+        missing=("values for " + ", ".join(missing[:10])) if missing else "",
+        learning_rate=learning_rate, title=title,
+    )
