@@ -141,6 +141,47 @@ class softplus(sp.Function):
         return body if exp is None else r"%s^{%s}" % (body, exp)
 
 
+class Absolute(sp.Function):
+    r"""|x| for a formula; its derivative is sign(x) (0 at x = 0, the usual convention), for any symbol.
+
+    SymPy's own ``Abs`` differentiates a symbol not declared real through its real and imaginary
+    parts; a network's values are real, so formulas use this one.
+
+    >>> x = sp.Symbol("x")
+    >>> sp.diff(Absolute(2 * x), x), Absolute(sp.Rational(-3, 2))
+    (2*sign(2*x), 3/2)
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return abs(x)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sp.sign(self.args[0])
+
+    def _explicit(self):
+        x = self.args[0]
+        return sp.Piecewise((x, x > 0), (-x, True))
+
+    def _eval_rewrite_as_Abs(self, x, **kwargs):
+        return sp.Abs(x)
+
+    def _eval_evalf(self, prec):
+        return sp.Abs(self.args[0])._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        body = r"\left|%s\right|" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+Absolute.__name__ = "abs"  # prints as abs(x), as formulas write it
+
+
 Alpha = Optional[sp.Expr]
 
 _X, _ALPHA = sp.Symbol("x"), sp.Symbol("alpha")

@@ -156,6 +156,10 @@ def check_gradients(
         network = network.graph()
     if isinstance(network, SymbolicGraph) and network.network is not None:
         network = network.network
+    if isinstance(network, Network) and not network.is_classic:
+        from .graph import build_graph
+
+        network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
     if not isinstance(network, (Network, SymbolicGraph)):
         raise InputError(f"check_gradients takes a Network, a Model or a graph, not {type(network).__name__}",
                          place="network")

@@ -140,9 +140,8 @@ def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
     """(loss and gradients, loss only) as lambdified functions of inputs, targets and parameters."""
     from .program import straight_line_program
 
-    network = graph.network
     program = straight_line_program(graph, targets_sum_to_one)
-    inputs = [graph.symbols[Quantity.out(name)] for name in network.inputs]
+    inputs = [graph.symbols[q] for q in graph.order if graph.roles[q] == "input"]
     targets = graph.target_symbols()
     names = tuple(graph.parameters())
     parameters = [graph.symbols[Quantity.param(name)] for name in names]
@@ -275,6 +274,6 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
 
     graph = model if isinstance(model, SymbolicGraph) else build_graph(model)
     network = graph.network
-    if len(network.parameters()) <= PROGRAM_LIMIT:
+    if network is None or not network.is_classic or len(network.parameters()) <= PROGRAM_LIMIT:
         return program_function(graph)
     return layer_function(network)

@@ -30,12 +30,11 @@ from typing import Iterable, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from .activations import activation
+from .graph import layer_activation, network_loss
 from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
 from .exact import format_places
-from .losses import loss_kind
 from .printing import factor_latex, latex, quantity_latex, substituted_latex
 from .quantity import Quantity
 from .values import Point, point_of, rational, updated_parameters
@@ -149,7 +148,7 @@ class _Writer:
 
     def vector(self, items: Sequence[str]) -> str:
         """A vector in the convention's orientation: a row for row, a column for column."""
-        if self.network.convention == "row":
+        if self.network is None or self.network.convention == "row":
             return _bmatrix([list(items)])
         return _bmatrix([[item] for item in items])
 
@@ -203,8 +202,16 @@ def _architecture(w: _Writer) -> None:
         alpha = f" (alpha = {_plain(layer.alpha)})" if layer.alpha is not None else ""
         rows.append(((str(index + 1),), (layer.name,), (", ".join(layer.units),), (layer.activation + alpha,), (bias,)))
     w.blocks.append(Table((("layer",), ("name",), ("units",), ("activation",), ("bias",)), tuple(rows)))
-    w.say("Loss ", Math(_LOSS_NAMES[network.loss.kind]), f" ({network.loss.kind}), over the outputs "
-          f"{', '.join(network.outputs)}.")
+    if network.loss.kind == "custom":
+        term = w.tex(w.graph.definitions[Quantity.loss_term(network.outputs[0])].xreplace(
+            {w.symbol(Quantity.out(network.outputs[0])): sp.Symbol("out_k"), w.graph.targets[network.outputs[0]]: sp.Symbol("t_k")}))
+        w.say("Loss ", Math(r"E = \sum_k %s" % term), f" (the file's own term, {network.loss.term_text}), over the "
+              f"outputs {', '.join(network.outputs)}.")
+    else:
+        w.say("Loss ", Math(_LOSS_NAMES[network.loss.kind]), f" ({network.loss.kind}), over the outputs "
+              f"{', '.join(network.outputs)}.")
+    for name, (formula, text) in network.activations.items():
+        w.say(f"The activation {name} is the file's own: ", Math(r"\mathrm{%s}(x) = %s" % (name, w.tex(formula))), ".")
     if network.learning_rate is not None:
         biases = "" if network.update_biases else " Biases are not updated."
         w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(network.learning_rate))), "." + biases)
@@ -223,7 +230,7 @@ def _forward(w: _Writer) -> None:
     w.say("The sample:")
     w.equation(w.vector([w.quantity(q) for q in inputs]), w.vector([w.shown(w.symbol(q)) for q in inputs]))
     for index, layer in enumerate(network.layers):
-        rule = activation(layer.activation)
+        rule = layer_activation(network, layer.activation)
         w.heading(f"Layer {index + 1} ({layer.name}, {layer.activation})", 3)
         _layer_matrices(w, index)
         for j, unit in enumerate(layer.units):
@@ -276,7 +283,7 @@ def _layer_matrices(w: _Writer, index: int) -> None:
 
 def _loss(w: _Writer) -> None:
     network = w.network
-    rule = loss_kind(network.loss.kind)
+    rule = network_loss(network)
     w.heading("Loss")
     w.say(f"Each output contributes its own term ({rule.formula}):")
     for unit in network.outputs:
@@ -324,7 +331,8 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
             w.say("A sum over every output of the softmax layer, since each depends on ",
                   Math(w.quantity(factor.wrt)), ":")
         else:
-            w.say("A sum over every unit that ", Math(w.quantity(factor.wrt)), " feeds:")
+            w.say("A sum over every ", "unit" if w.network is not None else "node", " that ",
+                  Math(w.quantity(factor.wrt)), " feeds:")
     sides = [_joined(names, "+")]
     collapse = _collapse(w, factor)
     if collapse:
@@ -341,18 +349,20 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
 
 
 def _softmax_sum(w: _Writer, factor: Factor) -> bool:
-    return factor.wrt.kind == "net" and not activation(w.network.layers[w.network.layer_of(factor.wrt.name)].activation).elementwise
+    network = w.network
+    return network is not None and factor.wrt.kind == "net" and not layer_activation(
+        network, network.layers[network.layer_of(factor.wrt.name)].activation).elementwise
 
 
 def _collapse(w: _Writer, factor: Factor) -> list[str]:
     """For an output unit's δ: the steps from the written-out terms to the engine's simplified form."""
-    if not (factor.of.kind == "loss" and factor.wrt.kind == "net" and factor.wrt.name in w.network.outputs):
+    if not (factor.of.kind == "loss" and factor.wrt.kind == "net" and factor.wrt.name in w.graph.outputs):
         return []
     simplified = w.engine.simplified(factor.of, factor.wrt)
     if simplified == factor.expression or sp.count_ops(simplified) >= sp.count_ops(factor.expression):
         return []
     steps = []
-    if w.network.loss.kind == "cross_entropy" and len(w.network.outputs) > 1:
+    if w.graph.loss_kind == "cross_entropy" and len(w.graph.outputs) > 1:
         out = w.symbol(Quantity.out(factor.wrt.name))
         collected = sp.collect(sp.expand(factor.expression), out)
         steps.append(w.tex(collected))
@@ -368,10 +378,20 @@ def _backward(w: _Writer, derivations: Sequence[Derivation]) -> None:
     w.heading("Backward pass")
     w.say("For every parameter p, the chain rule from the loss down to p. Each factor is given with its "
           "formula, the numbers substituted and its value; a factor already worked out is not repeated.")
-    # Backpropagation's own order: the output layer first, so each δ is worked out before it is reused.
-    for derivation in sorted(derivations, key=lambda d: -w.network.parameter(d.wrt.name).layer_index):
+    # Backpropagation's own order: the output layer (the last node) first, so each δ is worked out
+    # before it is reused.
+    for derivation in sorted(derivations, key=lambda d: -_depth(w, d.wrt)):
         _gradient(w, derivation)
-    _gradient_matrices(w, derivations)
+    if w.network is not None:
+        _gradient_matrices(w, derivations)
+
+
+def _depth(w: _Writer, parameter: Quantity) -> int:
+    """How far along the graph a parameter enters: its layer, or the position of the last node it feeds."""
+    if w.network is not None:
+        return w.network.parameter(parameter.name).layer_index
+    position = {q: i for i, q in enumerate(w.graph.order)}
+    return max((position[u] for u, _ in w.graph.consumers[parameter]), default=0)
 
 
 def _gradient(w: _Writer, derivation: Derivation) -> None:
@@ -423,12 +443,12 @@ def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 # ---- update ------------------------------------------------------------------------------
 def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
-    network = w.network
+    network, graph = w.network, w.graph
     w.heading("Update")
-    if network.learning_rate is None:
+    if graph.learning_rate is None:
         w.say("The file gives no training.learning_rate, so no update is shown.")
         return
-    rate = w.shown(rational(network.learning_rate))
+    rate = w.shown(rational(graph.learning_rate))
     updated = updated_parameters(w.engine, digits=40 + w.places)
     after = point_of(w.graph, updated)
     w.say("One step of gradient descent, ", Math(r"p^{+} = p - \eta \frac{\partial E}{\partial p}"),
@@ -437,7 +457,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
         parameter = derivation.wrt.name
         symbol = w.parameter_symbol(parameter)
         new = w.parameter_value(parameter, after)
-        if _is_frozen_bias(network, parameter):
+        if parameter in graph.frozen:
             w.equation(f"{{{symbol}}}^{{+}}", symbol, new)
             continue
         w.equation(
@@ -446,8 +466,11 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
             r"%s - %s \cdot %s" % (w.parameter_value(parameter), rate, _operand(w.shown(derivation.compact))),
             new,
         )
-    if not network.update_biases:
+    if graph.frozen:
         w.say("Biases keep their values: the file sets update_biases = false.")
+    if network is None:
+        _graph_loss_after(w, after)
+        return
     for index in range(len(network.layers)):
         w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
     w.heading("Loss after the update", 3)
@@ -458,21 +481,31 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
         definition = w.graph.definitions[term]
         w.equation(f"{{{w.quantity(term)}}}^{{+}}", w.substituted(definition, after), w.shown(w.symbol(term), after))
     terms = [Quantity.loss_term(o) for o in network.outputs]
-    before = w.value(w.symbol(Quantity.loss()))
-    now = w.value(w.symbol(Quantity.loss()), after)
     w.equation(
         "E^{+}",
         " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms),
         " + ".join(_operand(w.shown(w.symbol(t), after)) for t in terms),
         w.shown(w.symbol(Quantity.loss()), after),
     )
+    _loss_change(w, after)
+
+
+def _graph_loss_after(w: _Writer, after: Point) -> None:
+    w.heading("Loss after the update", 3)
+    w.say("The forward pass again, with the new parameters:")
+    for quantity in w.graph.order:
+        if quantity in w.graph.definitions:
+            w.equation(f"{{{w.quantity(quantity)}}}^{{+}}", w.substituted(w.graph.definitions[quantity], after),
+                       w.shown(w.symbol(quantity), after))
+    _loss_change(w, after)
+
+
+def _loss_change(w: _Writer, after: Point) -> None:
+    before = w.value(w.symbol(Quantity.loss()))
+    now = w.value(w.symbol(Quantity.loss()), after)
     change = "fell" if now < before else "rose" if now > before else "stayed"
     w.say(f"The loss {change} by ", Math(number_latex(abs(now - before), w.places)), " from ",
           Math(w.shown(w.symbol(Quantity.loss()))), ".")
-
-
-def _is_frozen_bias(network, name: str) -> bool:
-    return not network.update_biases and network.parameter(name).kind == "bias"
 
 
 def _verification(w: _Writer, check) -> None:
@@ -489,13 +522,14 @@ def _verification(w: _Writer, check) -> None:
     w.say(f"Every gradient above {status} with an independent central finite difference at {check.digits} "
           f"digits (every relative difference {within} 1e-{bound}).")
     if kinks:
-        w.say(f"At a kink of the activation (ReLU at exactly 0) for: {', '.join(kinks)}; the derivative there "
-              "is a convention (the left derivative), so finite differences cannot confirm it.")
+        w.say(f"At a kink (a ReLU, |x|, max or min at exactly its switch) for: {', '.join(kinks)}; the derivative "
+              "there is a convention (one of the one-sided derivatives, which the check confirmed), so central "
+              "differences alone cannot confirm it.")
 
 
 def require_explainable(engine: Engine) -> None:
     """Refuse, before any work, a network whose worked example nobody could read (or we could write)."""
-    count = len(engine.network.parameters())
+    count = len(engine.graph.parameters())
     if count > MAX_PARAMETERS:
         raise InputError(
             f"a worked example writes out every number; this network has {count} parameters "
@@ -515,12 +549,49 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
     engine.point.numeric(places + 42)  # undefined values (ln 0) fail here, as one line
     w = _Writer(engine, places)
     derivations = engine.gradients()
-    _architecture(w)
-    _forward(w)
-    _loss(w)
+    if network is None:
+        _graph_architecture(w)
+        _graph_forward(w)
+    else:
+        _architecture(w)
+        _forward(w)
+        _loss(w)
     _backward(w, derivations)
     _update(w, derivations)
     _verification(w, check)
-    sizes = "-".join(str(len(layer.units)) for layer in network.layers)
-    heading = title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
+    if network is None:
+        heading = title or engine.graph.title or "Backpropagation, step by step, through a graph of formulas"
+    else:
+        sizes = "-".join(str(len(layer.units)) for layer in network.layers)
+        heading = title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))
+
+
+def _graph_architecture(w: _Writer) -> None:
+    graph = w.graph
+    w.heading("The graph")
+    names = {role: [q for q in graph.order if graph.roles[q] == role] for role in ("input", "parameter", "node")}
+    w.say(f"Inputs {', '.join(q.name for q in names['input']) or 'none'}; parameters "
+          f"{', '.join(q.name for q in names['parameter'])}; {len(names['node'])} node(s), each a formula of "
+          "earlier ones; the loss E.")
+    if graph.learning_rate is not None:
+        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(graph.learning_rate))), ".")
+    w.say(f"Numbers are computed exactly and shown rounded to {w.places} decimals "
+          "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
+
+
+def _graph_forward(w: _Writer) -> None:
+    graph = w.graph
+    w.heading("Forward pass")
+    leaves = [q for q in graph.order if graph.roles[q] in ("input", "parameter")]
+    w.say("The numbers of the file:")
+    w.equation(w.vector([w.quantity(q) for q in leaves]), w.vector([w.shown(w.symbol(q)) for q in leaves]))
+    if graph.targets:
+        targets = list(graph.targets.values())
+        w.say("Targets:")
+        w.equation(w.vector([w.tex(t) for t in targets]), w.vector([w.shown(t) for t in targets]))
+    w.say("Each node in turn: its formula, the numbers substituted, its value.")
+    for quantity in graph.order:
+        definition = graph.definitions.get(quantity)
+        if definition is not None:
+            w.equation(w.quantity(quantity), w.tex(definition), w.substituted(definition), w.shown(w.symbol(quantity)))

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from .activations import leaky_relu, relu, sigmoid, softplus
+from .activations import Absolute, leaky_relu, relu, sigmoid, softplus
 from .exact import NumberError, parse_exact
 
 #: Longest formula accepted, in characters.
@@ -56,7 +56,7 @@ FUNCTIONS: dict[str, Function] = {
     "exp": Function((1, 1), sp.exp),
     "log": Function((1, 1), sp.log),
     "sqrt": Function((1, 1), sp.sqrt),
-    "abs": Function((1, 1), sp.Abs),
+    "abs": Function((1, 1), Absolute),
     "sin": Function((1, 1), sp.sin),
     "cos": Function((1, 1), sp.cos),
     "tanh": Function((1, 1), sp.tanh),

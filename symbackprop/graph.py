@@ -30,9 +30,9 @@ from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
-from .activations import activation, softmax_outputs
+from .activations import Activation, activation, softmax_outputs
 from .errors import InputError
-from .losses import loss_kind
+from .losses import LossKind, loss_kind
 from .network import Network
 from .quantity import Quantity
 
@@ -184,7 +184,7 @@ def build_graph(network: Network) -> SymbolicGraph:
 
     deltas: dict[str, sp.Symbol] = {}
     for index, layer in enumerate(network.layers):
-        rule = activation(layer.activation)
+        rule = layer_activation(network, layer.activation)
         alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
         sources = network.sources(index)
         nets = []
@@ -200,7 +200,7 @@ def build_graph(network: Network) -> SymbolicGraph:
         for unit, formula in zip(layer.units, formulas):
             add(Quantity.out(unit), f"out_{unit}", "node", formula)
 
-    loss = loss_kind(network.loss.kind)
+    loss = network_loss(network)
     count = len(network.outputs)
     targets = {unit: sp.Symbol(f"t_{unit}") for unit in network.outputs}
     for unit in network.outputs:
@@ -224,6 +224,25 @@ def build_graph(network: Network) -> SymbolicGraph:
         frozen=frozenset() if network.update_biases else frozenset(
             p.name for p in network.parameters() if p.kind == "bias"),
     )
+
+
+def layer_activation(network: Network, name: str) -> Activation:
+    """The activation a layer names: one the file defines (a formula in x), or a built-in one."""
+    if name in network.activations:
+        formula, _ = network.activations[name]
+        x = sp.Symbol("x")
+        return Activation(name, lambda net, alpha: formula.xreplace({x: net}))
+    return activation(name)
+
+
+def network_loss(network: Network) -> LossKind:
+    """The loss a file gives: its own per-output term (a formula in out, t and n), or a built-in one."""
+    if network.loss.kind == "custom":
+        term = network.loss.term
+        out, target, count = sp.symbols("out t n")
+        return LossKind("custom", network.loss.term_text,
+                        lambda o, t, n: term.xreplace({out: o, target: t, count: sp.Integer(n)}))
+    return loss_kind(network.loss.kind)
 
 
 def _dense_values(network: Network, symbols: Mapping[Quantity, sp.Symbol],

@@ -34,14 +34,15 @@ RESERVED_NAMES = frozenset({"net", "out", "new", "E"})
 NODE_PREFIXES = ("net_", "out_", "delta_", "dout_", "t_")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
-TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta"}
+TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta", "activations"}
 GRAPH_TOP_LEVEL_KEYS = {"graph", "loss", "data", "training", "claims", "meta"}
 GRAPH_KEYS = {"inputs", "targets", "parameters", "nodes"}
 GRAPH_NODE_KEYS = {"name", "formula"}
 GRAPH_LOSS_KEYS = {"formula", "targets"}
 NETWORK_KEYS = {"convention", "inputs", "layers"}
-LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha"}
-LOSS_KEYS = {"kind", "targets"}
+LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha", "sources"}
+LOSS_KEYS = {"kind", "targets", "term"}
+ACTIVATION_KEYS = {"formula"}
 DATA_KEYS = {"inputs"}
 TRAINING_KEYS = {"learning_rate", "update_biases"}
 
@@ -320,17 +321,20 @@ def network_from_mapping(document: Mapping[str, Any]) -> Network:
         raise InputError(f"{len(layer_tables)} layers; at most {MAX_LAYERS} are supported", place="network.layers")
     _check_sizes(inputs, layer_tables)
 
+    custom = _custom_activations(document)
     layers: list[Layer] = []
-    sources = inputs
+    previous = inputs
+    available = list(inputs)
     for index, table in enumerate(layer_tables):
-        layer = _layer(table, index, sources, convention)
+        layer = _layer(table, index, previous, convention, available, custom)
         layers.append(layer)
-        sources = layer.units
+        previous = layer.units
+        available += layer.units
 
     loss = _loss(document, layers[-1].units)
     data = _data(document, inputs)
     learning_rate, update_biases = _training(document)
-    network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases)
+    network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases, custom)
     _check_names(network)
     return network
 
@@ -343,6 +347,9 @@ def _check_sizes(inputs: tuple[str, ...], layer_tables: list[Any]) -> None:
     for index, table in enumerate(layer_tables):
         units = table.get("units") if isinstance(table, dict) else None
         count = len(units) if isinstance(units, list) else 0
+        sources = table.get("sources") if isinstance(table, dict) else None
+        if isinstance(sources, list):
+            width = len(sources)
         if count > MAX_UNITS_PER_LAYER:
             raise InputError(
                 f"{count} units; at most {MAX_UNITS_PER_LAYER} per layer are supported",
@@ -357,7 +364,8 @@ def _check_sizes(inputs: tuple[str, ...], layer_tables: list[Any]) -> None:
         raise InputError(f"about {parameters} parameters; at most {MAX_PARAMETERS} are supported", place="network.layers")
 
 
-def _layer(table: Any, index: int, sources: tuple[str, ...], convention: str) -> Layer:
+def _layer(table: Any, index: int, previous: tuple[str, ...], convention: str, available: list[str],
+           custom: Mapping[str, Any]) -> Layer:
     place = f"network.layers[{index}]"
     _require_table(table, place, "a layer")
     _no_unknown_keys(table, LAYER_KEYS, place)
@@ -366,10 +374,21 @@ def _layer(table: Any, index: int, sources: tuple[str, ...], convention: str) ->
     units = _names(_require_key(table, "units", place), f"{place}.units", MAX_UNITS_PER_LAYER)
     if not units:
         raise InputError("a layer needs at least one unit", place=f"{place}.units")
+    own_sources = None
+    if "sources" in table:
+        own_sources = _names(table["sources"], f"{place}.sources", MAX_UNITS_PER_LAYER)
+        known = set(available)
+        for i, source in enumerate(own_sources):
+            if source not in known:
+                raise InputError(f"{source!r} is not an input or a unit of an earlier layer", place=f"{place}.sources[{i}]")
+        if len(set(own_sources)) != len(own_sources) or not own_sources:
+            raise InputError("sources must name each unit once (and at least one)", place=f"{place}.sources")
+    sources = own_sources if own_sources is not None else previous
     activation = _require_key(table, "activation", place)
-    if activation not in ACTIVATIONS:
+    if activation not in ACTIVATIONS and activation not in custom:
         raise InputError(
-            f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}", place=f"{place}.activation"
+            f"unknown activation {str(activation)[:40]!r}; known: {', '.join(ACTIVATIONS + tuple(custom))} "
+            "(or define one under [activations.NAME])", place=f"{place}.activation"
         )
     alpha: Optional[Fraction] = None
     if activation == "leaky_relu":
@@ -387,7 +406,38 @@ def _layer(table: Any, index: int, sources: tuple[str, ...], convention: str) ->
     else:
         weight_names = tuple(tuple(f"w_{source}_{unit}" for source in sources) for unit in units)
     bias = _bias(table, place, name, units)
-    return Layer(name, units, activation, weight_names, weights, bias, alpha)
+    return Layer(name, units, activation, weight_names, weights, bias, alpha, own_sources)
+
+
+def _custom_activations(document: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """``[activations.NAME] formula = "x*sigmoid(x)"``: each a formula in x, read by the formula parser."""
+    table = document.get("activations", {})
+    _require_table(table, "activations", "[activations]")
+    if len(table) > 64:
+        raise InputError("at most 64 activations may be defined", place="activations")
+    found = {}
+    for name, entry in table.items():
+        place = f"activations.{name}"
+        _check_name(name, place)
+        if name in ACTIVATIONS:
+            raise InputError(f"{name!r} is a built-in activation; give yours another name", place=place)
+        _require_table(entry, place, "an activation")
+        _no_unknown_keys(entry, ACTIVATION_KEYS, place)
+        text = _require_key(entry, "formula", place)
+        found[name] = (_formula(text, ("x",), f"{place}.formula"), text)
+    return found
+
+
+def _formula(text: Any, names: tuple[str, ...], place: str):
+    """A formula over the given names (SymPy; the parser never evaluates anything)."""
+    import sympy as sp
+
+    from .formula import FormulaError, parse_formula
+
+    try:
+        return parse_formula(text, {name: sp.Symbol(name) for name in names})
+    except FormulaError as error:
+        raise InputError(str(error), place=place) from None
 
 
 def _matrix(value: Any, place: str, sources: tuple[str, ...], units: tuple[str, ...], convention: str):
@@ -446,6 +496,14 @@ def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
     table = _require_key(document, "loss", "")
     _require_table(table, "loss", "[loss]")
     _no_unknown_keys(table, LOSS_KEYS, "loss")
+    if "term" in table:
+        if "kind" in table:
+            raise InputError("give either kind (a built-in loss) or term (your own), not both", place="loss.term")
+        term = _formula(table["term"], ("out", "t", "n"), "loss.term")
+        targets = None
+        if "targets" in table:
+            targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
+        return Loss("custom", targets, term, table["term"])
     kind = _require_key(table, "kind", "loss")
     if kind not in LOSSES:
         raise InputError(f"unknown loss {kind!r}; known: {', '.join(LOSSES)}", place="loss.kind")
@@ -501,11 +559,14 @@ def _check_names(network: Network) -> None:
     """Names are unique across units and parameters, and never collide with generated symbols."""
     seen: dict[str, str] = {}
     owners: list[tuple[str, str]] = [(name, f"network.inputs[{i}]") for i, name in enumerate(network.inputs)]
+    tied: set[str] = set()  # a weight name used again is the same parameter (tied weights)
+    _check_tied_values(network)
     for index, layer in enumerate(network.layers):
         place = f"network.layers[{index}]"
         owners += [(unit, f"{place}.units[{j}]") for j, unit in enumerate(layer.units)]
         for j, row in enumerate(layer.weight_names):
-            owners += [(name, f"{place}.weight_names") for name in row]
+            owners += [(name, f"{place}.weight_names") for name in row if name not in tied]
+            tied.update(row)
         owners += [(name, f"{place}.bias_names") for name in layer.bias.names]
     for name, place in owners:
         _check_name(name, place)
@@ -524,6 +585,20 @@ def _check_names(network: Network) -> None:
         if layer.name in layer_names:
             raise InputError(f"layer name {layer.name!r} is used twice", place=f"network.layers[{index}].name")
         layer_names[layer.name] = index
+
+
+def _check_tied_values(network: Network) -> None:
+    """A weight name used in several places is one parameter: it must have one value."""
+    values: dict[str, Fraction] = {}
+    for index, layer in enumerate(network.layers):
+        if layer.weights is None:
+            continue
+        for names, row in zip(layer.weight_names, layer.weights):
+            for name, value in zip(names, row):
+                if values.setdefault(name, value) != value:
+                    raise InputError(f"the tied weight {name!r} has two values ({_fraction_text(values[name])} and "
+                                     f"{_fraction_text(value)}); one parameter has one value",
+                                     place=f"network.layers[{index}].weights")
 
 
 def _check_name(name: Any, place: str) -> None:

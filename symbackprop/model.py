@@ -112,13 +112,13 @@ class Model:
         check_name(name, place)
         self._check_expression(expression, place)
         symbol = self._declare(sp.Symbol(name), "node", place)
-        self._definitions[name] = sp.sympify(expression)  # an expression object from Python code, never text
+        self._definitions[name] = _real(expression)
         return symbol
 
     def loss(self, expression: sp.Expr) -> sp.Symbol:
         """Set the loss E (over nodes, targets and parameters); returns the symbol E."""
         self._check_expression(expression, "loss")
-        self._loss = sp.sympify(expression)
+        self._loss = _real(expression)
         return sp.Symbol("E")
 
     def data(self, inputs: Sequence[object] = (), targets: Sequence[object] = ()) -> None:
@@ -155,6 +155,14 @@ class Model:
             nodes=[(n, self._symbols[n], self._definitions[n]) for n in self._symbols if self._roles[n] == "node"],
             loss=self._loss, values=self._values, learning_rate=self.learning_rate, title=self.title,
         )
+
+
+def _real(expression) -> sp.Expr:
+    """The expression with ``Abs`` as :class:`~symbackprop.activations.Absolute` (values here are real)."""
+    from .activations import Absolute
+
+    expression = sp.sympify(expression)  # an expression object from Python code, never text
+    return expression.replace(sp.Abs, Absolute) if expression.has(sp.Abs) else expression
 
 
 def _has_numeric_rule(function: sp.Function) -> bool:

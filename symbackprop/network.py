@@ -51,12 +51,15 @@ class Layer:
     weights: Optional[tuple[tuple[Fraction, ...], ...]] = None
     bias: Bias = field(default_factory=Bias)
     alpha: Optional[Fraction] = None  # leaky_relu slope for negative inputs
+    sources: Optional[tuple[str, ...]] = None  # the units it reads (skip connections); None: the previous layer
 
 
 @dataclass(frozen=True)
 class Loss:
-    kind: str
+    kind: str  # a registered loss, or "custom" for a term given as a formula
     targets: Optional[tuple[Fraction, ...]] = None
+    term: object = None  # for "custom": the per-output term, a SymPy expression in out, t and n
+    term_text: str = ""  # that term as the file wrote it
 
 
 @dataclass(frozen=True)
@@ -88,14 +91,28 @@ class Network:
     data: Optional[tuple[Fraction, ...]] = None
     learning_rate: Optional[Fraction] = None
     update_biases: bool = True
+    #: Activations the file defines: name -> (SymPy formula in x, the formula as written).
+    activations: Mapping[str, tuple[object, str]] = field(default_factory=dict)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return self.layers[-1].units
 
     def sources(self, layer_index: int) -> tuple[str, ...]:
-        """The names feeding layer ``layer_index``: the inputs or the previous layer's units."""
+        """The names feeding layer ``layer_index``: its ``sources``, or else the inputs or the previous layer's units."""
+        layer = self.layers[layer_index]
+        if layer.sources is not None:
+            return layer.sources
         return self.inputs if layer_index == 0 else self.layers[layer_index - 1].units
+
+    @functools.cached_property
+    def is_classic(self) -> bool:
+        """A plain chain of layers: each reads the one before, every weight is used once, every function is
+        built in. The layer-wise tools (the float64 layer code, the auditor) need exactly this; every
+        other network is handled through its general graph."""
+        names = [n for layer in self.layers for row in layer.weight_names for n in row]
+        return (all(layer.sources is None for layer in self.layers) and len(names) == len(set(names))
+                and not self.activations and self.loss.kind != "custom")
 
     def layer_of(self, unit: str) -> int:
         """Index of the layer holding ``unit`` (-1 for an input)."""
@@ -136,7 +153,10 @@ class Network:
             elif layer.bias.mode == "per_unit":
                 for j, unit in enumerate(layer.units):
                     found.append(Parameter(layer.bias.names[j], "bias", index, (unit,), None, layer.bias.value_for(j)))
-        return _file_order(found, self)
+        unique: dict[str, Parameter] = {}
+        for parameter in _file_order(found, self):
+            unique.setdefault(parameter.name, parameter)  # a tied weight is one parameter, where first used
+        return list(unique.values())
 
     @property
     def has_numbers(self) -> bool:

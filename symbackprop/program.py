@@ -142,7 +142,8 @@ def _function_table():
     from .activations import softmax_numeric
 
     table = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
-             "erf": mpmath.erf, "Abs": abs, "Max": max, "Min": min,
+             "erf": mpmath.erf, "Abs": abs, "abs": abs, "Max": max, "Min": min,
+             "sign": lambda x: (x > 0) - (x < 0),
              "softmax": lambda k, *nets: softmax_numeric(list(nets))[int(k)],
              "Heaviside": lambda x, at_zero=mpmath.mpf(0): mpmath.mpf(1) if x > 0 else (
                  at_zero if x == 0 else mpmath.mpf(0))}
@@ -191,7 +192,7 @@ def _numeric_function(name: str):
 
 #: SymPy functions computed by mpmath's function of the same (lower-case) name.
 _MPMATH_NAMES = frozenset({"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-                           "atanh", "exp", "log", "erf", "erfc", "sign", "gamma"})
+                           "atanh", "exp", "log", "erf", "erfc", "gamma"})
 
 
 def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None):
@@ -288,4 +289,4 @@ _COMPARISONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a
                 "Equality": lambda a, b: a == b, "Unequality": lambda a, b: a != b}
 
 #: Functions that give exact results on exact arguments (comparisons and products only).
-_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu", "Abs", "Max", "Min"})
+_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu", "Abs", "abs", "Max", "Min", "sign"})
