@@ -308,6 +308,40 @@ def softmax_numeric(nets: list) -> list:
     return [e / total for e in exps]
 
 
+@functools.lru_cache(maxsize=None)
+def _lambdified(function: type, arity: int, module: str):
+    variables = sp.symbols(f"a0:{arity}")
+    return sp.lambdify(variables, explicit_form(function(*variables)), modules=module)
+
+
+def _implementation(function: type):
+    """What ``sympy.lambdify`` calls for ``function``: its explicit formula, in mpmath for mpmath
+    numbers and in NumPy for anything else (floats, arrays), so closed forms lambdify as they are."""
+
+    def implementation(*args):
+        module = "mpmath" if any(isinstance(a, (mpmath.mpf, mpmath.mpc)) for a in args) else "numpy"
+        return _lambdified(function, len(args), module)(*args)
+
+    return staticmethod(implementation)
+
+
+for _function in (sigmoid, relu, leaky_relu, softplus, Absolute):
+    _function._imp_ = _implementation(_function)
+
+
+def _softmax_implementation(k, *nets):
+    """softmax_k of numbers: mpmath's or NumPy's exp, shifted by the largest net (the same formula, stably)."""
+    if any(isinstance(n, mpmath.mpf) for n in nets):
+        return softmax_numeric(list(nets))[int(k)]
+    import numpy as np
+
+    stacked = np.stack(np.broadcast_arrays(*[np.asarray(n, dtype=float) for n in nets]))
+    exps = np.exp(stacked - stacked.max(axis=0))
+    return exps[int(k)] / exps.sum(axis=0)
+
+
+softmax._imp_ = staticmethod(_softmax_implementation)
+
 ACTIVATIONS: dict[str, Activation] = {}
 
 

@@ -458,8 +458,10 @@ def _walk(node, values, functions, float64: bool):
 
     if node.is_Symbol:
         return values[node]
-    if node.is_Number:
-        return float(node) if float64 else mpmath.mpf(node.p) / node.q if node.is_Rational else mpmath.mpf(str(node))
+    if node.is_Number or node.is_NumberSymbol:
+        if float64:
+            return float(node)
+        return mpmath.mpf(node.p) / node.q if node.is_Rational else mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
     if isinstance(node, sp.Piecewise):
         for branch, condition in node.args:
             if condition is sp.true or _RELATIONS[type(condition).__name__](

@@ -228,6 +228,8 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             return Fraction(int(node.p), int(node.q))
         if node.is_Number:
             return to_mpf(node)
+        if node.is_NumberSymbol:  # π, e: at the working precision
+            return mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
         if node in seen:
             return seen[node]
         seen[node] = value = compute(node)
@@ -266,7 +268,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         function = functions.get(name) or _numeric_function(name)
         if function is None:
             raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
-        if name in _EXACT_FUNCTIONS:
+        if name in _EXACT_FUNCTIONS and exact:
             return function(*args)
         return function(*(number(a) for a in args))
 

@@ -34,6 +34,23 @@ def _activate(name: str, x: sp.Expr, alpha) -> sp.Expr:
     raise AssertionError(f"oracle has no formula for {name}")
 
 
+def _own_activation(network: Network, name: str, x: sp.Expr, alpha) -> sp.Expr:
+    """A built-in activation by the oracle's own formula, or the file's formula (in x) for its own."""
+    if name in network.activations:
+        formula, _ = network.activations[name]
+        return elementary(formula.xreplace({sp.Symbol("x"): x}))
+    return _activate(name, x, alpha)
+
+
+def elementary(expression: sp.Expr) -> sp.Expr:
+    """``expression`` with symbackprop's functions replaced by the oracle's own elementary formulas."""
+    table = {"sigmoid": lambda x: _activate("sigmoid", x, None), "relu": lambda x: _activate("relu", x, None),
+             "softplus": lambda x: _activate("softplus", x, None), "leaky_relu": lambda x, a: _activate("leaky_relu", x, a),
+             "abs": lambda x: sp.Piecewise((x, x > 0), (-x, True))}
+    return expression.replace(lambda e: isinstance(e, sp.Function) and type(e).__name__ in table,
+                              lambda e: table[type(e).__name__](*e.args))
+
+
 def _loss(kind: str, outs: list[sp.Expr], targets: list[sp.Expr]) -> sp.Expr:
     n = len(outs)
     if kind == "half_sse":
@@ -46,6 +63,9 @@ def _loss(kind: str, outs: list[sp.Expr], targets: list[sp.Expr]) -> sp.Expr:
         return -sum(t * sp.log(o) for o, t in zip(outs, targets))
     if kind == "binary_cross_entropy":
         return -sum(t * sp.log(o) + (1 - t) * sp.log(1 - o) for o, t in zip(outs, targets))
+    if isinstance(kind, sp.Expr):  # the file's own term, in out, t and n
+        out, target, count = sp.symbols("out t n")
+        return sum(elementary(kind.xreplace({out: o, target: t, count: n})) for o, t in zip(outs, targets))
     raise AssertionError(f"oracle has no formula for {kind}")
 
 
@@ -60,8 +80,11 @@ def composed_loss(network: Network, symbolic: Iterable[str], float_digits: int =
     number = (lambda v: _q(v).evalf(float_digits)) if float_digits else _q
     symbols = {name: sp.Symbol(f"oracle_{name}") for name in keep}
     values = {p.name: (symbols[p.name] if p.name in keep else number(p.value)) for p in network.parameters()}
-    outs = [number(v) for v in network.data]
+    value_of = {name: number(v) for name, v in zip(network.inputs, network.data)}
+    previous = list(network.inputs)
     for index, layer in enumerate(network.layers):
+        sources = list(layer.sources) if layer.sources is not None else previous  # a skip connection reads earlier units
+        outs = [value_of[s] for s in sources]
         nets = []
         for j in range(len(layer.units)):
             net = sum(values[layer.weight_names[j][i]] * outs[i] for i in range(len(outs)))
@@ -73,8 +96,33 @@ def composed_loss(network: Network, symbolic: Iterable[str], float_digits: int =
             total = sum(sp.exp(n) for n in nets)
             outs = [sp.exp(n) / total for n in nets]
         else:
-            outs = [_activate(layer.activation, n, alpha) for n in nets]
-    return _loss(network.loss.kind, outs, [number(t) for t in network.loss.targets]), symbols
+            outs = [_own_activation(network, layer.activation, n, alpha) for n in nets]
+        value_of.update(zip(layer.units, outs))
+        previous = list(layer.units)
+    kind = network.loss.term if network.loss.kind == "custom" else network.loss.kind
+    return _loss(kind, outs, [number(t) for t in network.loss.targets]), symbols
+
+
+def composed_graph_loss(graph) -> sp.Expr:
+    """A formula graph's loss as one expression in its leaves: each node's formula put in place of its
+    name, last node first, with the oracle's own elementary formulas (it reads no derivative)."""
+    loss = graph.definitions[graph.order[-1]]
+    for quantity in reversed(graph.order[:-1]):
+        if quantity in graph.definitions:
+            loss = loss.subs(graph.symbols[quantity], graph.definitions[quantity])
+    return elementary(loss)
+
+
+def graph_diff_gradients(graph, digits: int = 50) -> dict[str, sp.Float]:
+    """Every ∂E/∂p of a formula graph by sympy.diff of :func:`composed_graph_loss`, at the file's numbers."""
+    loss = composed_graph_loss(graph)
+    point = {symbol: sp.Rational(v.numerator, v.denominator) for symbol, v in graph.values.items()}
+    found = {}
+    for quantity in graph.order:
+        if quantity.kind == "param":
+            symbol = graph.symbols[quantity]
+            found[quantity.name] = sp.diff(loss, symbol).evalf(digits, subs=point)
+    return found
 
 
 def diff_gradient(network: Network, parameter: str, digits: int = 60) -> sp.Float:
