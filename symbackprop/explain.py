@@ -583,13 +583,11 @@ def _graph_architecture(w: _Writer) -> None:
 def _graph_forward(w: _Writer) -> None:
     graph = w.graph
     w.heading("Forward pass")
-    leaves = [q for q in graph.order if graph.roles[q] in ("input", "parameter")]
+    leaves = [(w.quantity(q), w.symbol(q), graph.roles[q]) for q in graph.order if graph.roles[q] in ("input", "parameter")]
+    leaves += [(w.tex(t), t, "target") for t in graph.targets.values()]
     w.say("The numbers of the file:")
-    w.equation(w.vector([w.quantity(q) for q in leaves]), w.vector([w.shown(w.symbol(q)) for q in leaves]))
-    if graph.targets:
-        targets = list(graph.targets.values())
-        w.say("Targets:")
-        w.equation(w.vector([w.tex(t) for t in targets]), w.vector([w.shown(t) for t in targets]))
+    w.blocks.append(Table((("name",), ("role",), ("value",)),
+                          tuple(((Math(name),), (role,), (Math(w.shown(symbol)),)) for name, symbol, role in leaves)))
     w.say("Each node in turn: its formula, the numbers substituted, its value.")
     for quantity in graph.order:
         definition = graph.definitions.get(quantity)

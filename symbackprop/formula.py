@@ -184,7 +184,12 @@ class _Builder:
             self.fail(node, f"{name}() takes {wanted} argument(s), not {len(node.args)}")
         if any(isinstance(a, ast.Starred) for a in node.args):
             self.fail(node, "starred arguments are not allowed in a formula")
-        return function.build(*[self.build(a) for a in node.args])
+        arguments = [self.build(a) for a in node.args]
+        if all(a.is_Number for a in arguments) or function.build in (sp.sqrt, sp.Max, sp.Min):
+            return function.build(*arguments)
+        # Written as the file wrote it: no simplification is attempted on a symbolic argument
+        # (SymPy's checks for tanh(i·x) and the like cost a millisecond a call on large graphs).
+        return function.build(*arguments, evaluate=False)
 
     def binary(self, node: ast.BinOp) -> sp.Expr:
         left, right = self.build(node.left), self.build(node.right)

@@ -201,13 +201,12 @@ def graph_from_mapping(document: Mapping[str, Any]):
         place = f"graph.parameters.{name}"
         leaves.append((name, _fresh(symbols, name, place, check_name), "parameter"))
         values[symbols[name]] = _number(value, place)
-    later = {}
+    later = _Later()
     for index, node in enumerate(node_tables):
         _require_table(node, f"graph.nodes[{index}]", "a node")
         name = _require_key(node, "name", f"graph.nodes[{index}]")
         check_name(name, f"graph.nodes[{index}].name")
-        later.setdefault(name, "is defined later: a formula reads only inputs, targets, parameters and earlier "
-                               "nodes (no cycles)")
+        later.names.add(name)
     nodes = []
     for index, node in enumerate(node_tables):
         _no_unknown_keys(node, GRAPH_NODE_KEYS, f"graph.nodes[{index}]")
@@ -215,10 +214,10 @@ def graph_from_mapping(document: Mapping[str, Any]):
         place = f"graph.nodes.{name}.formula"
         if name in symbols:
             raise InputError(f"{name!r} is already a name in this graph", place=f"graph.nodes[{index}].name")
-        del later[name]
-        later_here = dict(later, **{name: "is this node itself: a formula cannot read its own value (no cycles)"})
+        later.names.discard(name)
+        later.current = name
         try:
-            definition = parse_formula(_require_key(node, "formula", f"graph.nodes.{name}"), symbols, later_here)
+            definition = parse_formula(_require_key(node, "formula", f"graph.nodes.{name}"), symbols, later)
         except FormulaError as error:
             raise InputError(str(error), place=place) from None
         nodes.append((name, _fresh(symbols, name, place, check_name), definition))
@@ -248,6 +247,27 @@ def graph_from_mapping(document: Mapping[str, Any]):
     graph = formula_graph(leaves, nodes, loss if isinstance(loss, sp.Expr) else sp.sympify(loss), values, rate, title)
     _check_graph_values(graph)
     return graph
+
+
+class _Later(Mapping):
+    """The names a formula may not read, and why: nodes defined further down, and its own node."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.current = ""
+
+    def __getitem__(self, name: str) -> str:
+        if name == self.current:
+            return "is this node itself: a formula cannot read its own value (no cycles)"
+        if name in self.names:
+            return "is defined later: a formula reads only inputs, targets, parameters and earlier nodes (no cycles)"
+        raise KeyError(name)
+
+    def __iter__(self):
+        return iter(self.names | {self.current})
+
+    def __len__(self) -> int:
+        return len(self.names) + 1
 
 
 def _graph_names(value: Any, place: str) -> tuple[str, ...]:
@@ -385,7 +405,7 @@ def _layer(table: Any, index: int, previous: tuple[str, ...], convention: str, a
             raise InputError("sources must name each unit once (and at least one)", place=f"{place}.sources")
     sources = own_sources if own_sources is not None else previous
     activation = _require_key(table, "activation", place)
-    if activation not in ACTIVATIONS and activation not in custom:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS and activation not in custom:
         raise InputError(
             f"unknown activation {str(activation)[:40]!r}; known: {', '.join(ACTIVATIONS + tuple(custom))} "
             "(or define one under [activations.NAME])", place=f"{place}.activation"

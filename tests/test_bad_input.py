@@ -1,6 +1,7 @@
 """Bad input: one line on stderr naming the file, the place and the problem; exit code 2; never a traceback."""
 import copy
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -199,3 +200,56 @@ def test_fuzz_random_file_text_through_the_cli(tmp_path, capsys, text):
     assert code in (0, 2)
     if code == 2:
         assert err.count("\n") == 1 and str(path) in err
+
+
+GOOD_EXTENDED = """
+[activations.swish]
+formula = "x*sigmoid(x)"
+[network]
+inputs = ["x1", "x2"]
+[[network.layers]]
+units = ["h1"]
+activation = "swish"
+weights = [["0.1"], ["0.2"]]
+weight_names = [["a"], ["b"]]
+[[network.layers]]
+units = ["o1"]
+activation = "tanh"
+sources = ["h1", "x1"]
+weights = [["0.3"], ["0.1"]]
+weight_names = [["c"], ["a"]]
+[loss]
+term = "abs(out - t)"
+targets = ["0.5"]
+[data]
+inputs = ["1", "2"]
+"""
+
+
+@pytest.mark.parametrize("good", ["graph", "extended"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzz_mutated_graphs_and_extended_networks_give_only_clean_errors(good, data):
+    import tomllib
+
+    from symbackprop.loader import graph_from_mapping
+
+    text = (Path(__file__).resolve().parent.parent / "examples" / "graphs" / "residual.toml").read_text() \
+        if good == "graph" else GOOD_EXTENDED
+    document = tomllib.loads(text)
+    paths = [p for p in _leaf_paths(document) if p]
+    mutated = copy.deepcopy(document)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        target = mutated
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = data.draw(json_leaves | st.lists(json_leaves, max_size=3)
+                                         | st.sampled_from(["x +", "exp(exp(exp(99)))", "h^99", "t", "f2", "__x__"]))
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        graph_from_mapping(mutated) if good == "graph" else network_from_mapping(mutated)
+    except InputError as error:
+        assert str(error) and "\n" not in str(error)

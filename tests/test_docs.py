@@ -6,10 +6,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from symbackprop import load_network
+from symbackprop import load_model, load_network
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+GRAPHS = sorted((ROOT / "examples" / "graphs").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -17,6 +18,13 @@ def test_examples_load_and_match_the_schema(path):
     schema = json.loads((ROOT / "docs" / "network.schema.json").read_text())
     jsonschema.validate(tomllib.loads(path.read_text()), schema)
     load_network(path)
+
+
+@pytest.mark.parametrize("path", GRAPHS, ids=[p.name for p in GRAPHS])
+def test_graph_examples_load_and_match_the_graph_schema(path):
+    schema = json.loads((ROOT / "docs" / "graph.schema.json").read_text())
+    jsonschema.validate(tomllib.loads(path.read_text()), schema)
+    load_model(path)
 
 
 def test_schema_rejects_what_the_loader_rejects():

@@ -260,7 +260,8 @@ def _pdflatex() -> str:
     return program
 
 
-@pytest.mark.parametrize("path", THREE_NETWORKS + [EVERY_ACTIVATION], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", THREE_NETWORKS + [EVERY_ACTIVATION, EXAMPLES / "graphs" / "lstm_3_steps.toml",
+                                  EXAMPLES / "swish_gelu.toml"], ids=lambda p: p.stem)
 def test_latex_compiles_with_pdflatex(path, tmp_path):
     program = _pdflatex()
     source = tmp_path / "explained.tex"
@@ -314,6 +315,10 @@ SEED_NETWORKS = {
     "sadiya_2_2_2": EXAMPLES / "sadiya_2_2_2.toml",  # shared/seeds/004 (architecture; numbers ours)
     "mazur": EXAMPLES / "mazur.toml",
     "relu_sigmoid_softmax": RELU_SIGMOID_SOFTMAX,
+    # the general graph: skips, tied weights, the file's own functions, formula graphs
+    "tied_autoencoder": EXAMPLES / "tied_autoencoder.toml",
+    "swish_gelu": EXAMPLES / "swish_gelu.toml",
+    **{path.stem: path for path in sorted((EXAMPLES / "graphs").glob("*.toml"))},
 }
 
 
