@@ -146,54 +146,55 @@ def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.S
         if definition is None:
             continue
         for argument in _arguments(definition, quantity_of):
-            local = partial(definition, argument)
-            if local != 0:
+            local = partial(definition, argument, back)
+            if local.has(sp.Function):  # a sister's definition (a softmax's other outputs), written back too
                 local = local.xreplace(back)
             consumers[quantity_of[argument]].append((quantity, local))
     return {q: tuple(edges) for q, edges in consumers.items()}
 
 
-def partial(expression: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.Symbol] = {}) -> sp.Expr:
     """∂expression/∂symbol: SymPy's own rules, applied directly where they are plain.
 
     A symbol in one term of a sum, a bare factor of a product, a power with a number for exponent,
     or a function call (its own ``fdiff``, times the argument's derivative): the same result as
     :func:`sympy.diff`, without building and caching a ``Derivative`` for each of the thousands of
-    nodes of a large graph. Anything else goes to ``sympy.diff``.
+    nodes of a large graph. Anything else goes to ``sympy.diff``. A call that ``names`` maps to a
+    node symbol is written as that symbol where its own derivative repeats it (σ′ = out·(1 − out)).
 
     >>> x, y = sp.symbols("x y")
     >>> from symbackprop.activations import sigmoid
-    >>> partial(x * y + sp.tanh(x), y), partial(sigmoid(3 * x) ** 2, x)
-    (x, 6*(1 - sigmoid(3*x))*sigmoid(3*x)**2)
+    >>> partial(x * y + sp.tanh(x), y), partial(sigmoid(3 * x) ** 2, x) == sp.diff(sigmoid(3 * x) ** 2, x)
+    (x, True)
     """
     if expression == symbol:
         return sp.Integer(1)
     if expression.is_Add:
-        return sp.Add(*[partial(term, symbol) for term in expression.args if term.has(symbol)])
+        return sp.Add(*[partial(term, symbol, names) for term in expression.args if term.has(symbol)])
     if expression.is_Mul:
         holding = [i for i, factor in enumerate(expression.args) if factor.has(symbol)]
-        if len(holding) == 1:
-            rest = expression.args[: holding[0]] + expression.args[holding[0] + 1:]
-            return sp.Mul(*rest) * partial(expression.args[holding[0]], symbol)
+        if len(holding) == 1:  # built as SymPy's product rule builds it, so the printed form is the same
+            i = holding[0]
+            return sp.Mul(*(expression.args[:i] + (partial(expression.args[i], symbol, names),) + expression.args[i + 1:]))
     elif expression.is_Pow and expression.exp.is_Number and expression.base.has(symbol):
         base, power = expression.args
-        return power * base ** (power - 1) * partial(base, symbol)
+        return expression * (partial(base, symbol, names) * power / base)  # SymPy's own arrangement
     elif isinstance(expression, sp.Function) and not isinstance(expression, (sp.Piecewise, sp.Min, sp.Max)):
         holding = [i for i, argument in enumerate(expression.args) if argument.has(symbol)]
         if len(holding) == 1:
-            outer = _outer_derivative(expression, holding[0])
+            outer = _outer_derivative(expression, holding[0], names.get(expression, expression))
             if outer is not None:
-                return outer * partial(expression.args[holding[0]], symbol)
+                return outer * partial(expression.args[holding[0]], symbol, names)
     return sp.diff(expression, symbol)
 
 
-def _outer_derivative(call: sp.Function, index: int) -> Optional[sp.Expr]:
+def _outer_derivative(call: sp.Function, index: int, written: sp.Expr) -> Optional[sp.Expr]:
     """The function's own ``fdiff`` for argument ``index``, written at this call.
 
     The rule is asked of the function once per (function, argument) on placeholder arguments and
     then filled in, so that ``1 - tanh(x)**2`` does not build (and re-simplify) ``tanh(x)`` again.
     """
-    key = (type(call), tuple(a if a.is_Number else None for a in call.args), index)
+    key = (type(call), type(call).fdiff, tuple(a if a.is_Number else None for a in call.args), index)
     if key not in _OUTER_RULES:
         placeholders = [a if a.is_Number else sp.Dummy(f"a{i}") for i, a in enumerate(call.args)]
         try:
@@ -207,7 +208,7 @@ def _outer_derivative(call: sp.Function, index: int) -> Optional[sp.Expr]:
         return None
     template, placeholders, rule = entry
     filling = {p: a for p, a in zip(placeholders, call.args) if not p.is_Number}
-    filling[template] = call
+    filling[template] = written
     return rule.xreplace(filling)
 
 

@@ -149,6 +149,12 @@ def substituted_latex(expr: sp.Expr, shown: Mapping[str, str], graph: Optional[S
     return SymbackpropLatexPrinter({"mul_symbol": "dot"}, names=names).doprint(expr)
 
 
+def text_printer():
+    """A plain-text printer that remembers what it printed: one per document, for many expressions
+    that share parts (δ symbols, a node's derivative)."""
+    return _TextPrinter()
+
+
 def text(expr: sp.Expr) -> str:
     """Plain one-line text (SymPy's str form; symbols are ASCII names).
 

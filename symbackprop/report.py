@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Optional
 from .chain import Derivation, Engine, Factor
 from .check import CheckReport
 from .exact import format_decimal
-from .printing import factor_latex, latex, latex_symbol_name, text
+from .printing import factor_latex, latex, latex_symbol_name, text, text_printer
 
 FORMS = ("chain", "compact", "closed", "simplified")
 
@@ -193,6 +193,7 @@ def program_json_chunks(program, values: Optional[dict], digits: int, names: Ite
     Gradients are given in δ symbols (``delta_h1*x3``) and the program that defines every δ comes
     first, so the output stays linear in the size of the network.
     """
+    text = text_printer().doprint  # one memo for the whole document
     yield '{\n  "program": {\n    "forward": '
     yield json.dumps([[str(s), text(e)] for s, e in program.forward], ensure_ascii=False)
     yield ',\n    "backward": '
@@ -219,6 +220,7 @@ def program_json_chunks(program, values: Optional[dict], digits: int, names: Ite
 
 def program_text_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
     """The program's δ assignments, then one line per gradient in δ symbols (and its value)."""
+    text = text_printer().doprint
     yield "where\n"
     yield "\n".join(f"  {symbol} = {text(expression)}" for symbol, expression in program.backward)
     for name in names:

@@ -93,12 +93,8 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
         raise InputError("expected one or more [[claims]] tables", place="claims")
     if len(raw) > MAX_CLAIMS:
         raise InputError(f"{len(raw)} claims; at most {MAX_CLAIMS} are supported", place="claims")
-    network = graph.network
-    if network is None or not network.is_classic:
-        raise InputError("the auditor reads classic layer chains so far: not yet formula graphs, skip connections, "
-                         "tied weights or activations and losses of the file's own", place="claims")
-    if not network.has_numbers:
-        raise InputError("an audit needs the tutorial's numbers: weights, [data] inputs and loss.targets", place="data")
+    if graph.missing:
+        raise InputError(f"an audit needs the tutorial's numbers; the file has no {graph.missing}", place="data")
     claims = []
     for index, table in enumerate(raw):
         place = f"claims[{index}]"
@@ -117,8 +113,8 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
             key = parse_claim_quantity(table["quantity"], step)
         except ValueError as error:
             raise InputError(str(error), place=f"{place}.quantity") from None
-        _validate_key(key, graph, f"{place}.quantity")
-        if (step == 1 or key.kind == "new") and network.learning_rate is None:
+        key = _validate_key(key, graph, f"{place}.quantity")
+        if (step == 1 or key.kind == "new") and graph.learning_rate is None:
             raise InputError("claims about the update need training.learning_rate", place=f"{place}.quantity")
         written = table["value"]
         try:
@@ -130,15 +126,18 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
     return claims
 
 
-def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str) -> None:
+def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str) -> ClaimKey:
+    """The key with its quantities as the graph knows them (a formula graph's ``h`` is its node h)."""
     if key.kind == "new":
-        graph.validate(key.of, place)
+        of = graph.validate(key.of, place)
         if key.step != 0:
             raise InputError("new(p) is the parameter after the first update; give it step 0", place=place)
-        return
-    graph.validate(key.of, place)
-    if key.wrt is not None:
-        graph.validate(key.wrt, place)
+        if of.kind != "param":
+            raise InputError(f"new({of}) names a node; new(p) is a parameter after the update", place=place)
+        return ClaimKey("new", key.step, of)
+    of = graph.validate(key.of, place)
+    wrt = graph.validate(key.wrt, place) if key.wrt is not None else None
+    return ClaimKey(key.kind, key.step, of, wrt)
 
 
 def load_claims(path: str | Path):

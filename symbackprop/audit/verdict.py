@@ -34,7 +34,7 @@ from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, slip_variants, transform_variants, world_variants,
 )
-from .world import WORKING_DIGITS, Reading, Rules, World, descendants
+from .world import WORKING_DIGITS, GraphWorld, Reading, Rules, World, descendants
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
 #: A mistake model is re-run by every route only when its first route lands within this many half-units.
@@ -122,24 +122,24 @@ class _ExactValues:
 
     def updated(self) -> dict[str, object]:
         """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
-        if self._updated is None and self.engine.network.learning_rate is None:
+        graph = self.engine.graph
+        if self._updated is None and graph.learning_rate is None:
             raise InputError("an update needs training.learning_rate", place="training.learning_rate")
         if self._updated is None:
-            network = self.engine.network
-            program = straight_line_program(self.engine.graph)
+            program = straight_line_program(graph)
             values = dict(self.point(0))
             for symbol, expression in program.backward:
                 values[symbol] = evaluate_expression(expression, values)
-            rate = network.learning_rate
+            rate = graph.learning_rate
             self._updated = {}
-            for parameter in network.parameters():
-                if parameter.kind == "bias" and not network.update_biases:
-                    self._updated[parameter.name] = parameter.value
+            for name in graph.parameters():
+                old = graph.values[graph.symbols[Quantity.param(name)]]
+                if name in graph.frozen:
+                    self._updated[name] = old
                 else:
-                    gradient = evaluate_expression(program.gradients[parameter.name], values)
+                    gradient = evaluate_expression(program.gradients[name], values)
                     exact = isinstance(gradient, Fraction)  # a linear network's gradient is rational
-                    self._updated[parameter.name] = parameter.value - rate * gradient if exact else \
-                        to_mpf(parameter.value) - to_mpf(rate) * gradient
+                    self._updated[name] = old - rate * gradient if exact else to_mpf(old) - to_mpf(rate) * gradient
         return self._updated
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
@@ -198,7 +198,8 @@ class Auditor:
 
     def __init__(self, graph: SymbolicGraph, claims: Sequence[Claim]) -> None:
         self.graph = graph
-        self.network = graph.network
+        # The layer-wise world (with the whole mistake library) for a classic chain; the graph's otherwise.
+        self.network = graph.network if graph.network is not None and graph.network.is_classic else None
         self.claims = list(claims)
         self.engine = Engine(graph)
         self.exact = _ExactValues(self.engine)
@@ -213,6 +214,8 @@ class Auditor:
 
     def world(self, rules: Rules = Rules(), overrides=None, reading: Reading = Reading(),
               exempt: Optional[ClaimKey] = None) -> World:
+        if self.network is None:
+            return GraphWorld(self.graph, self.reach, rules, overrides or {}, reading, exempt)
         return World(self.network, self.reach, rules, overrides or {}, reading, exempt)
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
@@ -407,7 +410,8 @@ class Auditor:
                 break
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
-        singles = sorted(world_variants(self.network, claim) + slip_variants(claim, self._terms(claim)), key=_specific)
+        layered = world_variants(self.network, claim) if self.network is not None else []
+        singles = sorted(layered + slip_variants(claim, self._terms(claim)), key=_specific)
         try:
             for variant in singles:
                 if not self._can_touch(variant, claim):
@@ -472,6 +476,10 @@ class Auditor:
     def _terms(self, claim: Claim) -> int:
         """How many terms the sum behind ``claim`` has (0 when it is not a sum)."""
         key = claim.key
+        if key.kind == "derivative":
+            return len(self.engine.derivative(key.of, key.wrt).chain)
+        if self.network is None:
+            return 0
         if key.kind == "value" and key.of.kind == "net":
             index = self.network.layer_of(key.of.name)
             layer = self.network.layers[index]
@@ -484,7 +492,7 @@ class Auditor:
 
     def _learning_rate(self, claim, claimed, overrides, half, note) -> bool:
         name = claim.key.of.name
-        stated = mpmath.mpf(self.network.learning_rate.numerator) / self.network.learning_rate.denominator
+        stated = to_mpf(self.graph.learning_rate)
         for numbers in ((overrides, {}) if overrides else ({},)):
             for reading in self._diagnosis_readings():
                 world = self.world(overrides=numbers, reading=reading)

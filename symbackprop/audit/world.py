@@ -22,6 +22,7 @@ from typing import Literal, Mapping, Optional
 import mpmath
 
 from ..activations import activation, softmax_numeric
+from ..exact import to_mpf
 from ..losses import loss_kind
 from ..network import Network
 from ..quantity import Quantity
@@ -404,3 +405,106 @@ class World:
         if self.rules.backward_updated and step == 0:
             return self.new(name)
         return self._used_value(name, step, self.rules.backward_values)
+
+
+@dataclass
+class GraphWorld:
+    """The same re-computation for any graph (formula graphs, skip connections, tied weights): node
+    values from their definitions and derivatives by the chain rule over the graph's edges, each
+    local factor evaluated at this world's values. Its mistake rules are those that do not depend on
+    layers: a learning rate, the sign of the update, one term of a sum off."""
+
+    graph: object
+    reach: Mapping[Quantity, frozenset]
+    rules: Rules = field(default_factory=Rules)
+    overrides: Mapping[ClaimKey, mpmath.mpf] = field(default_factory=dict)
+    reading: Reading = field(default_factory=Reading)
+    exempt: Optional[ClaimKey] = None
+    used: set = field(default_factory=set)
+    computed: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._forward: dict[int, tuple[dict, dict]] = {}
+        self._derivatives: dict[ClaimKey, mpmath.mpf] = {}
+        self._new: dict[str, mpmath.mpf] = {}
+
+    _settle = World._settle
+    _sum = World._sum
+
+    def _written_kind(self, key: ClaimKey) -> bool:
+        return not (key.kind == "value" and self.graph.roles.get(key.of) == "input")
+
+    def value(self, key: ClaimKey) -> mpmath.mpf:
+        with mpmath.workdps(WORKING_DIGITS):
+            if key.kind == "new" or (key.kind == "value" and key.of.kind == "param" and key.step == 1):
+                return self.new(key.of.name)
+            if key.kind == "derivative":
+                return self.derivative(key.of, key.wrt, key.step)
+            return self.forward(key.step)[0][key.of]
+
+    def parameter(self, name: str, step: int) -> mpmath.mpf:
+        if step == 1:
+            return self.new(name)
+        key = _key(0, Quantity.param(name))
+        if key in self.overrides:
+            self.used.add(key)
+            return self.overrides[key]
+        value = self.graph.values[self.graph.symbols[Quantity.param(name)]]
+        return mpmath.mpf(value.numerator) / value.denominator
+
+    def new(self, name: str) -> mpmath.mpf:
+        if name not in self._new:
+            self._new[name] = self._settle(ClaimKey("new", 0, Quantity.param(name)), lambda: self._update(name))
+        return self._new[name]
+
+    def _update(self, name: str) -> mpmath.mpf:
+        old = self.parameter(name, 0)
+        if name in self.graph.frozen or self.rules.biases_fixed and name in self.graph.frozen:
+            return old
+        rate = self.rules.learning_rate
+        if rate is None:
+            rate = mpmath.mpf(self.graph.learning_rate.numerator) / self.graph.learning_rate.denominator
+        return old + self.rules.update_sign * rate * self.derivative(LOSS, Quantity.param(name), 0)
+
+    def forward(self, step: int) -> tuple[dict, dict]:
+        """(values by quantity, values by symbol) at a step."""
+        from ..program import evaluate_expression
+
+        if step in self._forward:
+            return self._forward[step]
+        graph = self.graph
+        values: dict[Quantity, mpmath.mpf] = {}
+        by_symbol = {symbol: mpmath.mpf(v.numerator) / v.denominator for symbol, v in graph.values.items()}
+        for quantity in graph.order:
+            symbol = graph.symbols[quantity]
+            if quantity.kind == "param":
+                value = self.parameter(quantity.name, step)
+            elif quantity in graph.definitions:
+                value = self._settle(_key(step, quantity), lambda q=quantity: to_mpf(
+                    evaluate_expression(graph.definitions[q], by_symbol)))
+            else:
+                value = self._settle(_key(step, quantity), lambda s=symbol: by_symbol[s])
+            values[quantity] = by_symbol[symbol] = value
+        self._forward[step] = (values, by_symbol)
+        return self._forward[step]
+
+    def derivative(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
+        key = ClaimKey("derivative", step, of, wrt)
+        if key not in self._derivatives:
+            self._derivatives[key] = self._settle(key, lambda: self._chain(of, wrt, step))
+        return self._derivatives[key]
+
+    def _chain(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
+        from ..program import evaluate_expression
+
+        if of == wrt:
+            return mpmath.mpf(1)
+        by_symbol = self.forward(step)[1]
+        terms = []
+        for consumer, local in self.graph.consumers[wrt]:
+            if consumer != of and of not in self.reach.get(consumer, ()):
+                continue
+            factor = self._settle(ClaimKey("derivative", step, consumer, wrt),
+                                  lambda local=local: to_mpf(evaluate_expression(local, by_symbol)))
+            terms.append(self.derivative(of, consumer, step) * factor)
+        return self._sum(ClaimKey("derivative", step, of, wrt), terms)
