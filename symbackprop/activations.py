@@ -149,7 +149,7 @@ class Absolute(sp.Function):
 
     >>> x = sp.Symbol("x")
     >>> sp.diff(Absolute(2 * x), x), Absolute(sp.Rational(-3, 2))
-    (2*sign(2*x), 3/2)
+    (2*sign(x), 3/2)
     """
 
     nargs = 1

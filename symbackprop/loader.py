@@ -27,8 +27,6 @@ MAX_PARAMETERS = 15_000
 #: Dotted parts of one key, and nesting of lists and inline tables, accepted before TOML is parsed.
 MAX_KEY_PARTS = 16
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
-LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy")
 RESERVED_NAMES = frozenset({"net", "out", "new", "E"})
 #: Prefixes of the symbols generated for every unit; a user name may not collide with them.
 NODE_PREFIXES = ("net_", "out_", "delta_", "dout_", "t_")
@@ -273,13 +271,14 @@ class _Later(Mapping):
 def _graph_names(value: Any, place: str) -> tuple[str, ...]:
     from .model import MAX_NODES, check_name
 
-    if not isinstance(value, list):
-        raise InputError(f"expected a list of names, got {_kind(value)}", place=place)
-    if len(value) > MAX_NODES:
-        raise InputError(f"{len(value)} names; at most {MAX_NODES} are supported", place=place)
-    for i, name in enumerate(value):
-        check_name(name, f"{place}[{i}]")
-    return tuple(value)
+    return _names(value, place, MAX_NODES, check_name)
+
+
+def _registry(losses: bool = False):
+    """The registry module: the names a file may use are the registered ones, listed nowhere else."""
+    from . import activations, losses as loss_registry
+
+    return loss_registry if losses else activations
 
 
 def _fresh(symbols: dict, name: str, place: str, check_name) -> Any:
@@ -405,9 +404,10 @@ def _layer(table: Any, index: int, previous: tuple[str, ...], convention: str, a
             raise InputError("sources must name each unit once (and at least one)", place=f"{place}.sources")
     sources = own_sources if own_sources is not None else previous
     activation = _require_key(table, "activation", place)
-    if not isinstance(activation, str) or activation not in ACTIVATIONS and activation not in custom:
+    known = tuple(_registry().ACTIVATIONS)
+    if not isinstance(activation, str) or activation not in known and activation not in custom:
         raise InputError(
-            f"unknown activation {str(activation)[:40]!r}; known: {', '.join(ACTIVATIONS + tuple(custom))} "
+            f"unknown activation {str(activation)[:40]!r}; known: {', '.join(known + tuple(custom))} "
             "(or define one under [activations.NAME])", place=f"{place}.activation"
         )
     alpha: Optional[Fraction] = None
@@ -439,7 +439,7 @@ def _custom_activations(document: Mapping[str, Any]) -> dict[str, tuple[Any, str
     for name, entry in table.items():
         place = f"activations.{name}"
         _check_name(name, place)
-        if name in ACTIVATIONS:
+        if name in _registry().ACTIVATIONS:
             raise InputError(f"{name!r} is a built-in activation; give yours another name", place=place)
         _require_table(entry, place, "an activation")
         _no_unknown_keys(entry, ACTIVATION_KEYS, place)
@@ -525,8 +525,9 @@ def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
             targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
         return Loss("custom", targets, term, table["term"])
     kind = _require_key(table, "kind", "loss")
-    if kind not in LOSSES:
-        raise InputError(f"unknown loss {kind!r}; known: {', '.join(LOSSES)}", place="loss.kind")
+    losses = _registry(losses=True).LOSSES
+    if not isinstance(kind, str) or kind not in losses:
+        raise InputError(f"unknown loss {str(kind)[:40]!r}; known: {', '.join(losses)}", place="loss.kind")
     if "targets" not in table:
         return Loss(kind)
     targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
@@ -638,13 +639,13 @@ def _name_cell(value: Any, place: str) -> str:
     return value
 
 
-def _names(value: Any, place: str, limit: int) -> tuple[str, ...]:
+def _names(value: Any, place: str, limit: int, check=None) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise InputError(f"expected a list of names, got {_kind(value)}", place=place)
     if len(value) > limit:
         raise InputError(f"{len(value)} names; at most {limit} are supported", place=place)
     for i, name in enumerate(value):
-        _check_name(name, f"{place}[{i}]")
+        (check or _check_name)(name, f"{place}[{i}]")
     return tuple(value)
 
 

@@ -14,7 +14,6 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
-import mpmath
 import sympy as sp
 
 

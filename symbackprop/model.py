@@ -8,6 +8,7 @@ each named node is a symbol with its definition over earlier ones, and the
 loss ``E`` is the last node.
 
 >>> import sympy as sp
+>>> from symbackprop.activations import sigmoid
 >>> x, w, b, t = sp.symbols("x w b t")
 >>> m = Model(inputs=[x], targets=[t], parameters={w: "0.5", b: "0.1"})
 >>> h = m.node("h", sigmoid(w * x + b))
@@ -26,7 +27,6 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 import sympy as sp
 
-from .activations import sigmoid  # noqa: F401  (re-exported for the docstring and users)
 from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS

@@ -178,7 +178,7 @@ FORMULA_MAGNITUDE = 10**300
 
 def has_numeric_rule(function: sp.Basic) -> bool:
     """Whether :func:`evaluate_expression` can compute this function (ours, or SymPy's through mpmath)."""
-    return _numeric_function(type(function).__name__) is not None
+    return isinstance(function, sp.Piecewise) or _numeric_function(type(function).__name__) is not None
 
 
 def _numeric_function(name: str):

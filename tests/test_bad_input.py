@@ -167,12 +167,8 @@ def _leaf_paths(node, path=()):
     yield path
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_fuzz_mutated_valid_documents_give_only_clean_errors(data):
-    import tomllib
-
-    document = tomllib.loads(GOOD)
+def _mutated(document: dict, data, values) -> dict:
+    """A copy of ``document`` with one to three of its leaves replaced by drawn values."""
     paths = [p for p in _leaf_paths(document) if p]
     mutated = copy.deepcopy(document)
     for _ in range(data.draw(st.integers(1, 3))):
@@ -181,9 +177,18 @@ def test_fuzz_mutated_valid_documents_give_only_clean_errors(data):
         try:
             for key in path[:-1]:
                 target = target[key]
-            target[path[-1]] = data.draw(json_leaves | st.lists(json_leaves, max_size=3))
+            target[path[-1]] = data.draw(values)
         except (KeyError, IndexError, TypeError):
             continue
+    return mutated
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_mutated_valid_documents_give_only_clean_errors(data):
+    import tomllib
+
+    mutated = _mutated(tomllib.loads(GOOD), data, json_leaves | st.lists(json_leaves, max_size=3))
     try:
         network_from_mapping(mutated)
     except InputError as error:
@@ -236,19 +241,8 @@ def test_fuzz_mutated_graphs_and_extended_networks_give_only_clean_errors(good, 
 
     text = (Path(__file__).resolve().parent.parent / "examples" / "graphs" / "residual.toml").read_text() \
         if good == "graph" else GOOD_EXTENDED
-    document = tomllib.loads(text)
-    paths = [p for p in _leaf_paths(document) if p]
-    mutated = copy.deepcopy(document)
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(paths))
-        target = mutated
-        try:
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = data.draw(json_leaves | st.lists(json_leaves, max_size=3)
-                                         | st.sampled_from(["x +", "exp(exp(exp(99)))", "h^99", "t", "f2", "__x__"]))
-        except (KeyError, IndexError, TypeError):
-            continue
+    mutated = _mutated(tomllib.loads(text), data, json_leaves | st.lists(json_leaves, max_size=3)
+                       | st.sampled_from(["x +", "exp(exp(exp(99)))", "h^99", "t", "f2", "__x__"]))
     try:
         graph_from_mapping(mutated) if good == "graph" else network_from_mapping(mutated)
     except InputError as error:

@@ -113,7 +113,6 @@ def test_an_activation_registered_in_a_test_gets_every_command(tmp_path, capsys,
 
     monkeypatch.setitem(activations.ACTIVATIONS, "cube_tanh", activations.Activation(
         "cube_tanh", lambda net, alpha: sp.tanh(net) ** 3))
-    monkeypatch.setattr("symbackprop.loader.ACTIVATIONS", tuple(activations.ACTIVATIONS))
     path = tmp_path / "cube.toml"
     path.write_text("""
 [network]
@@ -144,6 +143,13 @@ learning_rate = "0.1"
     for command in (["derive"], ["check"], ["explain"], ["latex"], ["diagram"], ["derive", "--format", "json"]):
         assert main([command[0], str(path), *command[1:]]) == 0, command
     capsys.readouterr()
+    # the auditor too: tanh(0.63)³ = 0.17379…, written right and written wrong
+    audited = tmp_path / "cube_audit.toml"
+    audited.write_text(path.read_text() + '[[claims]]\nquantity = "out(h)"\nvalue = "0.1738"\n'
+                       '[[claims]]\nquantity = "out(h)"\nvalue = "0.1838"\n')
+    assert main(["audit", str(audited), "--format", "json"]) == 1
+    verdicts = [c["verdict"] for c in json.loads(capsys.readouterr().out)["claims"]]
+    assert verdicts == ["ok", "error"], verdicts
     function = sbp.compile_gradients(network)
     loss, gradient = function.loss_and_gradients([[0.9]], [[0.2]], function.vector({"w": 0.7, "v": 1.5}))
     assert abs(gradient[0] - float(engine.gradient("w").evalf(20))) < 1e-12
@@ -282,10 +288,9 @@ def test_the_composed_loss_of_the_oracle_is_not_the_engines():
 
 # ---- audit: claims name a graph's nodes directly -------------------------------------------
 def _audit(extra_claims: str, base: Path = README_FILE):
-    from symbackprop.audit import audit, claims_from_document
-    from symbackprop.loader import read_document
-
     import tomllib
+
+    from symbackprop.audit import audit, claims_from_document
 
     document = tomllib.loads(base.read_text() + extra_claims)
     graph = graph_from_mapping(document) if "graph" in document else sbp.build_graph(network_from_mapping(document))

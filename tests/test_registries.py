@@ -12,11 +12,19 @@ ALPHA = sp.Rational(1, 10)
 x = sp.Symbol("x", real=True)
 
 
-def test_registry_covers_every_activation_the_loader_accepts():
-    from symbackprop.loader import ACTIVATIONS as ACCEPTED, LOSSES as ACCEPTED_LOSSES
+def test_the_loader_accepts_exactly_the_registered_names():
+    from symbackprop import InputError, network_from_mapping
 
-    assert set(ACCEPTED) == set(ACTIVATIONS)
-    assert set(ACCEPTED_LOSSES) == set(LOSSES)
+    def load(activation="sigmoid", loss="half_sse"):
+        return network_from_mapping({"network": {"inputs": ["x"], "layers": [
+            {"units": ["a", "b"], "activation": activation}]}, "loss": {"kind": loss}})
+
+    for name in ACTIVATIONS:
+        load(activation=name, loss="cross_entropy" if name == "softmax" else "half_sse")
+    for name in LOSSES:
+        load(loss=name)
+    with pytest.raises(InputError, match="known: linear, sigmoid, tanh, relu, leaky_relu, softplus, softmax"):
+        load(activation="swish")
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)

@@ -179,6 +179,9 @@ class World:
         if key in self.overrides:
             self.used.add(key)
             return self.overrides[key]
+        return self._initial(name)
+
+    def _initial(self, name: str) -> mpmath.mpf:
         value = self._parameters[name].value
         return mpmath.mpf(value.numerator) / value.denominator
 
@@ -442,24 +445,16 @@ class GraphWorld:
                 return self.derivative(key.of, key.wrt, key.step)
             return self.forward(key.step)[0][key.of]
 
-    def parameter(self, name: str, step: int) -> mpmath.mpf:
-        if step == 1:
-            return self.new(name)
-        key = _key(0, Quantity.param(name))
-        if key in self.overrides:
-            self.used.add(key)
-            return self.overrides[key]
+    parameter = World.parameter
+    new = World.new
+
+    def _initial(self, name: str) -> mpmath.mpf:
         value = self.graph.values[self.graph.symbols[Quantity.param(name)]]
         return mpmath.mpf(value.numerator) / value.denominator
 
-    def new(self, name: str) -> mpmath.mpf:
-        if name not in self._new:
-            self._new[name] = self._settle(ClaimKey("new", 0, Quantity.param(name)), lambda: self._update(name))
-        return self._new[name]
-
     def _update(self, name: str) -> mpmath.mpf:
         old = self.parameter(name, 0)
-        if name in self.graph.frozen or self.rules.biases_fixed and name in self.graph.frozen:
+        if name in self.graph.frozen:
             return old
         rate = self.rules.learning_rate
         if rate is None:
