@@ -391,6 +391,7 @@ def general_graph(quick: bool, scratch: Path):
     rows.append(("`derive --format json`, 2-4-4-4-3 (67 gradients, with values)", f"{wall:.2f} s", "≤ 1.5 s",
                  "met" if ok else "NOT met"))
     closed_wall, _, result = _command(["derive", str(path), "--form", "closed"])
+    sp.core.cache.clear_cache()  # section 2 differentiated the same loss: its results must not be reused
     loss, parameters = composed_loss(mlp([2, 4, 4, 4, 3], numbers=False))
     started = time.perf_counter()
     for parameter in parameters:
