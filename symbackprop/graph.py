@@ -145,8 +145,13 @@ def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.S
         definition = definitions.get(quantity)
         if definition is None:
             continue
+        # A sum (a net of 784 inputs) is indexed once: each argument's derivative reads only its terms.
+        terms = _terms_by_symbol(definition) if definition.is_Add else None
         for argument in _arguments(definition, quantity_of):
-            local = partial(definition, argument, back)
+            if terms is None:
+                local = partial(definition, argument, back)
+            else:
+                local = sp.Add(*[partial(term, argument, back) for term in terms[argument]])
             if local.has(sp.Function):  # a sister's definition (a softmax's other outputs), written back too
                 local = local.xreplace(back)
             consumers[quantity_of[argument]].append((quantity, local))
@@ -213,6 +218,14 @@ def _outer_derivative(call: sp.Function, index: int, written: sp.Expr) -> Option
 
 
 _OUTER_RULES: dict = {}
+
+
+def _terms_by_symbol(total: sp.Add) -> dict[sp.Symbol, list[sp.Expr]]:
+    found: dict[sp.Symbol, list[sp.Expr]] = {}
+    for term in total.args:
+        for symbol in term.free_symbols:
+            found.setdefault(symbol, []).append(term)
+    return found
 
 
 def _arguments(definition: sp.Expr, quantity_of: Mapping[sp.Symbol, Quantity]) -> list[sp.Symbol]:
