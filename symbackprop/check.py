@@ -37,6 +37,8 @@ FLOAT64_TOLERANCE = 1e-6
 #: The least precision (digits) at which default analytic values are evaluated, whatever ``digits`` says.
 ANALYTIC_DIGITS = 30
 MIN_DIGITS, MAX_DIGITS = 5, 1000
+#: Most formula evaluations the finite-difference check of a graph may need (about a minute's work).
+MAX_GRAPH_WORK = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
 
     point_of(graph)  # the numbers must all be there: one clear message if not
     forward = graph_forward(graph)
+    work = forward.work()
+    if work > MAX_GRAPH_WORK:
+        raise InputError(f"checking this graph by finite differences would evaluate up to {work:,} formulas (at most "
+                         f"{MAX_GRAPH_WORK:,}): every parameter moves every node after it; derive needs no such "
+                         "limit", place="graph")
     step = max(mpmath.mpf(central_step(digits, float64)), mpmath.mpf(one_sided_step(digits, float64)))
     return _Oracle(
         names=tuple(graph.parameters()),
@@ -171,13 +178,14 @@ def check_gradients(
         raise InputError(f"check_gradients takes a Network, a Model or a graph, not {type(network).__name__}",
                          place="network")
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
+    with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
+        oracle = _dense_oracle(network, digits, float64) if isinstance(network, Network) else _graph_oracle(
+            network, digits, float64)
     if analytic is None:
         from .chain import Engine
 
         analytic = Engine(network).gradient_values(max(digits, ANALYTIC_DIGITS) + 5)
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
-        oracle = _dense_oracle(network, digits, float64) if isinstance(network, Network) else _graph_oracle(
-            network, digits, float64)
         missing = [name for name in oracle.names if name not in analytic]
         if missing:
             raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)",

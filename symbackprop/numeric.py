@@ -16,7 +16,7 @@ differences refined by Richardson extrapolation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, Optional
 
@@ -408,6 +408,30 @@ class GraphForward:
     definitions: tuple  # (symbol, elementary definition), in forward order
     loss: object  # the loss symbol
     switches: Mapping[object, tuple]  # node symbol -> expressions whose sign change is a kink of that node
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def downstream(self, symbol) -> tuple[int, ...]:
+        """Positions (in ``definitions``) of the nodes whose value moves with ``symbol``."""
+        key = ("downstream", symbol)
+        if key not in self._cache:
+            moved, positions = {symbol}, []
+            for position, (node, definition) in enumerate(self.definitions):
+                if not definition.free_symbols.isdisjoint(moved):
+                    moved.add(node)
+                    positions.append(position)
+            self._cache[key] = tuple(positions)
+        return self._cache[key]
+
+    def work(self) -> int:
+        """At most how many formulas the central differences evaluate: for each parameter, every node
+        from its first reader on, both sides, every level (counted in one pass, before any work)."""
+        first: dict = {}
+        for position, (_, definition) in enumerate(self.definitions):
+            for symbol in definition.free_symbols:
+                first.setdefault(symbol, position)
+        count = len(self.definitions)
+        parameters = [self.graph.symbols[q] for q in self.graph.order if q.kind == "param"]
+        return 2 * RICHARDSON_LEVELS * sum(count - first[p] for p in parameters if p in first)
 
 
 def graph_forward(graph) -> GraphForward:
@@ -438,15 +462,27 @@ def graph_forward(graph) -> GraphForward:
 
 
 def graph_values(forward: GraphForward, shift=None, float64: bool = False) -> dict:
-    """Every node's value at the file's numbers, with ``shift = (symbol, h)`` added to one leaf."""
+    """Every node's value at the file's numbers, with ``shift = (symbol, h)`` added to one leaf.
+
+    With a shift, only the nodes downstream of the shifted leaf are evaluated again; the others
+    keep their values from the unshifted pass at the same precision.
+    """
     number = _float_number if float64 else _mp_number
-    values = {symbol: number(value) for symbol, value in forward.graph.values.items()}
-    if shift is not None:
+    functions = _FLOAT_FUNCTIONS if float64 else _MP_FUNCTIONS
+    if shift is None:
+        values = {symbol: number(value) for symbol, value in forward.graph.values.items()}
+        positions = range(len(forward.definitions))
+    else:
+        key = ("base", float64, mpmath.mp.prec)
+        if key not in forward._cache:
+            forward._cache[key] = graph_values(forward, None, float64)
+        values = dict(forward._cache[key])
         symbol, h = shift
         values[symbol] = values[symbol] + h
-    functions = _FLOAT_FUNCTIONS if float64 else _MP_FUNCTIONS
+        positions = forward.downstream(symbol)
     try:
-        for symbol, definition in forward.definitions:
+        for position in positions:
+            symbol, definition = forward.definitions[position]
             values[symbol] = _walk(definition, values, functions, float64)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         raise InputError(f"the loss is undefined at these numbers ({error})", place="loss.formula") from None

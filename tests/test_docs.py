@@ -41,3 +41,13 @@ def test_readme_opens_with_the_two_commands():
     assert first[1].strip() == "pip install '.[test]' && python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert first[1].strip() in ci
+
+
+def test_the_schema_lists_exactly_the_registered_functions():
+    from symbackprop.activations import ACTIVATIONS
+    from symbackprop.losses import LOSSES
+
+    schema = json.loads((ROOT / "docs" / "network.schema.json").read_text())
+    listed = schema["then"]["properties"]["network"]["properties"]["layers"]["items"]["properties"]["activation"]["enum"]
+    assert listed == list(ACTIVATIONS)
+    assert schema["properties"]["loss"]["properties"]["kind"]["enum"] == list(LOSSES)

@@ -356,3 +356,24 @@ def test_the_readme_python_model_runs_as_printed():
     assert str(g.compact) == "h*x1*(1 - h)*(-t + y)*(v*(1 - tanh(h*v)**2) + 1)"
     assert g.decimal(12) == "-0.000578821163303"
     assert "g.decimal(12)                              # '-0.000578821163303'" in code
+
+
+def test_a_check_too_long_for_finite_differences_is_refused_at_once(tmp_path, capsys):
+    """A residual chain: every weight moves every node after it, so finite differences cost n²."""
+    import time
+
+    lines = ['[graph]\ninputs = ["x"]\ntargets = ["t"]\n[graph.parameters]']
+    lines += [f'w{k} = "0.01"' for k in range(1000)]
+    previous = "x"
+    for k in range(1000):
+        lines.append(f'[[graph.nodes]]\nname = "r{k}"\nformula = "{previous} + tanh(w{k}*{previous})"')
+        previous = f"r{k}"
+    lines.append(f'[loss]\nformula = "({previous} - t)^2"\ntargets = ["1"]\n[data]\ninputs = ["0.5"]')
+    path = tmp_path / "chain.toml"
+    path.write_text("\n".join(lines))
+    started = time.monotonic()
+    assert main(["check", str(path)]) == 2
+    assert time.monotonic() - started < 10
+    # weight k is read first by node k of 1,001 (the loss last): 10 evaluations × Σ (1001 − k) = 5,015,000
+    assert "would evaluate up to 5,015,000 formulas (at most 4,000,000)" in capsys.readouterr().err
+    assert main(["derive", str(path), "--wrt", "w999"]) == 0  # derive needs no such limit
