@@ -137,13 +137,10 @@ def _adjoint_symbol(graph: SymbolicGraph, vertex: Quantity, taken: set[str]) -> 
 def _function_table():
     import mpmath
 
-    from .activations import ACTIVATIONS
+    from .activations import ACTIVATIONS, softmax_numeric
 
-    from .activations import softmax_numeric
-
-    table = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
-             "erf": mpmath.erf, "Abs": abs, "abs": abs, "Max": max, "Min": min,
-             "sign": lambda x: (x > 0) - (x < 0),
+    # exp, log, tanh, sin, … come from mpmath by name (see _numeric_function); these are the rest.
+    table = {"Abs": abs, "abs": abs, "Max": max, "Min": min, "sign": lambda x: (x > 0) - (x < 0),
              "softmax": lambda k, *nets: softmax_numeric(list(nets))[int(k)],
              "Heaviside": lambda x, at_zero=mpmath.mpf(0): mpmath.mpf(1) if x > 0 else (
                  at_zero if x == 0 else mpmath.mpf(0))}
