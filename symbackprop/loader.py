@@ -170,8 +170,6 @@ def graph_from_mapping(document: Mapping[str, Any]):
     >>> graph.definitions[graph.named("y")]
     tanh(w*x)
     """
-    import sympy as sp
-
     from .formula import FormulaError, parse_formula
     from .model import MAX_NODES, check_name, formula_graph
 
@@ -242,7 +240,7 @@ def graph_from_mapping(document: Mapping[str, Any]):
         raise InputError("a graph has no biases; update_biases applies to dense layers", place="training.update_biases")
     meta = document.get("meta", {})
     title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
-    graph = formula_graph(leaves, nodes, loss if isinstance(loss, sp.Expr) else sp.sympify(loss), values, rate, title)
+    graph = formula_graph(leaves, nodes, loss, values, rate, title)
     _check_graph_values(graph)
     return graph
 

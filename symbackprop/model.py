@@ -31,6 +31,7 @@ from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS
 from .graph import Role, SymbolicGraph, local_derivatives
+from .program import has_numeric_rule
 from .quantity import Quantity
 
 #: Most nodes (inputs, parameters and formulas together) a graph may have.
@@ -143,7 +144,7 @@ class Model:
             if symbol not in known:
                 raise InputError(f"{symbol} is not an input, target, parameter or earlier node", place=place)
         for function in expression.atoms(sp.Function):
-            if not _has_numeric_rule(function):
+            if not has_numeric_rule(function):
                 raise InputError(f"no numeric rule for {type(function).__name__}", place=place)
 
     def graph(self) -> SymbolicGraph:
@@ -161,14 +162,9 @@ def _real(expression) -> sp.Expr:
     """The expression with ``Abs`` as :class:`~symbackprop.activations.Absolute` (values here are real)."""
     from .activations import Absolute
 
-    expression = sp.sympify(expression)  # an expression object from Python code, never text
+    if isinstance(expression, (int, Fraction)):  # a constant node: exact, as every number here
+        return sp.Rational(Fraction(expression).numerator, Fraction(expression).denominator)
     return expression.replace(sp.Abs, Absolute) if expression.has(sp.Abs) else expression
-
-
-def _has_numeric_rule(function: sp.Function) -> bool:
-    from .program import has_numeric_rule
-
-    return has_numeric_rule(function)
 
 
 def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence[tuple[str, sp.Symbol, sp.Expr]],
