@@ -583,9 +583,11 @@ def _check_names(network: Network) -> None:
     for index, layer in enumerate(network.layers):
         place = f"network.layers[{index}]"
         owners += [(unit, f"{place}.units[{j}]") for j, unit in enumerate(layer.units)]
-        for j, row in enumerate(layer.weight_names):
-            owners += [(name, f"{place}.weight_names") for name in row if name not in tied]
-            tied.update(row)
+        for row in layer.weight_names:
+            for name in row:
+                if name not in tied:
+                    owners.append((name, f"{place}.weight_names"))
+                    tied.add(name)
         owners += [(name, f"{place}.bias_names") for name in layer.bias.names]
     for name, place in owners:
         _check_name(name, place)

@@ -69,6 +69,10 @@ def forward(network: Network, overrides: Mapping[str, object], number: Callable[
     """
     if not network.has_numbers:
         raise InputError("finite differences need weights, [data] inputs and loss.targets", place="data")
+    if not network.is_classic:
+        raise InputError("this pass reads a plain chain of layers; a network with skips, tied weights or "
+                         "functions of its own is evaluated through its graph (finite_difference does)",
+                         place="network")
     # Keyed by (kind, name) so that a pass builds no Quantity objects: it runs thousands of times per check.
     shift_by = {(q.kind, q.name): v for q, v in (shifts or {}).items()}
 
@@ -232,6 +236,10 @@ def finite_difference(network: Network, parameter: str, digits: int = 50, float6
         network.parameter(parameter)
     except KeyError:
         raise InputError(f"no parameter named {parameter!r}", place="--wrt") from None
+    if not network.is_classic:  # skips, tied weights, own functions: the graph's forward definitions
+        from .graph import build_graph
+
+        return graph_finite_difference(graph_forward(build_graph(network)), parameter, digits, float64)
     return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)
 
 

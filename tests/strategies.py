@@ -67,3 +67,47 @@ def network_documents(draw, max_depth: int = 4, max_width: int = 4, losses=LOSSE
         "data": {"inputs": [draw(nonzero_decimals) for _ in inputs]},
         "training": {"learning_rate": draw(st.sampled_from(["0.1", "0.5", "0.05"]))},
     }
+
+
+OWN_ACTIVATIONS = {"swish": "x*sigmoid(x)", "gelu": "0.5*x*(1 + erf(x/sqrt(2)))", "bent": "x + 0.1*x^2",
+                   "smooth_abs": "sqrt(1 + x^2) - 1"}
+
+
+@st.composite
+def extended_network_documents(draw):
+    """A random network using what a plain chain cannot: skip connections (``sources``), tied weights
+    (one name in two places, with one value) and activations and loss terms of the file's own."""
+    document = draw(network_documents(max_depth=3, max_width=3, losses=["half_sse", "mse"],
+                                      activations=ELEMENTWISE))
+    document["network"]["convention"] = "row"  # the draws below index weights[source][unit]
+    inputs = document["network"]["inputs"]
+    layers = document["network"]["layers"]
+    names: list[str] = []
+    available = list(inputs)
+    previous = list(inputs)
+    for index, layer in enumerate(layers):
+        sources = list(previous)
+        extra = [u for u in available if u not in sources]
+        if index and extra and draw(st.booleans()):
+            sources.append(draw(st.sampled_from(extra)))  # a skip connection from an earlier layer or input
+            layer["sources"] = sources
+        units = layer["units"]
+        layer["weights"] = [[draw(decimals) for _ in units] for _ in sources]
+        layer["weight_names"] = [[f"w{index}_{i}_{j}" for j in range(len(units))] for i in range(len(sources))]
+        names += [(index, i, j) for i in range(len(sources)) for j in range(len(units))]
+        if draw(st.booleans()):
+            own = draw(st.sampled_from(sorted(OWN_ACTIVATIONS)))
+            document.setdefault("activations", {})[own] = {"formula": OWN_ACTIVATIONS[own]}
+            layer["activation"] = own
+            layer.pop("alpha", None)
+        available += units
+        previous = list(units)
+    if len(names) > 1 and draw(st.booleans()):  # tie one weight to another: same name, same value
+        (a, i, j), (b, k, m) = draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
+        layers[b]["weight_names"][k][m] = layers[a]["weight_names"][i][j]
+        layers[b]["weights"][k][m] = layers[a]["weights"][i][j]
+    if draw(st.booleans()):
+        document["loss"] = {"term": draw(st.sampled_from(["(out - t)^2/2", "log(1 + (out - t)^2)",
+                                                          "sqrt(1 + (out - t)^2)"])),
+                            "targets": document["loss"]["targets"]}
+    return document
