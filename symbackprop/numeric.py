@@ -398,12 +398,10 @@ def unit_nets(network: Network, digits: int = 50) -> dict[str, mpmath.mpf]:
 # elementary functions) and evaluates it with its own small walker; it never reads a derivative,
 # the graph's local derivatives, or the engine's evaluator.
 
-_MP_FUNCTIONS = {"exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
-                 "tan": mpmath.tan, "atan": mpmath.atan, "sinh": mpmath.sinh, "cosh": mpmath.cosh,
-                 "erf": mpmath.erf, "Abs": abs, "Max": max, "Min": min}
-_FLOAT_FUNCTIONS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos,
-                    "tan": math.tan, "atan": math.atan, "sinh": math.sinh, "cosh": math.cosh,
-                    "erf": math.erf, "Abs": abs, "Max": max, "Min": min}
+_ELEMENTARY = ("exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+               "atanh", "erf", "erfc", "gamma")
+_MP_FUNCTIONS = {**{name: getattr(mpmath, name) for name in _ELEMENTARY}, "Abs": abs, "Max": max, "Min": min}
+_FLOAT_FUNCTIONS = {**{name: getattr(math, name) for name in _ELEMENTARY}, "Abs": abs, "Max": max, "Min": min}
 _RELATIONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a <= b,
               "StrictGreaterThan": lambda a, b: a > b, "GreaterThan": lambda a, b: a >= b}
 

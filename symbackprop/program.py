@@ -189,7 +189,7 @@ def _numeric_function(name: str):
 
 #: SymPy functions computed by mpmath's function of the same (lower-case) name.
 _MPMATH_NAMES = frozenset({"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-                           "atanh", "exp", "log", "erf", "erfc", "gamma"})
+                           "atanh", "exp", "log", "erf", "erfc", "gamma", "polygamma"})
 
 
 def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None):

@@ -177,6 +177,19 @@ def test_local_derivatives_are_exactly_what_sympy_diff_gives(data):
         assert partial(expression, symbol) == sp.diff(expression, symbol), (expression, symbol)
 
 
+def test_a_model_takes_any_elementary_sympy_function():
+    x, w, t = sp.symbols("x w t")
+    m = sbp.Model(inputs=[x], targets=[t], parameters={w: "0.3"})
+    h = m.node("h", sp.atan(w * x) + sp.cosh(w) * sp.asinh(x) + sp.erfc(w * x) + sp.sqrt(1 + w**2))
+    g = m.node("g", sp.gamma(2 + h) * sp.acos(w / 2) + sp.atanh(w / 2) + sp.exp(-h) * sp.log(1 + h**2))
+    m.loss((g - t) ** 2 / 2 + sp.Rational(1, 100) * w**2)
+    m.data(inputs=["0.7"], targets=["1.5"])
+    graph = sbp.Engine(m).graph
+    report = sbp.check_gradients(m)
+    assert report.passed and report.row("w").status == "ok"
+    assert _agree(sbp.Engine(m).gradient("w").evalf(50), graph_diff_gradients(graph, 50)["w"])
+
+
 def test_a_model_refuses_floats_unknown_symbols_and_functions_without_a_numeric_rule():
     x, w, z = sp.symbols("x w z")
     m = sbp.Model(inputs=[x], parameters={w: "0.5"})
