@@ -327,19 +327,16 @@ def _diagram(args) -> int:
     from .errors import InputError
     from .loader import load_model
 
-    model = load_model(args.file)
-    engine = Engine(model)
-    if engine.graph.missing:
-        engine = None
+    engine = Engine(load_model(args.file))
+    graph = engine.graph
+    with_numbers = engine if not graph.missing else None
     suffix = Path(args.output).suffix.lower() if args.output else ".dot"
     if suffix not in (".dot", ".gv", *RENDERED):
         raise InputError(f"cannot draw {args.output}: name it .dot, .gv, .svg or .png", place="-o")
-    if engine is not None and engine.graph.is_formula_graph():
-        dot_text = graph_dot(engine.graph, engine, digits=args.digits)
-    elif engine is None and not hasattr(model, "layers"):
-        dot_text = graph_dot(model, None, digits=args.digits)
+    if graph.is_formula_graph():
+        dot_text = graph_dot(graph, with_numbers, digits=args.digits)
     else:
-        dot_text = network_dot(model, engine, digits=args.digits)
+        dot_text = network_dot(graph.network, with_numbers, digits=args.digits)
     if suffix in RENDERED:
         try:
             _emit(render(dot_text, RENDERED[suffix]), args.output)

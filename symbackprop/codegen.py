@@ -61,23 +61,17 @@ class BatchFunction:
 
 @functools.lru_cache(maxsize=1)
 def _numpy_functions() -> dict:
-    """NumPy forms of our functions, lambdified from each one's explicit definition.
-
-    Two are evaluated in a stabler arrangement of the same formula (no overflow for large |x|):
-    softplus as logaddexp(0, x), and softmax shifted by its largest argument.
-    """
+    """NumPy forms of our functions: each function's own implementation (its explicit definition,
+    lambdified; softmax shifted by its largest argument), and softplus as logaddexp(0, x), the same
+    formula arranged not to overflow."""
     import numpy as np
 
     from . import activations
 
-    functions = {"Heaviside": lambda x, at_zero=0.0: np.heaviside(x, at_zero)}
-    for name in ("sigmoid", "relu", "leaky_relu", "softplus"):
-        function = getattr(activations, name)
-        variables = sp.symbols(f"x0:{function.nargs.args[0] if hasattr(function.nargs, 'args') else 1}")
-        functions[name] = sp.lambdify(variables, activations.explicit_form(function(*variables)), modules="numpy")
+    functions = {name: getattr(activations, name)._imp_ for name in ("sigmoid", "relu", "leaky_relu", "softmax")}
+    functions["abs"] = np.abs
     functions["softplus"] = lambda x: np.logaddexp(0.0, x)
-
-    functions["softmax"] = activations.softmax._imp_
+    functions["Heaviside"] = lambda x, at_zero=0.0: np.heaviside(x, at_zero)
     return functions
 
 

@@ -257,7 +257,19 @@ def graph_documents(draw):
             "data": {"inputs": [f"{draw(st.integers(-15, 15)) / 10:.2f}" for _ in inputs]}}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+def _at_a_switch(graph) -> bool:
+    """Whether some |a|, max, min, ReLU or case split of the graph sits exactly at its switch."""
+    from symbackprop.numeric import graph_forward, graph_values
+
+    forward = graph_forward(graph)
+    with mpmath.workdps(60):
+        values = {s: sp.Float(mpmath.nstr(v, 60), 60) for s, v in graph_values(forward).items()}
+    return any(abs(switch.xreplace(values).evalf(50)) < sp.Float("1e-40")
+               for switches in forward.switches.values() for switch in switches)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(graph_documents())
 def test_random_graphs_agree_with_sympy_diff_of_the_composed_loss_and_finite_differences(document):
     try:
@@ -265,9 +277,10 @@ def test_random_graphs_agree_with_sympy_diff_of_the_composed_loss_and_finite_dif
     except sbp.InputError as error:
         assume("undefined" not in str(error) and "overflows" not in str(error))
         raise
+    assume(not _at_a_switch(graph))  # |0|, max(a, a): no derivative for sympy.diff to agree with
     engine = sbp.Engine(graph)
     reference = graph_diff_gradients(graph, 50)
-    assume(all(value.is_Number for value in reference.values()))  # sympy.diff at a kink gives no number
+    assume(all(value.is_Number for value in reference.values()))
     report = sbp.check_gradients(graph)
     for name, expected in reference.items():
         row = report.row(name)
