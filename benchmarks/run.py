@@ -34,8 +34,7 @@ from symbackprop.chain import Engine  # noqa: E402
 from symbackprop.check import check_gradients  # noqa: E402
 from symbackprop.codegen import layer_function, program_function  # noqa: E402
 from symbackprop.loader import network_from_mapping  # noqa: E402
-from symbackprop.program import evaluate, straight_line_program  # noqa: E402
-from symbackprop.values import point_of  # noqa: E402
+from symbackprop.program import straight_line_program  # noqa: E402
 
 
 # ---- networks ----------------------------------------------------------------------------------

@@ -452,7 +452,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
     updated = updated_parameters(w.engine, digits=40 + w.places)
     after = point_of(w.graph, updated)
     w.say("One step of gradient descent, ", Math(r"p^{+} = p - \eta \frac{\partial E}{\partial p}"),
-          f", with the exact gradient (not the rounded one shown):")
+          ", with the exact gradient (not the rounded one shown):")
     for derivation in derivations:
         parameter = derivation.wrt.name
         symbol = w.parameter_symbol(parameter)

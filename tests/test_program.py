@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 
 from symbackprop.chain import Engine
 from symbackprop.loader import load_network, network_from_mapping
-from symbackprop.program import evaluate, operation_count, straight_line_program
+from symbackprop.program import evaluate, straight_line_program
 from symbackprop.values import point_of
 
 from .oracle import diff_gradient
