@@ -64,6 +64,9 @@ class Factor:
     wrt: Quantity
     expression: sp.Expr
     terms: tuple[tuple["Factor", ...], ...] = ()
+    #: A local factor that is not the whole derivative: ``of`` also depends on ``wrt`` through other
+    #: nodes (r2 = r1 + f(r1)), so this is the partial of of's formula alone, ∂r2/∂r1|direct.
+    direct: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -77,7 +80,7 @@ class Factor:
         return sum(_product(f.path_count for f in term) for term in self.terms)
 
     def __str__(self) -> str:
-        return f"∂{self.of}/∂{self.wrt}"
+        return f"∂{self.of}/∂{self.wrt}" + ("|direct" if self.direct else "")
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class Engine:
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._closed: dict[sp.Symbol, sp.Expr] | None = None
+        self._path_counts: dict[Quantity, dict[Quantity, int]] = {}
 
     # ---- the reverse sweep -------------------------------------------------------------
     def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
@@ -217,6 +221,12 @@ class Engine:
             if total:
                 counts[vertex] = total
         return counts
+
+    def _other_paths(self, consumer: Quantity, vertex: Quantity) -> bool:
+        """Whether ``consumer`` depends on ``vertex`` by more than their one edge."""
+        if consumer not in self._path_counts:
+            self._path_counts[consumer] = self.path_counts(consumer)
+        return self._path_counts[consumer].get(vertex, 0) > 1
 
     def most_paths(self) -> int:
         """The most paths of any parameter's gradient."""
@@ -267,7 +277,7 @@ class Engine:
         for consumer, local in self.edges(target, vertex):
             if consumer not in adjoints:
                 continue
-            factor = Factor(consumer, vertex, local)
+            factor = Factor(consumer, vertex, local, direct=self._other_paths(consumer, vertex))
             terms.append((factor,) if consumer == target else self._split(target, consumer) + (factor,))
         return tuple(terms)
 
@@ -278,7 +288,7 @@ class Engine:
             edges = [(u, d) for u, d in self.edges(target, vertex) if u in adjoints]
             if len(edges) == 1 and edges[0][0] == Quantity.out(vertex.name) and edges[0][0] != target:
                 out, local = edges[0]
-                return (self.total(target, out), Factor(out, vertex, local))
+                return (self.total(target, out), Factor(out, vertex, local, direct=self._other_paths(out, vertex)))
         return (self.total(target, vertex),)
 
     def total(self, target: Quantity, vertex: Quantity) -> Factor:

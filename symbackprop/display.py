@@ -56,7 +56,7 @@ def derivation_html(derivation) -> str:
     for term in derivation.chain:
         for factor in term:
             value = format_decimal(point.evalf(factor.expression, VALUE_DIGITS), VALUE_DIGITS) if numbers else ""
-            rows.append((_math(factor_latex(factor.of, factor.wrt, graph)), _math(latex(factor.expression, graph)),
+            rows.append((_math(factor_latex(factor.of, factor.wrt, graph, factor.direct)), _math(latex(factor.expression, graph)),
                          html.escape(value)))
     title = _math(factor_latex(derivation.of, derivation.wrt, graph) + " = " + latex(derivation.compact, graph))
     value = _value(derivation)

@@ -299,7 +299,7 @@ def _loss(w: _Writer) -> None:
 
 # ---- the backward pass -------------------------------------------------------------------
 def _factor_name(w: _Writer, factor: Factor) -> str:
-    return factor_latex(factor.of, factor.wrt, w.graph)
+    return factor_latex(factor.of, factor.wrt, w.graph, factor.direct)
 
 
 def _product_names(w: _Writer, term: Iterable[Factor]) -> str:

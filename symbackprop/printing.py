@@ -183,6 +183,8 @@ def quantity_latex(quantity: Quantity, graph: Optional[SymbolicGraph] = None) ->
     return latex_symbol_name(quantity.name)
 
 
-def factor_latex(of: Quantity, wrt: Quantity, graph: Optional[SymbolicGraph] = None) -> str:
-    r"""\frac{\partial E}{\partial \mathrm{out}_{o1}} for the factor ∂E/∂out(o1)."""
-    return r"\frac{\partial %s}{\partial %s}" % (quantity_latex(of, graph), quantity_latex(wrt, graph))
+def factor_latex(of: Quantity, wrt: Quantity, graph: Optional[SymbolicGraph] = None, direct: bool = False) -> str:
+    r"""\frac{\partial E}{\partial \mathrm{out}_{o1}} for the factor ∂E/∂out(o1); a direct partial (of's formula
+    alone, where of also depends on wrt through other nodes) is marked as such."""
+    fraction = r"\frac{\partial %s}{\partial %s}" % (quantity_latex(of, graph), quantity_latex(wrt, graph))
+    return r"\left.%s\right|_{\mathrm{direct}}" % fraction if direct else fraction

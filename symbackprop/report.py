@@ -75,7 +75,7 @@ def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[in
         "term": term,
         "factor": str(factor),
         "expression": text(factor.expression),
-        "latex": factor_latex(factor.of, factor.wrt, engine.graph),
+        "latex": factor_latex(factor.of, factor.wrt, engine.graph, factor.direct),
     }
     if factor.terms:
         record["sum"] = [[str(f) for f in product] for product in factor.terms]
@@ -118,7 +118,8 @@ def chain_latex(derivation: Derivation) -> str:
     '\\frac{\\partial E}{\\partial \\mathrm{out}_{y}} \\frac{\\partial \\mathrm{out}_{y}}{\\partial \\mathrm{net}_{y}} \\frac{\\partial \\mathrm{net}_{y}}{\\partial w}'
     """
     graph = derivation.engine.graph
-    return " + ".join(" ".join(factor_latex(f.of, f.wrt, graph) for f in term) for term in derivation.chain) or "0"
+    return " + ".join(" ".join(factor_latex(f.of, f.wrt, graph, f.direct) for f in term)
+                      for term in derivation.chain) or "0"
 
 
 def derive_latex(derivations: Iterable[Derivation], form: str) -> str:

@@ -403,3 +403,66 @@ def test_a_check_too_long_for_finite_differences_is_refused_at_once(tmp_path, ca
     # weight k is read first by node k of 1,001 (the loss last): 10 evaluations × Σ (1001 − k) = 5,015,000
     assert "would evaluate up to 5,015,000 formulas (at most 4,000,000)" in capsys.readouterr().err
     assert main(["derive", str(path), "--wrt", "w999"]) == 0  # derive needs no such limit
+
+
+# ---- explain of a graph: every stated number against an independent oracle ------------------
+class GraphOracle:
+    """Values an explanation of a graph may state, from the graph's forward definitions only
+    (numeric.graph_values) and mpmath's own numerical differentiation — never a derivative of ours."""
+
+    def __init__(self, graph, places: int):
+        from symbackprop.numeric import graph_forward, graph_values
+        from symbackprop.printing import quantity_latex
+
+        self.graph, self.places = graph, places
+        self.forward, self.values = graph_forward(graph), graph_values
+        self.by_latex = {quantity_latex(q, graph): q for q in graph.order}
+        with mpmath.workdps(60):
+            self.before = graph_values(self.forward)
+            rate = mpmath.mpf(graph.learning_rate.numerator) / graph.learning_rate.denominator
+            self.new = {q: self.before[graph.symbols[q]] - rate * self.derivative(sp.Symbol("E"), graph.symbols[q])
+                        for q in graph.order if q.kind == "param"}
+
+    def derivative(self, of, wrt):
+        return mpmath.diff(lambda h: self.values(self.forward, (wrt, h))[of], 0)
+
+    def value(self, lhs: str):
+        from .test_explain import _FRACTION
+
+        lhs = lhs.strip()
+        with mpmath.workdps(60):
+            if lhs.endswith("^{+}"):
+                quantity = self.by_latex.get(lhs[:-4].strip().strip("{}"))
+                if quantity is None or quantity.kind != "param":
+                    return None  # a node after the update: not recomputed here
+                return self.new[quantity]
+            match = _FRACTION.match(lhs)
+            if match:
+                of, wrt = self.by_latex.get(match[1]), self.by_latex.get(match[2])
+                if of is None or wrt is None:
+                    return None
+                return self.derivative(self.graph.symbols[of], self.graph.symbols[wrt])
+            quantity = self.by_latex.get(lhs)
+            return None if quantity is None else self.before[self.graph.symbols[quantity]]
+
+
+@pytest.mark.parametrize("name", ["readme_model", "residual", "lstm_3_steps", "attention_head", "huber_weight_decay"])
+def test_every_value_an_explained_graph_states_equals_an_independent_oracle(name):
+    from symbackprop.explain import explain
+
+    from .test_explain import shown, stated_values
+
+    graph = load_model(EXAMPLES / "graphs" / f"{name}.toml")
+    document = explain(sbp.Engine(graph), places=4)
+    oracle = GraphOracle(graph, 4)
+    checked, wrong = 0, []
+    for lhs, number in stated_values(document):
+        value = oracle.value(lhs)
+        if value is None:
+            continue
+        checked += 1
+        if number != shown(value, 4):
+            wrong.append(f"{lhs}: shown {number}, oracle {shown(value, 4)}")
+    assert wrong == []
+    nodes = sum(1 for q in graph.order if q in graph.definitions)
+    assert checked >= nodes + 2 * len(graph.parameters())  # every node, every gradient, every update
