@@ -47,37 +47,72 @@ class Point:
         return self._numeric_cache["exact"]
 
     def numeric(self, digits: int) -> dict[sp.Symbol, sp.Expr]:
-        """Every symbol's value as a Float of ``digits`` significant digits (rationals kept exact)."""
+        """Every symbol's value as a Float of ``digits`` significant digits (rationals kept exact).
+
+        One forward pass through the program's evaluator (the graph's definitions walked in mpmath,
+        rationals exact), the same pass every other number comes from.
+        """
         if digits not in self._numeric_cache:
-            values = {symbol: value if value.is_Rational else value.evalf(digits) for symbol, value in self.leaves.items()}
-            for quantity in self.graph.order:
-                if quantity in self.graph.definitions:
-                    value = self.graph.definitions[quantity].xreplace(values)
-                    values[self.graph.symbols[quantity]] = _settle(value, digits, quantity)
+            import mpmath
+
+            from .program import evaluate_expression
+
+            values = {symbol: _number_in(value) for symbol, value in self.leaves.items()}
+            with mpmath.workdps(digits):
+                for quantity in self.graph.order:
+                    if quantity in self.graph.definitions:
+                        symbol = self.graph.symbols[quantity]
+                        values[symbol] = _defined(lambda q=quantity: evaluate_expression(
+                            self.graph.definitions[q], values), quantity, self.graph.definitions[quantity])
             self._numeric_cache[digits] = values
-        return self._numeric_cache[digits]
+        return {symbol: _sympy_number(value, digits) for symbol, value in self._numeric_cache[digits].items()}
 
     def exact_value(self, expression: sp.Expr) -> sp.Expr:
         return expression.xreplace(self.exact)
 
     def evalf(self, expression: sp.Expr, digits: int) -> sp.Expr:
         """``expression`` at this point, to about ``digits`` significant digits."""
+        import mpmath
+
+        from .program import evaluate_expression
+
         working = digits + GUARD_DIGITS
-        value = expression.xreplace(self.numeric(working))
-        return value if value.is_Rational else value.evalf(working)
+        self.numeric(working)
+        with mpmath.workdps(working):
+            value = evaluate_expression(expression, self._numeric_cache[working])
+        return _sympy_number(value, working)
 
     def value_of(self, quantity: Quantity, digits: int) -> sp.Expr:
         return self.numeric(digits + GUARD_DIGITS)[self.graph.symbols[quantity]]
 
 
-def _settle(value: sp.Expr, digits: int, quantity: Quantity) -> sp.Expr:
+def _number_in(value: sp.Expr):
+    """A leaf as the evaluator takes it: a Fraction when rational (it stays exact), else an mpmath number."""
     if value.is_Rational:
-        return value
-    settled = value.evalf(digits)
-    if settled.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not settled.is_Number:
+        return Fraction(int(value.p), int(value.q))
+    from .exact import to_mpf
+
+    return to_mpf(value)
+
+
+def _sympy_number(value, digits: int) -> sp.Expr:
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    return sp.Float(value, digits)
+
+
+def _defined(compute, quantity: Quantity, definition: sp.Expr):
+    """A node's value, or one line saying it is undefined here (a log of 0, a division by 0)."""
+    import mpmath
+
+    try:
+        value = compute()
+    except (ValueError, ZeroDivisionError, OverflowError):
+        value = mpmath.nan
+    if not isinstance(value, Fraction) and (isinstance(value, mpmath.mpc) or not mpmath.isfinite(value)):
         place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
-        raise InputError(f"{quantity} is undefined at these numbers ({value})", place=place)
-    return settled
+        raise InputError(f"{quantity} is undefined at these numbers ({definition})", place=place)
+    return value
 
 
 def point_of(graph: SymbolicGraph, parameters: Optional[Mapping[str, sp.Expr]] = None) -> Point:
