@@ -128,10 +128,14 @@ class SymbackpropLatexPrinter(_Memoised, LatexPrinter):
         return body if exp is None else r"%s^{%s}" % (body, exp)
 
 
+def latex_printer(graph: Optional[SymbolicGraph] = None) -> SymbackpropLatexPrinter:
+    """A LaTeX printer with the graph's generated parameter names, to share across one document."""
+    return SymbackpropLatexPrinter(names=generated_names(graph) if graph is not None else {})
+
+
 def latex(expr: sp.Expr, graph: Optional[SymbolicGraph] = None) -> str:
     """LaTeX for an expression, with the graph's generated parameter names when given."""
-    names = generated_names(graph) if graph is not None else {}
-    return SymbackpropLatexPrinter(names=names).doprint(expr)
+    return latex_printer(graph).doprint(expr)
 
 
 def substituted_latex(expr: sp.Expr, shown: Mapping[str, str], graph: Optional[SymbolicGraph] = None) -> str:

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Optional
 from .chain import Derivation, Engine, Factor
 from .check import CheckReport
 from .exact import format_decimal
-from .printing import factor_latex, latex, latex_symbol_name, text, text_printer
+from .printing import factor_latex, latex, latex_printer, latex_symbol_name, text, text_printer
 
 FORMS = ("chain", "compact", "closed", "simplified")
 
@@ -70,11 +70,11 @@ def derivation_text(derivation: Derivation, form: str, digits: int, with_value: 
     return "\n".join(lines)
 
 
-def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[int]) -> dict:
+def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[int], as_text=text) -> dict:
     record = {
         "term": term,
         "factor": str(factor),
-        "expression": text(factor.expression),
+        "expression": as_text(factor.expression),
         "latex": factor_latex(factor.of, factor.wrt, engine.graph, factor.direct),
     }
     if factor.terms:
@@ -84,27 +84,36 @@ def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[in
     return record
 
 
-def derivation_record(derivation: Derivation, form: str, digits: int, with_value: bool) -> dict:
-    """A derivation as a JSON-ready dict (the ``derive --format json`` contract)."""
+def derivation_record(derivation: Derivation, form: str, digits: int, with_value: bool,
+                      as_text=None, as_latex=None) -> dict:
+    """A derivation as a JSON-ready dict (the ``derive --format json`` contract).
+
+    ``as_text`` and ``as_latex`` are printers shared by a whole document (its gradients share δs).
+    """
     engine = derivation.engine
+    as_text = as_text or text_printer().doprint
+    as_latex = as_latex or latex_printer(engine.graph).doprint
     value_digits = digits if with_value else None
     record = {
         "chain": [
-            factor_record(f, t, engine, value_digits) for t, term in enumerate(derivation.chain) for f in term
+            factor_record(f, t, engine, value_digits, as_text) for t, term in enumerate(derivation.chain) for f in term
         ],
         "paths": derivation.path_count,
-        "compact": text(derivation.compact),
-        "latex": latex(_form_expression(derivation, form), engine.graph),
+        "compact": as_text(derivation.compact),
+        "latex": as_latex(_form_expression(derivation, form)),
     }
     if form in ("closed", "simplified"):
-        record[form] = text(_form_expression(derivation, form))
+        record[form] = as_text(_form_expression(derivation, form))
     if with_value:
         record["value"] = derivation.decimal(digits)
     return record
 
 
 def derive_json(derivations: Iterable[Derivation], form: str, digits: int, with_value: bool) -> str:
-    gradients = {str(d.wrt): derivation_record(d, form, digits, with_value) for d in derivations}
+    derivations = list(derivations)
+    as_text = text_printer().doprint
+    as_latex = latex_printer(derivations[0].engine.graph).doprint if derivations else None
+    gradients = {str(d.wrt): derivation_record(d, form, digits, with_value, as_text, as_latex) for d in derivations}
     return json.dumps({"gradients": gradients}, ensure_ascii=False, indent=2)
 
 

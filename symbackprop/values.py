@@ -52,6 +52,10 @@ class Point:
         One forward pass through the program's evaluator (the graph's definitions walked in mpmath,
         rationals exact), the same pass every other number comes from.
         """
+        return {symbol: _sympy_number(value, digits) for symbol, value in self._numbers(digits).items()}
+
+    def _numbers(self, digits: int) -> dict:
+        """Every symbol's value as the evaluator gives it (a Fraction or an mpmath number), computed once."""
         if digits not in self._numeric_cache:
             import mpmath
 
@@ -65,7 +69,7 @@ class Point:
                         values[symbol] = _defined(lambda q=quantity: evaluate_expression(
                             self.graph.definitions[q], values), quantity, self.graph.definitions[quantity])
             self._numeric_cache[digits] = values
-        return {symbol: _sympy_number(value, digits) for symbol, value in self._numeric_cache[digits].items()}
+        return self._numeric_cache[digits]
 
     def exact_value(self, expression: sp.Expr) -> sp.Expr:
         return expression.xreplace(self.exact)
@@ -77,9 +81,9 @@ class Point:
         from .program import evaluate_expression
 
         working = digits + GUARD_DIGITS
-        self.numeric(working)
+        numbers = self._numbers(working)
         with mpmath.workdps(working):
-            value = evaluate_expression(expression, self._numeric_cache[working])
+            value = evaluate_expression(expression, numbers)
         return _sympy_number(value, working)
 
     def value_of(self, quantity: Quantity, digits: int) -> sp.Expr:
