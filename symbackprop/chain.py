@@ -175,7 +175,6 @@ class Engine:
                              "(load a file with symbackprop.load_model)", place="network")
         self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
         self.network = self.graph.network
-        self._position = {q: i for i, q in enumerate(self.graph.order)}
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
@@ -199,7 +198,7 @@ class Engine:
     def _sweep(self, target: Quantity, tidy) -> dict[Quantity, sp.Expr]:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
         outputs = set(self.graph.outputs)
-        for vertex in reversed(self.graph.order[: self._position[target]]):
+        for vertex in reversed(self.graph.order[: self.graph.position[target]]):
             terms = [result[u] * d for u, d in self.edges(target, vertex) if u in result]
             if terms:
                 total = sp.Add(*terms)
@@ -216,7 +215,7 @@ class Engine:
         per-weight formula would be too long to write (it doubles with every layer of width 2).
         """
         counts: dict[Quantity, int] = {target: 1}
-        for vertex in reversed(self.graph.order[: self._position[target]]):
+        for vertex in reversed(self.graph.order[: self.graph.position[target]]):
             total = sum(counts[u] for u, _ in self.edges(target, vertex) if u in counts)
             if total:
                 counts[vertex] = total

@@ -390,8 +390,7 @@ def _depth(w: _Writer, parameter: Quantity) -> int:
     """How far along the graph a parameter enters: its layer, or the position of the last node it feeds."""
     if w.network is not None:
         return w.network.parameter(parameter.name).layer_index
-    position = {q: i for i, q in enumerate(w.graph.order)}
-    return max((position[u] for u, _ in w.graph.consumers[parameter]), default=0)
+    return max((w.graph.position[u] for u, _ in w.graph.consumers[parameter]), default=0)
 
 
 def _gradient(w: _Writer, derivation: Derivation) -> None:

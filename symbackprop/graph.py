@@ -70,6 +70,11 @@ class SymbolicGraph:
         return self.symbols[quantity]
 
     @functools.cached_property
+    def position(self) -> dict[Quantity, int]:
+        """Each node's place in the forward order."""
+        return {quantity: index for index, quantity in enumerate(self.order)}
+
+    @functools.cached_property
     def symbol_set(self) -> frozenset[sp.Symbol]:
         """Every node's symbol, for membership tests."""
         return frozenset(self.symbols.values())

@@ -566,10 +566,7 @@ def graph_kinks_crossed(forward: GraphForward, parameter: str, step, digits: int
     switching expression is 0, or changes sign, as the parameter moves by ``step`` either way."""
     graph = forward.graph
     symbol = graph.symbols[Quantity.param(parameter)]
-    downstream = {symbol}
-    for node, definition in forward.definitions:
-        if definition.free_symbols & downstream:
-            downstream.add(node)
+    downstream = {forward.definitions[position][0] for position in forward.downstream(symbol)}
     candidates = [node for node in forward.switches if node in downstream]
     if not candidates:
         return ()

@@ -86,8 +86,7 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
     backward: list[Assignment] = []
     gradients: dict[str, sp.Expr] = {}
     chains: dict[str, tuple] = {}
-    position = {q: i for i, q in enumerate(graph.order)}
-    for vertex in reversed(graph.order[: position[loss]]):
+    for vertex in reversed(graph.order[: graph.position[loss]]):
         if graph.roles.get(vertex) == "input":
             continue  # nobody asks for ∂E/∂input
         terms = [adjoint[u] * d for u, d in engine.edges(loss, vertex) if u in adjoint]
