@@ -79,6 +79,11 @@ class SymbolicGraph:
         """Every node's symbol, for membership tests."""
         return frozenset(self.symbols.values())
 
+    @functools.cached_property
+    def quantity_of(self) -> dict[sp.Symbol, Quantity]:
+        """The node each symbol stands for."""
+        return {symbol: quantity for quantity, symbol in self.symbols.items()}
+
     def definition(self, quantity: Quantity) -> sp.Expr:
         return self.definitions[quantity]
 

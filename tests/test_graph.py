@@ -466,3 +466,70 @@ def test_every_value_an_explained_graph_states_equals_an_independent_oracle(name
     assert wrong == []
     nodes = sum(1 for q in graph.order if q in graph.definitions)
     assert checked >= nodes + 2 * len(graph.parameters())  # every node, every gradient, every update
+
+
+SKIP_SOFTMAX = """
+[network]
+inputs = ["x1", "x2"]
+
+[[network.layers]]
+name = "hidden"
+units = ["h1"]
+activation = "sigmoid"
+weights = [["0.4"], ["0.7"]]
+bias = "0.1"
+
+[[network.layers]]
+name = "output"
+units = ["o1", "o2"]
+sources = ["h1", "x1"]          # a skip connection: the output reads x1 as well
+activation = "softmax"
+weights = [["0.2", "-0.5"], ["0.9", "0.3"]]
+bias = ["0.05", "-0.05"]
+
+[loss]
+kind = "cross_entropy"
+targets = ["1", "0"]
+
+[data]
+inputs = ["0.5", "-0.3"]
+
+[training]
+learning_rate = "0.5"
+"""
+
+
+def test_the_whole_mistake_library_diagnoses_a_network_with_a_skip_connection(tmp_path):
+    """The mistakes of a dense network are rewrites of its graph, so they apply beyond a plain chain.
+    The mistaken numbers are worked out here by hand in mpmath, from the file's numbers."""
+    path = tmp_path / "skip.toml"
+    path.write_text(SKIP_SOFTMAX)
+    with mpmath.workdps(30):
+        x1, x2 = mpmath.mpf("0.5"), mpmath.mpf("-0.3")
+        h = 1 / (1 + mpmath.exp(-(mpmath.mpf("0.4") * x1 + mpmath.mpf("0.7") * x2 + mpmath.mpf("0.1"))))
+        # row convention: row i holds the weights out of source i (h1, then x1) into o1, o2
+        w_h_o1, w_h_o2, w_x_o1, w_x_o2 = (mpmath.mpf(v) for v in ("0.2", "-0.5", "0.9", "0.3"))
+        net1 = w_h_o1 * h + w_x_o1 * x1 + mpmath.mpf("0.05")
+        net2 = w_h_o2 * h + w_x_o2 * x1 - mpmath.mpf("0.05")
+        swapped = w_x_o1 * h + w_x_o1 * x1 + mpmath.mpf("0.05")  # x1's weight into o1 also read for h1's
+        out1 = mpmath.exp(net1) / (mpmath.exp(net1) + mpmath.exp(net2))
+        no_exp = net1 / (net1 + net2)  # softmax without exponentials
+        log10_loss = -mpmath.log10(out1)
+    report = _audit(f"""
+[[claims]]
+quantity = "out(h1)"
+value = "{mpmath.nstr(h, 6)}"
+[[claims]]
+quantity = "net(o1)"
+value = "{mpmath.nstr(swapped, 6)}"
+[[claims]]
+quantity = "out(o1)"
+value = "{mpmath.nstr(no_exp, 6)}"
+[[claims]]
+quantity = "E"
+value = "{mpmath.nstr(log10_loss, 6)}"
+""", path)
+    verdicts = [v.verdict for v in report.verdicts]
+    assert verdicts == ["ok", "error", "error", "error"], verdicts
+    named = [{d.mistake for d in v.diagnoses} for v in report.verdicts]
+    assert "wrong_weight" in named[1] and "softmax_without_exp" in named[2] and "log10_loss" in named[3], named

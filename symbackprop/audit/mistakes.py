@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import mpmath
+import sympy as sp
 
 from ..network import Network
 from .claims import Claim
@@ -90,12 +91,15 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
         else:
             found.append(Variant(("mean_vs_sum",), "loss averaged over outputs (÷n) where it sums", Rules(loss_scale=1)))
     if kind in ("half_sse", "sse", "mse"):
-        found.append(Variant(("factor_two",), "an extra factor 2 in the squared error", Rules(loss_factor=mpmath.mpf(2))))
+        found.append(Variant(("factor_two",), "an extra factor 2 in the squared error", Rules(loss_factor=sp.Integer(2))))
         found.append(Variant(("factor_two",), "a missing factor 2 (a ½ too many) in the squared error",
-                             Rules(loss_factor=mpmath.mpf(1) / 2)))
-    if network.learning_rate is not None:
+                             Rules(loss_factor=sp.Rational(1, 2))))
+    uses = [name for layer in layers for row in layer.weight_names for name in row]
+    if network.learning_rate is not None and len(uses) == len(set(uses)):
+        # (with a tied weight, its update would need the very backward pass it changes)
         found.append(Variant(("updated_weight_used",), "the backward pass used weights already updated",
                              Rules(backward_updated=True)))
+    if network.learning_rate is not None:
         found.append(Variant(("sign_error",), "the update added η·∂E/∂p instead of subtracting it", Rules(update_sign=1)))
         rate = _rate(network)
         for factor, words in ((10, "ten times"), (mpmath.mpf(1) / 10, "a tenth of"), (2, "twice"),

@@ -34,7 +34,7 @@ from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, slip_variants, transform_variants, world_variants,
 )
-from .world import WORKING_DIGITS, GraphWorld, Reading, Rules, World, descendants
+from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
 #: A mistake model is re-run by every route only when its first route lands within this many half-units.
@@ -198,14 +198,17 @@ class Auditor:
 
     def __init__(self, graph: SymbolicGraph, claims: Sequence[Claim]) -> None:
         self.graph = graph
-        # The layer-wise world (with the whole mistake library) for a classic chain; the graph's otherwise.
-        self.network = graph.network if graph.network is not None and graph.network.is_classic else None
+        # Layers, where the graph has them, say which weights a mistake may swap and which paths it may drop.
+        self.network = graph.network
         self.claims = list(claims)
         self.engine = Engine(graph)
         self.exact = _ExactValues(self.engine)
         self.reach = descendants(graph)
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
+        self._computations: dict[tuple, Computation] = {}
+        self._passes: dict = {}  # forward passes shared by the worlds of one claim
+        self._none: dict = {}  # no author's numbers: one object, so that its worlds share their passes
 
     def exact_value(self, key: ClaimKey) -> mpmath.mpf:
         if key not in self._exact_values:
@@ -214,9 +217,11 @@ class Auditor:
 
     def world(self, rules: Rules = Rules(), overrides=None, reading: Reading = Reading(),
               exempt: Optional[ClaimKey] = None) -> World:
-        if self.network is None:
-            return GraphWorld(self.graph, self.reach, rules, overrides or {}, reading, exempt)
-        return World(self.network, self.reach, rules, overrides or {}, reading, exempt)
+        rewrite = tuple(getattr(rules, name) for name in REWRITING)
+        if rewrite not in self._computations:
+            self._computations[rewrite] = computation(self.graph, rules)
+        return World(self.graph, self.reach, rules, overrides if overrides is not None else self._none, reading, exempt,
+                     self._computations[rewrite], self._passes)
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
         """The author's numbers written before ``claim`` (the latest for each quantity)."""
@@ -283,6 +288,7 @@ class Auditor:
     def run(self, progress: Optional[Callable[[int], None]] = None) -> AuditReport:
         """Judge every claim in order; ``progress(done)`` is called after each one."""
         for done, claim in enumerate(self.claims, 1):
+            self._passes.clear()
             self._verdicts[claim.index] = self.judge(claim)
             if progress is not None:
                 progress(done)
@@ -330,7 +336,7 @@ class Auditor:
         claim within half a unit, or None. Each candidate is one concrete computation; the first, from
         the author's numbers with nothing rounded, is ``recomputed``, already made."""
         half = self._half(claim)
-        for numbers in ((overrides, {}) if overrides else ({},)):
+        for numbers in ((overrides, self._none) if overrides else (self._none,)):
             for reading in self.readings(claim):
                 if numbers is overrides and reading == Reading():
                     value = recomputed
@@ -364,7 +370,7 @@ class Auditor:
         half = self._half(claim)
         # Screened by the exact reading from the exact inputs and from the author's numbers (either can
         # hide a model: a written later number, or a mistake that only the author's route makes visible).
-        numbers_routes = ({}, overrides) if overrides else ({},)
+        numbers_routes = (self._none, overrides) if overrides else (self._none,)
         exact_reading, *rounded = self._diagnosis_readings()
         screens = [(numbers, exact_reading) for numbers in numbers_routes]
         routes = screens + [(numbers, reading) for numbers in numbers_routes for reading in rounded]
@@ -478,22 +484,13 @@ class Auditor:
         key = claim.key
         if key.kind == "derivative":
             return len(self.engine.derivative(key.of, key.wrt).chain)
-        if self.network is None:
-            return 0
-        if key.kind == "value" and key.of.kind == "net":
-            index = self.network.layer_of(key.of.name)
-            layer = self.network.layers[index]
-            return len(self.network.sources(index)) + (layer.bias.name_for(0) is not None)
-        if key.kind == "value" and key.of.kind == "loss":
-            return len(self.network.outputs)
-        if key.kind == "derivative":
-            return len(self.engine.derivative(key.of, key.wrt).chain)
-        return 0
+        definition = self.graph.definitions.get(key.of)
+        return len(definition.args) if key.kind == "value" and definition is not None and definition.is_Add else 0
 
     def _learning_rate(self, claim, claimed, overrides, half, note) -> bool:
         name = claim.key.of.name
         stated = to_mpf(self.graph.learning_rate)
-        for numbers in ((overrides, {}) if overrides else ({},)):
+        for numbers in ((overrides, self._none) if overrides else (self._none,)):
             for reading in self._diagnosis_readings():
                 world = self.world(overrides=numbers, reading=reading)
                 old = world.parameter(name, 0)

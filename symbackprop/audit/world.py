@@ -1,30 +1,38 @@
-"""A world: the whole computation of a worked example, re-run numerically.
+"""A world: the whole computation of a worked example, re-run numerically over the graph.
 
-The same forward pass, chain rule and update that the engine does, but in
-mpmath numbers and with three knobs the auditor needs:
+The graph's own forward definitions and local derivatives (the edges every
+command reads), evaluated in mpmath numbers, with three knobs the auditor needs:
 
 * ``overrides``: the author's own numbers, used in place of what would be
   computed (so a later claim can be recomputed *from the author's numbers*);
-* ``rules``: a mistake model changes the computation (softmax without exp, the
-  Jacobian cut to its diagonal, log base 10, a wrong learning rate, …);
+* ``rules``: a mistake model changes the computation. A mistake in a formula
+  rewrites the graph's definitions (softmax without exp, log base 10, another
+  loss, a factor on the loss) and takes the new local derivatives from SymPy as
+  the graph does; a mistake in the chain rule drops edges (the Jacobian cut to
+  its diagonal, one downstream path kept) or changes the numbers an edge is
+  evaluated at (a swapped weight, weights already updated);
 * ``reading``: how the author treats the numbers they work out but do not
   write — kept exact, or rounded (or cut) to a fixed number of decimals or
   significant digits, one rule for every such number (a :class:`Reading`).
 
-Every value read from ``overrides`` is recorded in ``used``; every value
-computed in ``computed``.
+Every value read from ``overrides`` is recorded in ``used``.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Optional
+from fractions import Fraction
+from typing import Callable, Iterator, Literal, Mapping, Optional
 
 import mpmath
 
-from ..activations import activation, softmax_numeric
+import sympy as sp
+
+from ..activations import softmax
 from ..exact import to_mpf
+from ..graph import Edge, SymbolicGraph, local_derivatives
 from ..losses import loss_kind
-from ..network import Network
+from ..program import evaluate_expression
 from ..quantity import Quantity
 from .claims import ClaimKey
 
@@ -42,7 +50,7 @@ class Rules:
     log10: bool = False  # logarithms base 10 in the loss
     loss_kind: Optional[str] = None  # another loss formula (binary cross-entropy for a softmax)
     loss_scale: int = 0  # +1: mean where the loss sums (÷n); -1: sum where it means (×n)
-    loss_factor: Optional[mpmath.mpf] = None  # a missing or extra 2 or ½ on a squared error
+    loss_factor: Optional[sp.Rational] = None  # a missing or extra 2 or ½ on a squared error
     learning_rate: Optional[mpmath.mpf] = None
     update_sign: int = -1  # p − η·g; +1 is the sign error of an update
     biases_fixed: bool = False  # biases not updated
@@ -93,7 +101,7 @@ def _key(step: int, quantity: Quantity) -> ClaimKey:
     return ClaimKey("value", step, quantity)
 
 
-def descendants(graph) -> dict[Quantity, frozenset]:
+def descendants(graph: SymbolicGraph) -> dict[Quantity, frozenset]:
     """For each quantity, every quantity downstream of it (from the symbolic graph's edges)."""
     found: dict[Quantity, frozenset] = {}
     for quantity in reversed(graph.order):
@@ -105,26 +113,148 @@ def descendants(graph) -> dict[Quantity, frozenset]:
     return found
 
 
+@dataclass(frozen=True)
+class Computation:
+    """The graph's definitions and edges as a mistake in a formula leaves them."""
+
+    definitions: Mapping[Quantity, sp.Expr]
+    consumers: Mapping[Quantity, tuple[Edge, ...]]
+
+
+#: The fields of :class:`Rules` that rewrite a definition (the others act on edges or numbers).
+REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_factor")
+
+
+def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
+    """The graph with the definitions ``rules`` rewrite, and the local derivatives of those, by SymPy.
+
+    >>> from symbackprop.loader import network_from_mapping
+    >>> from symbackprop.graph import build_graph
+    >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [{"units": ["a", "b"],
+    ...     "activation": "softmax", "weights": [["1", "2"]]}]}, "loss": {"kind": "cross_entropy"}})
+    >>> changed = computation(build_graph(net), Rules(softmax_without_exp=True, log10=True))
+    >>> changed.definitions[Quantity.out("a")], changed.definitions[Quantity.loss_term("a")]
+    (net_a/(net_a + net_b), -t_a*log(out_a)/log(10))
+    """
+    changed = _rewritten(graph, rules)
+    if not changed:
+        return Computation(graph.definitions, graph.consumers)
+    fresh = local_derivatives(graph.order, graph.symbols, changed)
+    consumers = {}
+    for quantity in graph.order:
+        kept = [edge for edge in graph.consumers[quantity] if edge[0] not in changed]
+        consumers[quantity] = tuple(sorted(kept + list(fresh[quantity]), key=lambda edge: graph.position[edge[0]]))
+    return Computation({**graph.definitions, **changed}, consumers)
+
+
+def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
+    changed: dict[Quantity, sp.Expr] = {}
+    if rules.softmax_without_exp:
+        for quantity, definition in graph.definitions.items():
+            if isinstance(definition, softmax):
+                nets = definition.args[1:]
+                changed[quantity] = nets[int(definition.args[0])] / sp.Add(*nets)
+    terms = [q for q in graph.order if q.kind == "loss_term"]
+    scale = sp.Integer(1)
+    if rules.log10:
+        scale /= sp.log(10)
+    if rules.loss_factor is not None:
+        scale *= rules.loss_factor
+    if rules.loss_kind is not None or scale != 1:
+        for term in terms:
+            definition = graph.definitions[term]
+            if rules.loss_kind is not None:
+                definition = loss_kind(rules.loss_kind).term(
+                    graph.symbols[Quantity.out(term.name)], graph.targets[term.name], len(terms))
+            changed[term] = definition * scale
+    if rules.loss_scale and terms:
+        changed[LOSS] = graph.definitions[LOSS] * (sp.Rational(1, len(terms)) if rules.loss_scale > 0 else len(terms))
+    return changed
+
+
+def written_terms(graph: SymbolicGraph, total: sp.Add) -> list[sp.Expr]:
+    """The terms of a sum in the order a person writes them: by the first node each reads, in forward
+    order, and terms of parameters alone (a bias) last.
+
+    >>> from symbackprop.loader import network_from_mapping
+    >>> from symbackprop.graph import build_graph
+    >>> net = network_from_mapping({"network": {"inputs": ["x2", "x1"], "layers": [{"units": ["y"],
+    ...     "activation": "linear", "weights": [["1"], ["2"]], "bias": "3", "bias_names": "b1"}]}, "loss": {"kind": "half_sse"}})
+    >>> graph = build_graph(net)
+    >>> written_terms(graph, graph.definition(Quantity.net("y")))
+    [w_x2_y*x2, w_x1_y*x1, b1]
+    """
+    def place(term: sp.Expr) -> float:
+        found = [graph.position[graph.quantity_of[s]] for s in term.free_symbols
+                 if s in graph.quantity_of and graph.roles[graph.quantity_of[s]] != "parameter"]
+        return min(found, default=float("inf"))
+
+    return sorted(total.args, key=place)
+
+
+class _Values(Mapping):
+    """Values by symbol, some of them read through a rule (the value of another parameter)."""
+
+    def __init__(self, base: Mapping, through: Mapping[sp.Symbol, Callable[[], mpmath.mpf]]) -> None:
+        self.base, self.through = base, through
+
+    def __getitem__(self, symbol):
+        rule = self.through.get(symbol)
+        return rule() if rule is not None else self.base[symbol]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+def _mpf(value) -> mpmath.mpf:
+    # the common cases directly: to_mpf's own precision context costs more than the division
+    if isinstance(value, Fraction):
+        return _fraction(value, mpmath.mp.prec)
+    return value if isinstance(value, mpmath.mpf) else to_mpf(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fraction(value: Fraction, precision: int) -> mpmath.mpf:
+    """A file's number at the working precision: the same few numbers are read by every world."""
+    return mpmath.mpf(value.numerator) / value.denominator
+
+
+def _number(expression: sp.Expr, values: Mapping) -> mpmath.mpf:
+    """``expression`` at ``values``; NaN where it has no real value (the log of a negative number)."""
+    try:
+        value = evaluate_expression(expression, values)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return mpmath.nan
+    return mpmath.nan if isinstance(value, mpmath.mpc) else _mpf(value)
+
+
 @dataclass
 class World:
-    network: Network
+    graph: SymbolicGraph
     reach: Mapping[Quantity, frozenset]
     rules: Rules = field(default_factory=Rules)
     overrides: Mapping[ClaimKey, mpmath.mpf] = field(default_factory=dict)
     reading: Reading = field(default_factory=Reading)
     exempt: Optional[ClaimKey] = None  # the claim being judged: compared as computed, never read
+    changed: Optional[Computation] = None  # the graph as the rules rewrite it (computed when not given)
+    passes: Optional[dict] = None  # forward passes shared by worlds that compute them alike (see forward)
     used: set = field(default_factory=set)
-    computed: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._forward: dict[int, dict[Quantity, mpmath.mpf]] = {}
+        if self.changed is None:
+            self.changed = computation(self.graph, self.rules)
+        self._forward: dict[int, tuple[dict, dict]] = {}
         self._derivatives: dict[ClaimKey, mpmath.mpf] = {}
         self._new: dict[str, mpmath.mpf] = {}
-        self._parameters = {p.name: p for p in self.network.parameters()}
-        self._layer_of = {u: i for i, layer in enumerate(self.network.layers) for u in layer.units}
+        self._initial: dict[str, mpmath.mpf] = {}
+        self._loss_reached: dict[Quantity, frozenset] = {}
         self._override_ofs = {(k.step, k.of) for k in self.overrides if k.kind == "derivative"}
-        self._outputs = set(self.network.outputs)
-        self._inputs = set(self.network.inputs)
+        self._loss_terms = [q for q in self.graph.order if q.kind == "loss_term"]
+        network = self.graph.network
+        self._biases = {p.name for p in network.parameters() if p.kind == "bias"} if network is not None else set()
 
     # ---- plumbing ------------------------------------------------------------------------
     def _settle(self, key: ClaimKey, compute):
@@ -132,7 +262,6 @@ class World:
             self.used.add(key)
             return self.overrides[key]
         value = compute()
-        self.computed.add(key)
         if self.reading.mode != "exact" and key != self.exempt and self._written_kind(key):
             return self.reading.apply(value)
         return value
@@ -140,17 +269,20 @@ class World:
     def _written_kind(self, key: ClaimKey) -> bool:
         """Whether the author would work ``key`` out as a number of its own (and so round it).
 
-        Node values, updated parameters, ∂E/∂· and ∂E(o)/∂·, and an activation's own derivative
-        are numbers a tutorial writes; a softmax Jacobian entry or ∂net/∂w (which is an out) is not.
+        Node values, updated parameters, ∂E/∂· and ∂E(o)/∂·, an activation's own derivative and
+        any derivative between formula nodes are numbers a tutorial writes; a softmax Jacobian entry
+        or a dense layer's ∂net/∂w (which is an out) is not.
         """
         if key.kind == "new":
             return True
         if key.kind == "value":
-            return not (key.of.kind == "out" and key.of.name in self._inputs)
-        if key.of.kind in ("loss", "loss_term"):
+            return self.graph.roles.get(key.of) != "input"
+        of, wrt = key.of, key.wrt
+        if of.kind in ("loss", "loss_term"):
             return True
-        return key.of.kind == "out" and key.wrt.kind == "net" and key.of.name == key.wrt.name and \
-            activation(self.network.layers[self._layer_of[key.of.name]].activation).elementwise
+        if of.kind == "out" and wrt == Quantity.net(of.name):
+            return not isinstance(self.graph.definitions.get(of), softmax)
+        return of.kind not in ("net", "out")
 
     def _sum(self, key: ClaimKey, terms: list) -> mpmath.mpf:
         """Σ terms, with one term off where a term-slip mistake is modelled for this very sum."""
@@ -163,27 +295,24 @@ class World:
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
         with mpmath.workdps(WORKING_DIGITS):
-            if key.kind == "new":
+            if key.kind == "new" or (key.kind == "value" and key.of.kind == "param" and key.step == 1):
                 return self.new(key.of.name)
             if key.kind == "derivative":
                 return self.derivative(key.of, key.wrt, key.step)
-            if key.of.kind == "param" and key.step == 1:
-                return self.new(key.of.name)
-            return self.forward(key.step)[key.of]
+            return self.forward(key.step)[0][key.of]
 
     # ---- parameters and the update -------------------------------------------------------
     def parameter(self, name: str, step: int) -> mpmath.mpf:
         if step == 1:
             return self.new(name)
-        key = _key(0, Quantity.param(name))
-        if key in self.overrides:
-            self.used.add(key)
-            return self.overrides[key]
-        return self._initial(name)
-
-    def _initial(self, name: str) -> mpmath.mpf:
-        value = self._parameters[name].value
-        return mpmath.mpf(value.numerator) / value.denominator
+        if name not in self._initial:
+            key = _key(0, Quantity.param(name))
+            if key in self.overrides:
+                self.used.add(key)
+                self._initial[name] = self.overrides[key]
+            else:
+                self._initial[name] = _mpf(self.graph.values[self.graph.symbols[Quantity.param(name)]])
+        return self._initial[name]
 
     def new(self, name: str) -> mpmath.mpf:
         if name not in self._new:
@@ -193,90 +322,83 @@ class World:
 
     def _update(self, name: str) -> mpmath.mpf:
         old = self.parameter(name, 0)
-        is_bias = self._parameters[name].kind == "bias"
-        if is_bias and (self.rules.biases_fixed or not self.network.update_biases):
+        if name in self.graph.frozen or (self.rules.biases_fixed and name in self._biases):
             return old
         rate = self.rules.learning_rate
         if rate is None:
-            rate = mpmath.mpf(self.network.learning_rate.numerator) / self.network.learning_rate.denominator
+            rate = to_mpf(self.graph.learning_rate)
         return old + self.rules.update_sign * rate * self.derivative(LOSS, Quantity.param(name), 0)
 
-    def _used_value(self, name: str, step: int, substitutions) -> mpmath.mpf:
-        for original, replacement in substitutions:
-            if original == name:
-                return self.parameter(replacement, step)
-        return self.parameter(name, step)
+    def _read_through(self, pairs, step: int) -> dict[sp.Symbol, Callable[[], mpmath.mpf]]:
+        """For each (p, q): p's symbol read as q's value."""
+        symbols = self.graph.symbols
+        return {symbols[Quantity.param(p)]: (lambda q=q: self.parameter(q, step)) for p, q in pairs}
 
     # ---- forward pass --------------------------------------------------------------------
-    def forward(self, step: int) -> dict[Quantity, mpmath.mpf]:
+    def forward(self, step: int) -> tuple[dict, dict]:
+        """(values by quantity, values by symbol) at a step.
+
+        Most mistakes leave the forward pass at step 0 alone, and a swapped weight or a slipped term
+        changes only what lies downstream of it: worlds that share ``passes`` share the pass they
+        compute alike (the same rewrites, author's numbers, reading and exempt claim), and recompute
+        only the nodes their swaps and slip touch.
+        """
         if step in self._forward:
             return self._forward[step]
-        network, rules = self.network, self.rules
-        values: dict[Quantity, mpmath.mpf] = {}
-        for name, data in zip(network.inputs, network.data):
-            values[Quantity.out(name)] = self._settle(
-                _key(step, Quantity.out(name)), lambda d=data: mpmath.mpf(d.numerator) / d.denominator
-            )
-        for index, layer in enumerate(network.layers):
-            sources = network.sources(index)
-            for j, unit in enumerate(layer.units):
-                key = _key(step, Quantity.net(unit))
-
-                def net(j=j, layer=layer, sources=sources, key=key):
-                    terms = [self._used_value(layer.weight_names[j][i], step, rules.forward_values)
-                             * values[Quantity.out(source)] for i, source in enumerate(sources)]
-                    bias = layer.bias.name_for(j)
-                    if bias is not None:
-                        terms.append(self._used_value(bias, step, rules.forward_values))
-                    return self._sum(key, terms)
-
-                values[Quantity.net(unit)] = self._settle(key, net)
-            nets = [values[Quantity.net(u)] for u in layer.units]
-            rule = activation(layer.activation)
-            alpha = mpmath.mpf(layer.alpha.numerator) / layer.alpha.denominator if layer.alpha is not None else None
-            if rule.elementwise:
-                outs = [rule.numeric(n, alpha) for n in nets]
-            elif rules.softmax_without_exp:
-                total = mpmath.fsum(nets)
-                outs = [n / total if total != 0 else mpmath.inf for n in nets]
+        if step == 0 and self.passes is not None:
+            slip = self.rules.term_slip if self.rules.term_slip and self.rules.term_slip[0].kind == "value" else None
+            base = self._shared_pass()
+            if not self.rules.forward_values and slip is None:
+                self._forward[0] = base
             else:
-                outs = softmax_numeric(nets)
-            for unit, out in zip(layer.units, outs):
-                values[Quantity.out(unit)] = self._settle(_key(step, Quantity.out(unit)), lambda o=out: o)
-        terms = []
-        for unit, target in zip(network.outputs, network.loss.targets):
-            t = mpmath.mpf(target.numerator) / target.denominator
-            out = values[Quantity.out(unit)]
-            values[Quantity.loss_term(unit)] = self._settle(
-                _key(step, Quantity.loss_term(unit)), lambda o=out, t=t: self._loss_term(o, t)
-            )
-            terms.append(values[Quantity.loss_term(unit)])
-        values[LOSS] = self._settle(_key(step, LOSS), lambda: self._sum(_key(step, LOSS), terms) * self._sum_scale())
-        self._forward[step] = values
-        return values
+                touched = set()
+                for original, _ in self.rules.forward_values:
+                    touched |= self.reach.get(Quantity.param(original), frozenset())
+                if slip is not None:
+                    touched |= {slip[0].of} | self.reach.get(slip[0].of, frozenset())
+                self._forward[0] = self._forward_pass(0, self.rules.forward_values, slip, base, touched)
+            return self._forward[0]
+        self._forward[step] = self._forward_pass(step, self.rules.forward_values, self.rules.term_slip)
+        return self._forward[step]
 
-    def _loss_rule(self):
-        return loss_kind(self.rules.loss_kind or self.network.loss.kind)
+    def _shared_pass(self) -> tuple[dict, dict]:
+        alike = (id(self.changed), id(self.overrides), self.reading, self.exempt)
+        if alike not in self.passes:
+            before = set(self.used)
+            # the overrides and rewrites are kept with the pass, so that their ids are not reused while cached
+            self.passes[alike] = (self._forward_pass(0, (), None), self.used - before, self.overrides, self.changed)
+        found, used, _, _ = self.passes[alike]
+        self.used |= used
+        return found
 
-    def _loss_scale(self) -> mpmath.mpf:
-        """What a mistake multiplies each output's loss term by."""
-        scale = mpmath.mpf(1)
-        if self.rules.log10:
-            scale /= mpmath.log(10)
-        if self.rules.loss_factor is not None:
-            scale *= self.rules.loss_factor
-        return scale
+    def _forward_pass(self, step: int, swaps, slip, base=None, touched=frozenset()) -> tuple[dict, dict]:
+        """The forward pass with parameters read as ``swaps`` says and one term ``slip``ped; with ``base``,
+        only the ``touched`` nodes are computed and the rest read from it."""
+        graph, definitions = self.graph, self.changed.definitions
+        values: dict[Quantity, mpmath.mpf] = {}
+        by_symbol = {symbol: _mpf(value) for symbol, value in graph.values.items()}
+        read = _Values(by_symbol, self._read_through(swaps, step))
+        for quantity in graph.order:
+            symbol = graph.symbols[quantity]
+            if base is not None and quantity not in touched:
+                value = base[0][quantity]
+            elif quantity.kind == "param":
+                value = self.parameter(quantity.name, step)
+            elif quantity in definitions:
+                key = _key(step, quantity)
+                value = self._settle(key, lambda q=quantity, key=key: self._evaluate(definitions[q], key, read, slip))
+            else:
+                value = self._settle(_key(step, quantity), lambda s=symbol: by_symbol[s])
+            values[quantity] = by_symbol[symbol] = value
+        return values, by_symbol
 
-    def _sum_scale(self) -> mpmath.mpf:
-        """What a mean-for-sum (or sum-for-mean) mistake multiplies the total by."""
-        n = len(self.network.outputs)
-        return {1: mpmath.mpf(1) / n, -1: mpmath.mpf(n)}.get(self.rules.loss_scale, mpmath.mpf(1))
-
-    def _loss_term(self, out, target):
-        try:
-            return self._loss_rule().numeric(out, target, len(self.network.outputs)) * self._loss_scale()
-        except (ValueError, ZeroDivisionError):
-            return mpmath.nan
+    def _evaluate(self, definition: sp.Expr, key: ClaimKey, values: Mapping, slip) -> mpmath.mpf:
+        if slip is not None and slip[0] == key and definition.is_Add:
+            terms = [_number(term, values) for term in written_terms(self.graph, definition)]
+            if slip[1] < len(terms):
+                terms[slip[1]] *= slip[2]
+            return mpmath.fsum(terms)
+        return _number(definition, values)
 
     # ---- derivatives ---------------------------------------------------------------------
     def derivative(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
@@ -291,215 +413,77 @@ class World:
         return self._derivatives[key]
 
     def _alias(self, key: ClaimKey) -> Optional[ClaimKey]:
-        """∂E/∂x and ∂E(o)/∂x are the same number when x reaches the loss only through output o."""
+        """∂E/∂x and ∂E(o)/∂x are the same number when a unit's x reaches the loss only through E(o)."""
         of, wrt = key.of, key.wrt
-        only = self._only_output(wrt)
-        if only is None:
+        if wrt.kind not in ("net", "out") or not self._loss_terms:
             return None
+        reached = self._reached_terms(wrt)
+        if len(reached) != 1:
+            return None
+        (only,) = reached
         if of == LOSS:
-            return ClaimKey("derivative", key.step, Quantity.loss_term(only), wrt)
-        if of == Quantity.loss_term(only):
+            return ClaimKey("derivative", key.step, only, wrt)
+        if of == only:
             return ClaimKey("derivative", key.step, LOSS, wrt)
         return None
 
-    def _only_output(self, quantity: Quantity) -> Optional[str]:
-        if quantity.kind not in ("net", "out") or quantity.name not in self._layer_of:
-            return None
-        layer = self.network.layers[self._layer_of[quantity.name]]
-        if self._layer_of[quantity.name] != len(self.network.layers) - 1:
-            return None
-        if quantity.kind == "net" and layer.activation == "softmax" and not self.rules.softmax_diagonal_only:
-            return None
-        return quantity.name
+    def _reached_terms(self, quantity: Quantity) -> frozenset:
+        """The loss terms ``quantity`` reaches over this world's edges."""
+        if quantity not in self._loss_reached:
+            found = set()
+            for consumer, _ in self._edges(quantity):
+                found |= {consumer} if consumer.kind == "loss_term" else self._reached_terms(consumer)
+            self._loss_reached[quantity] = frozenset(found)
+        return self._loss_reached[quantity]
+
+    def _edges(self, vertex: Quantity) -> list[Edge]:
+        """The edges out of ``vertex`` that this world's chain rule follows."""
+        edges = list(self.changed.consumers[vertex])
+        rules, definitions = self.rules, self.graph.definitions
+        if rules.softmax_diagonal_only:
+            symbol = self.graph.symbols[vertex]
+            edges = [(consumer, local) for consumer, local in edges if not (
+                isinstance(definitions.get(consumer), softmax)
+                and definitions[consumer].args[1 + int(definitions[consumer].args[0])] != symbol)]
+        if rules.keep_path is not None and vertex.kind == "out":
+            nets = [edge for edge in edges if edge[0].kind == "net"]
+            if nets:
+                kept = nets[rules.keep_path % len(nets)]
+                edges = [edge for edge in edges if edge[0].kind != "net" or edge is kept]
+        return edges
 
     def _chain(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
         if of == wrt:
             return mpmath.mpf(1)
         key = ClaimKey("derivative", step, of, wrt)
-        output_delta = of == LOSS and wrt.kind == "net" and wrt.name in self._outputs
+        output_delta = of == LOSS and wrt.kind == "net" and wrt.name in self.graph.outputs
         if output_delta and self.rules.logits_for_outputs:
-            return self.forward(step)[wrt] - self._target(wrt.name)
-        if of == LOSS and any((step, Quantity.loss_term(o)) in self._override_ofs for o in self.network.outputs):
+            return self.forward(step)[0][wrt] - to_mpf(self.graph.values[self.graph.targets[wrt.name]])
+        if of == LOSS and wrt.kind != "loss_term" and any((step, t) in self._override_ofs for t in self._loss_terms):
             # The author summed per-output derivatives (∂E/∂x = Σ ∂E(o)/∂x): follow the same route.
-            return self._sum(key, [self.derivative(Quantity.loss_term(o), wrt, step) for o in self.network.outputs])
+            return self._sum(key, [self.derivative(LOSS, t, step) * self.derivative(t, wrt, step)
+                                   for t in self._loss_terms])
         terms = [self.derivative(of, consumer, step) * self._local(consumer, wrt, step, local)
-                 for consumer, local in self._consumers(of, wrt, step) if self._reaches(consumer, of)]
+                 for consumer, local in self._edges(wrt) if consumer == of or of in self.reach.get(consumer, ())]
         total = self._sum(key, terms)
         if output_delta and self.rules.activation_derivative_twice:
-            values = self.forward(step)
-            layer = self.network.layers[self._layer_of[wrt.name]]
-            rule = activation(layer.activation)
-            alpha = mpmath.mpf(layer.alpha.numerator) / layer.alpha.denominator if layer.alpha is not None else None
-            out = values[Quantity.out(wrt.name)]
-            total *= rule.numeric_derivative(values[wrt], out, alpha) if rule.elementwise else out * (1 - out)
+            out = Quantity.out(wrt.name)
+            own = next(local for consumer, local in self.graph.consumers[wrt] if consumer == out)
+            total *= _number(own, self.forward(step)[1])
         return total
 
-    def _target(self, unit: str) -> mpmath.mpf:
-        target = self.network.loss.targets[self.network.outputs.index(unit)]
-        return mpmath.mpf(target.numerator) / target.denominator
+    def _local(self, consumer: Quantity, vertex: Quantity, step: int, local: sp.Expr) -> mpmath.mpf:
+        """A local factor ∂consumer/∂vertex: the author's own number for it when written, else the edge's
+        derivative at this world's values (weights read as a backward-pass mistake reads them)."""
+        return self._settle(ClaimKey("derivative", step, consumer, vertex),
+                            lambda: _number(local, self._backward_values(step)))
 
-    def _local(self, consumer: Quantity, vertex: Quantity, step: int, formula) -> mpmath.mpf:
-        """A local factor ∂consumer/∂vertex: the author's own number for it when written, else its formula."""
-        # Settled like any other quantity: the author may have written it, or rounded it unwritten.
-        return self._settle(ClaimKey("derivative", step, consumer, vertex), formula)
-
-    def _reaches(self, source: Quantity, target: Quantity) -> bool:
-        """Whether ``target`` depends on ``source`` (is at or downstream of it)."""
-        return source == target or target in self.reach.get(source, ())
-
-    def _consumers(self, of: Quantity, vertex: Quantity, step: int):
-        """(consumer, local derivative thunk) for each edge out of ``vertex``."""
-        network, rules = self.network, self.rules
-        if vertex.kind == "param":
-            parameter = self._parameters[vertex.name]
-            for unit in parameter.units:
-                if parameter.kind == "bias":
-                    yield Quantity.net(unit), lambda: mpmath.mpf(1)
-                else:
-                    yield Quantity.net(unit), lambda s=parameter.source: self.forward(step)[Quantity.out(s)]
-            return
-        if vertex.kind == "loss_term":
-            yield LOSS, lambda: mpmath.mpf(1)
-            return
-        if vertex.kind == "out":
-            layer_index = self._layer_of.get(vertex.name, -1)
-            if layer_index == len(network.layers) - 1:
-                t = self._target(vertex.name)
-                local = lambda: self._loss_derivative(self.forward(step)[vertex], t)
-                yield (LOSS if of == LOSS else Quantity.loss_term(vertex.name)), local
-                return
-            layer = network.layers[layer_index + 1]
-            position = network.sources(layer_index + 1).index(vertex.name)
-            for j, unit in enumerate(layer.units):
-                if rules.keep_path is not None and j != rules.keep_path % len(layer.units):
-                    continue
-                name = layer.weight_names[j][position]
-                yield Quantity.net(unit), lambda name=name: self._backward_weight(name, step)
-            return
-        if vertex.kind == "net":
-            layer = network.layers[self._layer_of[vertex.name]]
-            rule = activation(layer.activation)
-            values = self.forward(step)
-            if rule.elementwise:
-                alpha = mpmath.mpf(layer.alpha.numerator) / layer.alpha.denominator if layer.alpha is not None else None
-                yield Quantity.out(vertex.name), lambda: rule.numeric_derivative(
-                    values[vertex], values[Quantity.out(vertex.name)], alpha)
-                return
-            for unit in layer.units:
-                if rules.softmax_diagonal_only and unit != vertex.name:
-                    continue
-                yield Quantity.out(unit), lambda unit=unit: self._softmax_local(layer, unit, vertex.name, values)
-
-    def _softmax_local(self, layer, k: str, j: str, values) -> mpmath.mpf:
-        if self.rules.softmax_without_exp:
-            total = mpmath.fsum(values[Quantity.net(u)] for u in layer.units)
-            return ((total if k == j else 0) - values[Quantity.net(k)]) / total**2
-        out_k, out_j = values[Quantity.out(k)], values[Quantity.out(j)]
-        return out_k * (1 - out_j) if k == j else -out_k * out_j
-
-    def _loss_derivative(self, out, target) -> mpmath.mpf:
-        try:
-            rule = self._loss_rule()
-            return rule.numeric_derivative(out, target, len(self.network.outputs)) * self._loss_scale() * self._sum_scale()
-        except (ValueError, ZeroDivisionError):
-            return mpmath.nan
-
-    def _backward_weight(self, name: str, step: int) -> mpmath.mpf:
-        if self.rules.backward_updated and step == 0:
-            return self.new(name)
-        return self._used_value(name, step, self.rules.backward_values)
-
-
-@dataclass
-class GraphWorld:
-    """The same re-computation for any graph (formula graphs, skip connections, tied weights): node
-    values from their definitions and derivatives by the chain rule over the graph's edges, each
-    local factor evaluated at this world's values. Its mistake rules are those that do not depend on
-    layers: a learning rate, the sign of the update, one term of a sum off."""
-
-    graph: object
-    reach: Mapping[Quantity, frozenset]
-    rules: Rules = field(default_factory=Rules)
-    overrides: Mapping[ClaimKey, mpmath.mpf] = field(default_factory=dict)
-    reading: Reading = field(default_factory=Reading)
-    exempt: Optional[ClaimKey] = None
-    used: set = field(default_factory=set)
-    computed: set = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._forward: dict[int, tuple[dict, dict]] = {}
-        self._derivatives: dict[ClaimKey, mpmath.mpf] = {}
-        self._new: dict[str, mpmath.mpf] = {}
-
-    _settle = World._settle
-    _sum = World._sum
-
-    def _written_kind(self, key: ClaimKey) -> bool:
-        return not (key.kind == "value" and self.graph.roles.get(key.of) == "input")
-
-    def value(self, key: ClaimKey) -> mpmath.mpf:
-        with mpmath.workdps(WORKING_DIGITS):
-            if key.kind == "new" or (key.kind == "value" and key.of.kind == "param" and key.step == 1):
-                return self.new(key.of.name)
-            if key.kind == "derivative":
-                return self.derivative(key.of, key.wrt, key.step)
-            return self.forward(key.step)[0][key.of]
-
-    parameter = World.parameter
-    new = World.new
-
-    def _initial(self, name: str) -> mpmath.mpf:
-        value = self.graph.values[self.graph.symbols[Quantity.param(name)]]
-        return mpmath.mpf(value.numerator) / value.denominator
-
-    def _update(self, name: str) -> mpmath.mpf:
-        old = self.parameter(name, 0)
-        if name in self.graph.frozen:
-            return old
-        rate = self.rules.learning_rate
-        if rate is None:
-            rate = mpmath.mpf(self.graph.learning_rate.numerator) / self.graph.learning_rate.denominator
-        return old + self.rules.update_sign * rate * self.derivative(LOSS, Quantity.param(name), 0)
-
-    def forward(self, step: int) -> tuple[dict, dict]:
-        """(values by quantity, values by symbol) at a step."""
-        from ..program import evaluate_expression
-
-        if step in self._forward:
-            return self._forward[step]
-        graph = self.graph
-        values: dict[Quantity, mpmath.mpf] = {}
-        by_symbol = {symbol: mpmath.mpf(v.numerator) / v.denominator for symbol, v in graph.values.items()}
-        for quantity in graph.order:
-            symbol = graph.symbols[quantity]
-            if quantity.kind == "param":
-                value = self.parameter(quantity.name, step)
-            elif quantity in graph.definitions:
-                value = self._settle(_key(step, quantity), lambda q=quantity: to_mpf(
-                    evaluate_expression(graph.definitions[q], by_symbol)))
-            else:
-                value = self._settle(_key(step, quantity), lambda s=symbol: by_symbol[s])
-            values[quantity] = by_symbol[symbol] = value
-        self._forward[step] = (values, by_symbol)
-        return self._forward[step]
-
-    def derivative(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
-        key = ClaimKey("derivative", step, of, wrt)
-        if key not in self._derivatives:
-            self._derivatives[key] = self._settle(key, lambda: self._chain(of, wrt, step))
-        return self._derivatives[key]
-
-    def _chain(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
-        from ..program import evaluate_expression
-
-        if of == wrt:
-            return mpmath.mpf(1)
+    def _backward_values(self, step: int) -> Mapping:
         by_symbol = self.forward(step)[1]
-        terms = []
-        for consumer, local in self.graph.consumers[wrt]:
-            if consumer != of and of not in self.reach.get(consumer, ()):
-                continue
-            factor = self._settle(ClaimKey("derivative", step, consumer, wrt),
-                                  lambda local=local: to_mpf(evaluate_expression(local, by_symbol)))
-            terms.append(self.derivative(of, consumer, step) * factor)
-        return self._sum(ClaimKey("derivative", step, of, wrt), terms)
+        if self.rules.backward_updated and step == 0:
+            symbols = self.graph.symbols
+            return _Values(by_symbol, {symbols[Quantity.param(p)]: (lambda p=p: self.new(p))
+                                       for p in self.graph.parameters()})
+        if self.rules.backward_values:
+            return _Values(by_symbol, self._read_through(self.rules.backward_values, step))
+        return by_symbol
