@@ -200,7 +200,7 @@ def numeric(quick: bool):
         network = network_from_mapping(document)
         graph = Engine(network).graph
         count = len(network.parameters())
-        compiled = program_function(graph) if count <= 150 else layer_function(network)
+        compiled = program_function(graph) if count <= 150 else layer_function(graph)
         values = {p.name: float(p.value) for p in network.parameters()}
         vector = compiled.vector(values)
         inputs = rng.uniform(0, 1, (batch, shape[0]))

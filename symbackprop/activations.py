@@ -335,9 +335,20 @@ def _softmax_implementation(k, *nets):
         return softmax_numeric(list(nets))[int(k)]
     import numpy as np
 
-    stacked = np.stack(np.broadcast_arrays(*[np.asarray(n, dtype=float) for n in nets]))
-    exps = np.exp(stacked - stacked.max(axis=0))
-    return exps[int(k)] / exps.sum(axis=0)
+    return softmax_array(np.stack(np.broadcast_arrays(*[np.asarray(n, dtype=float) for n in nets])))[int(k)]
+
+
+def softmax_array(nets, axis: int = 0):
+    """Every softmax output of a NumPy array of nets along ``axis``, shifted by the largest net.
+
+    >>> import numpy as np
+    >>> softmax_array(np.array([[0.0, 0.0], [1000.0, 0.0]]), axis=1).round(3).tolist()
+    [[0.5, 0.5], [1.0, 0.0]]
+    """
+    import numpy as np
+
+    exps = np.exp(nets - nets.max(axis=axis, keepdims=True))
+    return exps / exps.sum(axis=axis, keepdims=True)
 
 
 softmax._imp_ = staticmethod(_softmax_implementation)

@@ -195,10 +195,23 @@ class Engine:
             self._adjoints[target] = self._sweep(target, tidy=None)
         return self._adjoints[target]
 
-    def _sweep(self, target: Quantity, tidy) -> dict[Quantity, sp.Expr]:
+    def output_deltas(self, targets_sum_to_one: bool = True) -> dict[str, sp.Expr]:
+        """∂E/∂net(o) of every dense output unit, tidied: the sweep over the output layer alone.
+
+        >>> from symbackprop.loader import load_network
+        >>> Engine(load_network("examples/softmax_classifier.toml")).output_deltas()
+        {'c1': out_c1 - t_c1, 'c2': out_c2 - t_c2, 'c3': out_c3 - t_c3}
+        """
+        graph = self.graph
+        first = min(graph.position[Quantity.net(unit)] for unit in graph.outputs)
+        tidy = functools.partial(self.tidy_output_delta, targets_sum_to_one=targets_sum_to_one)
+        swept = self._sweep(Quantity.loss(), tidy, start=first)
+        return {unit: swept[Quantity.net(unit)] for unit in graph.outputs}
+
+    def _sweep(self, target: Quantity, tidy, start: int = 0) -> dict[Quantity, sp.Expr]:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
         outputs = set(self.graph.outputs)
-        for vertex in reversed(self.graph.order[: self.graph.position[target]]):
+        for vertex in reversed(self.graph.order[start: self.graph.position[target]]):
             terms = [result[u] * d for u, d in self.edges(target, vertex) if u in result]
             if terms:
                 total = sp.Add(*terms)

@@ -7,8 +7,8 @@ Two generators, one contract (:class:`BatchFunction`):
   subexpressions, so every line of the generated code is a line of the
   symbolic derivation, vectorised over the batch.
 * :func:`layer_function`, for large ones: one matrix product per layer, with
-  each activation's derivative and each loss's δ compiled from the registry's
-  symbolic rules (softmax + cross-entropy: δ = out·Σt − t, which is out − t for distributions).
+  each layer's activation and local derivatives read from the graph's edges and
+  the output δs from the engine, lambdified over the batch.
 
 Only the engine's own expressions become code, with every symbol renamed to
 ``v0, v1, …`` first: no text from a network file ever reaches the generated
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 import sympy as sp
 
-from .activations import activation
+from .activations import softmax, softmax_array
 from .graph import SymbolicGraph
-from .losses import loss_kind
 from .network import Network
 from .quantity import Quantity
 
@@ -87,10 +86,9 @@ def targets_are_distributions(batch_targets) -> bool:
     return bool(np.all(np.abs(sums - 1.0) <= DISTRIBUTION_SLACK))
 
 
-def _collapses(network: Network) -> bool:
-    """Whether the output δ has a softmax + cross-entropy collapse whose precondition is Σ t = 1."""
-    return network is not None and network.loss.kind == "cross_entropy" and len(network.outputs) > 1 and not activation(
-        network.layers[-1].activation).elementwise
+def _collapses(graph: SymbolicGraph) -> bool:
+    """Whether the engine may tidy an output δ with Σ t = 1 (the condition of its softmax + cross-entropy collapse)."""
+    return graph.loss_kind == "cross_entropy" and len(graph.outputs) > 1
 
 
 def program_function(graph: SymbolicGraph) -> BatchFunction:
@@ -103,7 +101,7 @@ def program_function(graph: SymbolicGraph) -> BatchFunction:
 
     collapsed = _compiled_program(graph, targets_sum_to_one=True)
     general = functools.lru_cache(maxsize=1)(lambda: _compiled_program(graph, targets_sum_to_one=False))
-    guarded = _collapses(graph.network)
+    guarded = _collapses(graph)
 
     def choose(batch_targets):
         return general() if guarded and not targets_are_distributions(batch_targets) else collapsed
@@ -158,32 +156,67 @@ def _elementwise(expression: sp.Expr, variables: list[sp.Symbol]):
     return sp.lambdify(variables, expression, modules=[_numpy_functions(), "numpy"])
 
 
-def layer_function(network: Network) -> BatchFunction:
-    """Per-layer NumPy: X·W + b forward, δ·Wᵀ backward, rules compiled from the registries."""
+@dataclass(frozen=True)
+class _LayerRules:
+    """One dense layer's rules, each read from the graph's first unit (every unit of a layer has the
+    same function): the activation, and its local derivatives as functions of (net, out)."""
+
+    forward: Callable  # net → out, elementwise; None for a softmax layer
+    derivative: Callable  # (net, out) → ∂out/∂net, elementwise; for a softmax, the diagonal entry
+    cross: Optional[Callable]  # a softmax's off-diagonal entry ∂out_k/∂net_j as a function of (out_k, out_j)
+
+
+def _layer_rules(graph: SymbolicGraph, units: tuple[str, ...]) -> _LayerRules:
+    net, out, other = sp.symbols("net out other")
+    first = units[0]
+    own = {graph.symbols[Quantity.net(first)]: net, graph.symbols[Quantity.out(first)]: out}
+    definition = graph.definitions[Quantity.out(first)]
+    edges = dict(graph.consumers[Quantity.net(first)])
+    derivative = _elementwise(edges[Quantity.out(first)].xreplace(own), [net, out])
+    if not isinstance(definition, softmax):
+        return _LayerRules(_elementwise(definition.xreplace(own), [net]), derivative, None)
+    cross = None
+    if len(units) > 1:  # ∂out_first/∂net_second, from the edge net_second → out_first
+        second = units[1]
+        local = dict(graph.consumers[Quantity.net(second)])[Quantity.out(first)]
+        cross = _elementwise(local.xreplace({**own, graph.symbols[Quantity.out(second)]: other}), [out, other])
+    return _LayerRules(None, derivative, cross)
+
+
+def layer_function(graph: SymbolicGraph) -> BatchFunction:
+    """Per-layer NumPy for a dense graph: X·W + b forward, δ·Wᵀ backward.
+
+    Every rule is the graph's: each layer's activation and local derivatives are its first unit's
+    definition and edges, lambdified over the batch (a softmax layer's Jacobian from its edges
+    net_j → out_k); the loss is the first output's loss term; the output δs are the engine's,
+    tidied where their preconditions hold (softmax + cross-entropy → out − t only for batches whose
+    targets are distributions, the general δ otherwise).
+    """
     import numpy as np
 
-    net, out, target, alpha = sp.symbols("net out target alpha")
-    count = len(network.outputs)
-    loss = loss_kind(network.loss.kind)
-    loss_term = _elementwise(loss.term(out, target, count), [out, target])
-    loss_derivative = _elementwise(loss.derivative(out, target, count), [out, target])
-    layers = []
-    for index, layer in enumerate(network.layers):
-        rule = activation(layer.activation)
-        slope = float(layer.alpha) if layer.alpha is not None else 0.0
-        if rule.elementwise:
-            forward = _elementwise(rule.forward(net, alpha), [net, alpha])
-            derivative = _elementwise(rule.derivative(net, out, alpha), [net, out, alpha])
-        else:
-            forward = derivative = None
-        layers.append((layer, rule, slope, forward, derivative))
-    collapse = _collapses(network)
-    names = tuple(p.name for p in network.parameters())
+    from .chain import Engine
 
+    network = graph.network
+    outputs = graph.outputs
+    out, target = sp.symbols("out target")
+    first_term = graph.definitions[Quantity.loss_term(outputs[0])]
+    loss_term = _elementwise(first_term.xreplace({graph.symbols[Quantity.out(outputs[0])]: out,
+                                                  graph.targets[outputs[0]]: target}), [out, target])
+    rules = [_layer_rules(graph, layer.units) for layer in network.layers]
+    engine = Engine(graph)
+    columns = [graph.symbols[Quantity.out(u)] for u in outputs] + [graph.targets[u] for u in outputs] + \
+        [graph.symbols[Quantity.net(u)] for u in outputs]
+
+    @functools.lru_cache(maxsize=2)
+    def output_deltas(targets_sum_to_one: bool):
+        deltas = engine.output_deltas(targets_sum_to_one)
+        return _elementwise([deltas[u] for u in outputs], columns)
+
+    names = tuple(graph.parameters())
     position = {name: index for index, name in enumerate(names)}
     # Where each weight and bias sits in the parameter vector, as index arrays: one gather per layer.
     weight_index, bias_index, shared = [], [], []
-    for index, (layer, *_rest) in enumerate(layers):
+    for index, layer in enumerate(network.layers):
         sources = network.sources(index)
         weight_index.append(np.array([[position[layer.weight_names[j][i]] for j in range(len(layer.units))]
                                       for i in range(len(sources))]))  # sources × units, whatever the convention
@@ -200,19 +233,27 @@ def layer_function(network: Network) -> BatchFunction:
     def run_forward(batch_inputs, shaped):
         activations = [np.asarray(batch_inputs, dtype=float)]
         nets = []
-        for (layer, rule, slope, forward, _), (weights, bias) in zip(layers, shaped):
+        for rule, (weights, bias) in zip(rules, shaped):
             z = activations[-1] @ weights + bias
             nets.append(z)
-            if forward is not None:
-                activations.append(np.broadcast_to(forward(z, slope), z.shape))
-            else:
-                shifted = np.exp(z - z.max(axis=1, keepdims=True))
-                activations.append(shifted / shifted.sum(axis=1, keepdims=True))
+            a = softmax_array(z, axis=1) if rule.forward is None else rule.forward(z)
+            activations.append(np.broadcast_to(a, z.shape))
         return nets, activations
 
     def loss_only(batch_inputs, batch_targets, vector):
         _, activations = run_forward(batch_inputs, matrices(vector))
         return np.sum(loss_term(activations[-1], np.asarray(batch_targets, dtype=float)), axis=1)
+
+    def through(rule: _LayerRules, z, a, upstream):
+        """∂E/∂net from ∂E/∂out: elementwise, or through the softmax Jacobian (every cross term)."""
+        diagonal = np.broadcast_to(rule.derivative(z, a), a.shape)
+        if rule.forward is not None:
+            return upstream * diagonal
+        jacobian = np.broadcast_to(rule.cross(a[:, :, None], a[:, None, :]), a.shape + a.shape[1:]).copy() \
+            if rule.cross is not None else np.zeros(a.shape + a.shape[1:])
+        rows = np.arange(a.shape[1])
+        jacobian[:, rows, rows] = diagonal  # jacobian[b, k, j] = ∂out_k/∂net_j
+        return np.einsum("bk,bkj->bj", upstream, jacobian)
 
     def loss_and_gradients(batch_inputs, batch_targets, vector):
         shaped = matrices(vector)
@@ -221,15 +262,10 @@ def layer_function(network: Network) -> BatchFunction:
         final = activations[-1]
         losses = np.sum(loss_term(final, targets), axis=1)
         size = final.shape[0]
-        if collapse:
-            # Softmax + cross-entropy: δ_j = Σ_k (−t_k/o_k)·o_k(1[k=j] − o_j) = o_j·Σt − t_j exactly, for any
-            # targets (out − t where they sum to 1), without the −t/o that underflows.
-            delta = final * targets.sum(axis=1, keepdims=True) - targets
-        else:
-            upstream = np.broadcast_to(loss_derivative(final, targets), final.shape)
-            delta = _through(layers[-1], nets[-1], final, upstream)
+        deltas = output_deltas(targets_are_distributions(targets))
+        delta = np.stack(np.broadcast_arrays(*deltas(*final.T, *targets.T, *nets[-1].T)), axis=1)
         gradient = np.zeros(len(names))
-        for index in range(len(layers) - 1, -1, -1):
+        for index in range(len(rules) - 1, -1, -1):
             weights, _ = shaped[index]
             gradient[weight_index[index]] = activations[index].T @ delta / size
             if bias_index[index] is not None:
@@ -239,16 +275,8 @@ def layer_function(network: Network) -> BatchFunction:
                 else:
                     gradient[bias_index[index]] = parts
             if index:
-                upstream = delta @ weights.T
-                delta = _through(layers[index - 1], nets[index - 1], activations[index], upstream)
+                delta = through(rules[index - 1], nets[index - 1], activations[index], delta @ weights.T)
         return losses, gradient
-
-    def _through(entry, z, a, upstream):
-        _, rule, slope, _, derivative = entry
-        if derivative is not None:
-            return upstream * derivative(z, a, slope)
-        # softmax: ∂E/∂net_j = out_j (g_j − Σ_k g_k out_k), every cross-output term included
-        return a * (upstream - np.sum(upstream * a, axis=1, keepdims=True))
 
     return BatchFunction(names, "layers", loss_and_gradients, loss_only)
 
@@ -265,4 +293,4 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     network = graph.network
     if network is None or not network.is_classic or len(network.parameters()) <= PROGRAM_LIMIT:
         return program_function(graph)
-    return layer_function(network)
+    return layer_function(graph)

@@ -24,7 +24,7 @@ def _agree(network, tolerance=1e-13):
     values = {p.name: float(p.value) for p in network.parameters()}
     inputs = np.array([[float(v) for v in network.data]])
     targets = np.array([[float(v) for v in network.loss.targets]])
-    for compiled in (program_function(graph), layer_function(network), compile_gradients(network)):
+    for compiled in (program_function(graph), layer_function(graph), compile_gradients(network)):
         vector = compiled.vector(values)
         losses, gradient = compiled.loss_and_gradients(inputs, targets, vector)
         gradients = compiled.named(gradient)
@@ -52,7 +52,7 @@ def _against_finite_differences(network, inputs, targets):
     values = {p.name: float(p.value) for p in network.parameters()}
     reference = float64_finite_differences(network, values, inputs, targets)
     scale = max(1.0, max(abs(v) for v in reference.values()))
-    for compiled in (program_function(graph), layer_function(network), compile_gradients(network)):
+    for compiled in (program_function(graph), layer_function(graph), compile_gradients(network)):
         vector = compiled.vector(values)
         losses, gradient = compiled.loss_and_gradients(inputs, targets, vector)
         assert abs(losses.mean() - float64_batch_loss(network, values, inputs, targets)) < 1e-12
