@@ -174,6 +174,10 @@ class Engine:
             raise InputError(f"an Engine takes a Network, a Model or a SymbolicGraph, not {type(network).__name__} "
                              "(load a file with symbackprop.load_model)", place="network")
         self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
+        if len(self.graph.samples) > 1:
+            raise InputError(f"this file gives {len(self.graph.samples)} samples: `symbackprop train` reads them; "
+                             "derive, check, explain and audit of a loss over several samples are not built yet",
+                             place="data.inputs")
         self.network = self.graph.network
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}

@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default=None,
                        help="compact (default), chain, closed or simplified")
 
+    train = commands.add_parser("train", help="train for several steps: the loss and every parameter after each")
+    train.add_argument("file")
+    train.add_argument("--steps", type=_whole_number_between(0, 100_000, "steps"), default=None,
+                       help="steps to take (default: the file's [training] steps, else 1)")
+    train.add_argument("--format", choices=("text", "json"), default="text")
+    train.add_argument("--digits", type=_digits, default=30,
+                       help="significant digits printed, every one certified (default 30; JSON has at least 30)")
+    train.add_argument("--plot", metavar="LOSS.svg", help="also draw the loss per step as an SVG chart")
+
     diagram = commands.add_parser("diagram", help="draw the network (DOT; SVG or PNG through Graphviz)")
     diagram.add_argument("file")
     diagram.add_argument("-o", "--output", metavar="OUT", help="net.dot, net.svg or net.png (default: DOT on stdout)")
@@ -60,16 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _whole_number_between(low: int, high: int):
+def _whole_number_between(low: int, high: int, what: str = "digits"):
     """An argparse type: a whole number in [low, high], else a one-line usage error."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"digits must be between {low} and {high}")
+            raise argparse.ArgumentTypeError(f"{what} must be between {low:,} and {high:,}")
         return value
 
     return parse
@@ -86,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
-                    "diagram": _diagram}
+                    "diagram": _diagram, "train": _train}
         return commands[args.command](args)
     except InputError as error:
         print(f"symbackprop: {error.located(args.file)}", file=sys.stderr)
@@ -243,6 +252,39 @@ def _check(args) -> int:
     progress.done()
     print(check_json(report) if args.format == "json" else check_text(report))
     return EXIT_OK if report.passed else EXIT_FOUND
+
+
+def _train(args) -> int:
+    import time
+
+    from .errors import InputError
+    from .graph import build_graph
+    from .loader import load_model
+    from .network import Network
+    from .report import loss_svg, training_json, training_text
+    from .training import UncertifiedDigits, train
+
+    if args.plot is not None and not args.plot.lower().endswith(".svg"):
+        raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
+    model = load_model(args.file)
+    graph = build_graph(model) if isinstance(model, Network) else model
+    digits = max(args.digits, 30) if args.format == "json" else args.digits
+    steps = graph.training.steps if args.steps is None else args.steps
+    progress = _Progress(time.monotonic(), 2 * (steps + 1), "steps", "computed (two runs, to certify the digits)")
+    try:
+        result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)))
+    except UncertifiedDigits as error:
+        print(f"symbackprop: {args.file}: {error}", file=sys.stderr)
+        return EXIT_FOUND
+    progress.done()
+    print(training_json(result, digits) if args.format == "json" else training_text(result, digits))
+    if args.plot is not None:
+        try:
+            with open(args.plot, "w", encoding="utf-8") as handle:
+                handle.write(loss_svg(result, graph.title))
+        except OSError as error:
+            raise InputError(f"cannot write {args.plot!r}: {error.strerror or error}", place="--plot") from None
+    return EXIT_OK
 
 
 def _audit(args) -> int:

@@ -33,7 +33,7 @@ import sympy as sp
 from .activations import Activation, activation, softmax_outputs
 from .errors import InputError
 from .losses import LossKind, loss_kind
-from .network import Network
+from .network import Network, Training
 from .quantity import Quantity
 
 Edge = tuple[Quantity, sp.Expr]
@@ -65,6 +65,9 @@ class SymbolicGraph:
     learning_rate: Optional[Fraction] = None
     frozen: frozenset[str] = frozenset()  # parameters an update leaves alone (biases, when so asked)
     title: str = ""
+    #: Each sample's inputs and targets by symbol, when the file gives rows (``values`` then holds none).
+    samples: tuple[Mapping[sp.Symbol, Fraction], ...] = ()
+    training: Training = field(default_factory=Training)
 
     def symbol(self, quantity: Quantity) -> sp.Symbol:
         return self.symbols[quantity]
@@ -308,7 +311,16 @@ def build_graph(network: Network) -> SymbolicGraph:
         learning_rate=network.learning_rate,
         frozen=frozenset() if network.update_biases else frozenset(
             p.name for p in network.parameters() if p.kind == "bias"),
+        samples=_dense_samples(network, symbols, targets),
+        training=network.training,
     )
+
+
+def several_samples(count: int) -> str:
+    """What a command that needs one sample's numbers says of a file with rows of samples ("" for one)."""
+    if count <= 1:
+        return ""
+    return f"one sample's numbers (this file gives {count} samples, which `symbackprop train` reads)"
 
 
 def layer_activation(network: Network, name: str) -> Activation:
@@ -341,7 +353,16 @@ def _dense_values(network: Network, symbols: Mapping[Quantity, sp.Symbol],
     return values
 
 
+def _dense_samples(network: Network, symbols: Mapping[Quantity, sp.Symbol],
+                   targets: Mapping[str, sp.Symbol]) -> tuple[dict[sp.Symbol, Fraction], ...]:
+    inputs = [symbols[Quantity.out(name)] for name in network.inputs]
+    outputs = [targets[unit] for unit in network.outputs]
+    return tuple({**dict(zip(inputs, row_in)), **dict(zip(outputs, row_t))} for row_in, row_t in network.samples)
+
+
 def _dense_missing(network: Network) -> str:
+    if len(network.samples) > 1:
+        return several_samples(len(network.samples))
     if network.has_numbers:
         return ""
     missing = []

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional
 
 from .errors import InputError
 from .exact import NumberError, TomlFloat, exact_from_toml
-from .network import Bias, Layer, Loss, Network
+from .network import METHODS, REDUCTIONS, Bias, Layer, Loss, Network, Training
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 # Every command finishes, or shows progress and finishes within minutes, up to these sizes (see
@@ -36,13 +36,15 @@ TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta", "acti
 GRAPH_TOP_LEVEL_KEYS = {"graph", "loss", "data", "training", "claims", "meta"}
 GRAPH_KEYS = {"inputs", "targets", "parameters", "nodes"}
 GRAPH_NODE_KEYS = {"name", "formula"}
-GRAPH_LOSS_KEYS = {"formula", "targets"}
+GRAPH_LOSS_KEYS = {"formula", "targets", "reduction"}
 NETWORK_KEYS = {"convention", "inputs", "layers"}
 LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha", "sources"}
-LOSS_KEYS = {"kind", "targets", "term"}
+LOSS_KEYS = {"kind", "targets", "term", "reduction"}
 ACTIVATION_KEYS = {"formula"}
 DATA_KEYS = {"inputs"}
-TRAINING_KEYS = {"learning_rate", "update_biases"}
+TRAINING_KEYS = {"learning_rate", "update_biases", "steps", "method", "batch_size", "momentum"}
+#: Most samples (rows of [data] inputs) a file may give.
+MAX_SAMPLES = 10_000
 
 
 def read_document(path: str | Path) -> dict[str, Any]:
@@ -224,23 +226,22 @@ def graph_from_mapping(document: Mapping[str, Any]):
         loss = parse_formula(_require_key(loss_table, "formula", "loss"), symbols)
     except FormulaError as error:
         raise InputError(str(error), place="loss.formula") from None
+    target_row, target_rows = None, None
     if "targets" in loss_table:
-        for name, value in zip(targets, _numbers(loss_table["targets"], "loss.targets", len(targets),
-                                                 f"one per target: {_listing(targets)}")):
-            values[symbols[name]] = value
-    if "data" in document:
-        data = document["data"]
-        _require_table(data, "data", "[data]")
-        _no_unknown_keys(data, DATA_KEYS, "data")
-        for name, value in zip(inputs, _numbers(_require_key(data, "inputs", "data"), "data.inputs", len(inputs),
-                                                f"one per input: {_listing(inputs)}")):
-            values[symbols[name]] = value
-    rate, update_biases = _training(document)
+        target_row, target_rows = _row_or_rows(loss_table["targets"], "loss.targets", len(targets),
+                                               f"one per target: {_listing(targets)}")
+    data_row, data_rows = _data(document, inputs)
+    for names, row in ((targets, target_row), (inputs, data_row)):
+        if row is not None:
+            values.update((symbols[name], value) for name, value in zip(names, row))
+    samples = tuple({**{symbols[n]: v for n, v in zip(inputs, row_in)}, **{symbols[n]: v for n, v in zip(targets, row_t)}}
+                    for row_in, row_t in _samples(data_rows, target_rows, "loss.targets"))
+    rate, update_biases, training = _training(document, max(len(samples), 1))
     if not update_biases:
         raise InputError("a graph has no biases; update_biases applies to dense layers", place="training.update_biases")
     meta = document.get("meta", {})
     title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
-    graph = formula_graph(leaves, nodes, loss, values, rate, title)
+    graph = formula_graph(leaves, nodes, loss, values, rate, title, samples, training)
     _check_graph_values(graph)
     return graph
 
@@ -348,10 +349,12 @@ def network_from_mapping(document: Mapping[str, Any]) -> Network:
         previous = layer.units
         available += layer.units
 
-    loss = _loss(document, layers[-1].units)
-    data = _data(document, inputs)
-    learning_rate, update_biases = _training(document)
-    network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases, custom)
+    loss, target_rows = _loss(document, layers[-1].units)
+    data, data_rows = _data(document, inputs)
+    samples = _samples(data_rows, target_rows, "loss.targets")
+    learning_rate, update_biases, training = _training(document, max(len(samples), 1))
+    network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases, custom,
+                      samples, training)
     _check_names(network)
     return network
 
@@ -510,7 +513,8 @@ def _bias(table: Mapping[str, Any], place: str, layer_name: str, units: tuple[st
     return Bias("shared", (_name_cell(names, f"{place}.bias_names"),), (shared,))
 
 
-def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
+def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> tuple[Loss, Optional[tuple]]:
+    """The loss, and its rows of targets when the file gives one per sample."""
     table = _require_key(document, "loss", "")
     _require_table(table, "loss", "[loss]")
     _no_unknown_keys(table, LOSS_KEYS, "loss")
@@ -518,48 +522,85 @@ def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> Loss:
         if "kind" in table:
             raise InputError("give either kind (a built-in loss) or term (your own), not both", place="loss.term")
         term = _formula(table["term"], ("out", "t", "n"), "loss.term")
-        targets = None
+        targets, rows = None, None
         if "targets" in table:
-            targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
-        return Loss("custom", targets, term, table["term"])
+            targets, rows = _row_or_rows(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
+        return Loss("custom", targets, term, table["term"]), rows
     kind = _require_key(table, "kind", "loss")
     losses = _registry(losses=True).LOSSES
     if not isinstance(kind, str) or kind not in losses:
         raise InputError(f"unknown loss {str(kind)[:40]!r}; known: {', '.join(losses)}", place="loss.kind")
     if "targets" not in table:
-        return Loss(kind)
-    targets = _numbers(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
+        return Loss(kind), None
+    row, rows = _row_or_rows(table["targets"], "loss.targets", len(outputs), f"one per output: {_listing(outputs)}")
+    for index, targets in enumerate(rows or (row,)):
+        _check_targets(kind, outputs, targets, f"loss.targets[{index}]" if rows else "loss.targets")
+    return Loss(kind, row), rows
+
+
+def _check_targets(kind: str, outputs: tuple[str, ...], targets: tuple[Fraction, ...], place: str) -> None:
     if kind == "cross_entropy":
         negative = [(unit, t) for unit, t in zip(outputs, targets) if t < 0]
         if negative:
             unit, value = negative[0]
             raise InputError(f"cross_entropy targets must be a distribution; the target of {unit} is negative "
-                             f"({_fraction_text(value)})", place="loss.targets")
+                             f"({_fraction_text(value)})", place=place)
         if sum(targets) != 1:
             raise InputError(
                 f"cross_entropy targets must be a distribution (non-negative, summing to 1); they sum to {_fraction_text(sum(targets))}",
-                place="loss.targets",
+                place=place,
             )
     if kind == "binary_cross_entropy":
         for j, target in enumerate(targets):
             if not 0 <= target <= 1:
-                raise InputError("binary_cross_entropy targets must lie in [0, 1]", place=f"loss.targets[{j}]")
-    return Loss(kind, targets)
+                raise InputError("binary_cross_entropy targets must lie in [0, 1]", place=f"{place}[{j}]")
 
 
-def _data(document: Mapping[str, Any], inputs: tuple[str, ...]) -> Optional[tuple[Fraction, ...]]:
+def _row_or_rows(value: Any, place: str, count: int, what: str):
+    """(one row, None) for a list of numbers; (None, rows) for a list of rows, one per sample."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        if len(value) > MAX_SAMPLES:
+            raise InputError(f"{len(value):,} rows; at most {MAX_SAMPLES:,} samples are supported", place=place)
+        return None, tuple(_numbers(row, f"{place}[{i}]", count, what) for i, row in enumerate(value))
+    return _numbers(value, place, count, what), None
+
+
+def _samples(data_rows, target_rows, targets_place: str) -> tuple:
+    """The samples when the file gives rows: inputs and targets, the same count of each."""
+    if data_rows is None and target_rows is None:
+        return ()
+    if data_rows is None or target_rows is None:
+        given, other = ("data.inputs", targets_place) if data_rows is not None else (targets_place, "data.inputs")
+        raise InputError(f"{given} gives rows (one per sample), so {other} must give a row per sample too", place=other)
+    if len(data_rows) != len(target_rows):
+        raise InputError(f"{len(target_rows)} rows of targets for {len(data_rows)} samples: give one row per sample",
+                         place=targets_place)
+    return tuple(zip(data_rows, target_rows))
+
+
+def _data(document: Mapping[str, Any], inputs: tuple[str, ...]):
+    """(one row, None), (None, rows) or (None, None) when the file gives no data."""
     if "data" not in document:
-        return None
+        return None, None
     table = document["data"]
     _require_table(table, "data", "[data]")
     _no_unknown_keys(table, DATA_KEYS, "data")
     values = _require_key(table, "inputs", "data")
-    return _numbers(values, "data.inputs", len(inputs), f"one per input: {_listing(inputs)}")
+    return _row_or_rows(values, "data.inputs", len(inputs), f"one per input: {_listing(inputs)}")
 
 
-def _training(document: Mapping[str, Any]) -> tuple[Optional[Fraction], bool]:
+def _reduction(document: Mapping[str, Any]) -> str:
+    table = document.get("loss", {})
+    reduction = table.get("reduction", "mean") if isinstance(table, dict) else "mean"
+    if reduction not in REDUCTIONS:
+        raise InputError(f"unknown reduction {str(reduction)[:40]!r}; known: {', '.join(REDUCTIONS)}",
+                         place="loss.reduction")
+    return reduction
+
+
+def _training(document: Mapping[str, Any], samples: int = 1) -> tuple[Optional[Fraction], bool, Training]:
     if "training" not in document:
-        return None, True
+        return None, True, Training(reduction=_reduction(document))
     table = document["training"]
     _require_table(table, "training", "[training]")
     _no_unknown_keys(table, TRAINING_KEYS, "training")
@@ -571,7 +612,36 @@ def _training(document: Mapping[str, Any]) -> tuple[Optional[Fraction], bool]:
     update_biases = table.get("update_biases", True)
     if not isinstance(update_biases, bool):
         raise InputError(f"expected true or false, got {_kind(update_biases)}", place="training.update_biases")
-    return rate, update_biases
+    return rate, update_biases, _plan(table, samples, _reduction(document))
+
+
+def _plan(table: Mapping[str, Any], samples: int, reduction: str) -> Training:
+    """Steps, method, batch size and momentum, each checked before any work."""
+    steps = table.get("steps", 1)
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise InputError(f"expected a whole number of steps, got {_kind(steps)}", place="training.steps")
+    from .training import MAX_STEPS
+
+    if not 0 <= steps <= MAX_STEPS:
+        raise InputError(f"steps must lie between 0 and {MAX_STEPS:,}, got {steps:,}", place="training.steps")
+    method = table.get("method", "batch")
+    if method not in METHODS:
+        raise InputError(f"unknown method {str(method)[:40]!r}; known: {', '.join(METHODS)}", place="training.method")
+    size = table.get("batch_size")
+    if method == "minibatch" and size is None:
+        raise InputError("method = \"minibatch\" needs batch_size", place="training.batch_size")
+    if size is not None:
+        if method != "minibatch":
+            raise InputError(f"batch_size applies to method = \"minibatch\", not {method!r}", place="training.batch_size")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= samples:
+            raise InputError(f"batch_size must be a whole number from 1 to the {samples} sample(s), got {str(size)[:40]}",
+                             place="training.batch_size")
+    momentum = Fraction(0)
+    if "momentum" in table:
+        momentum = _number(table["momentum"], "training.momentum")
+        if not 0 <= momentum < 1:
+            raise InputError(f"momentum must lie in [0, 1), got {_fraction_text(momentum)}", place="training.momentum")
+    return Training(steps, method, size, momentum, reduction)
 
 
 def _check_names(network: Network) -> None:

@@ -30,7 +30,8 @@ import sympy as sp
 from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS
-from .graph import Role, SymbolicGraph, local_derivatives
+from .graph import Role, SymbolicGraph, local_derivatives, several_samples
+from .network import Training
 from .program import has_numeric_rule
 from .quantity import Quantity
 
@@ -169,7 +170,7 @@ def _real(expression) -> sp.Expr:
 
 def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence[tuple[str, sp.Symbol, sp.Expr]],
                   loss: sp.Expr, values: Mapping[sp.Symbol, Fraction], learning_rate: Optional[Fraction] = None,
-                  title: str = "") -> SymbolicGraph:
+                  title: str = "", samples: tuple = (), training: Optional[Training] = None) -> SymbolicGraph:
     """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E."""
     symbols: dict[Quantity, sp.Symbol] = {}
     roles: dict[Quantity, Role] = {}
@@ -195,6 +196,6 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     return SymbolicGraph(
         symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
         order=tuple(order), roles=roles, targets=targets, values=dict(values),
-        missing=("values for " + ", ".join(missing[:10])) if missing else "",
-        learning_rate=learning_rate, title=title,
+        missing=several_samples(len(samples)) or (("values for " + ", ".join(missing[:10])) if missing else ""),
+        learning_rate=learning_rate, title=title, samples=samples, training=training or Training(),
     )

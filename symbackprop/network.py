@@ -74,6 +74,24 @@ class Parameter:
     value: Optional[Fraction]
 
 
+METHODS = ("batch", "stochastic", "minibatch")
+REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a file trains: steps, the update method, the batch size, momentum, and the loss's reduction."""
+
+    steps: int = 1
+    method: str = "batch"  # one of METHODS
+    batch_size: Optional[int] = None  # for "minibatch"
+    momentum: Fraction = Fraction(0)
+    reduction: str = "mean"  # of the loss over the samples: one of REDUCTIONS
+
+
+Sample = tuple[tuple[Fraction, ...], tuple[Fraction, ...]]  # (inputs, targets) of one sample
+
+
 @dataclass(frozen=True)
 class Network:
     """A feed-forward network, its loss and (optionally) one data sample.
@@ -93,6 +111,9 @@ class Network:
     update_biases: bool = True
     #: Activations the file defines: name -> (SymPy formula in x, the formula as written).
     activations: Mapping[str, tuple[object, str]] = field(default_factory=dict)
+    #: Every sample, when the file gives rows (then ``data`` and ``loss.targets`` are None).
+    samples: tuple[Sample, ...] = ()
+    training: Training = field(default_factory=Training)
 
     @property
     def outputs(self) -> tuple[str, ...]:

@@ -246,3 +246,61 @@ def program_latex_chunks(program, values: Optional[dict], digits: int, names: It
         yield f"\n\\frac{{\\partial E}}{{\\partial {latex_symbol_name(name)}}} = {latex(program.gradients[name])}"
     yield "\n"
 
+
+
+def training_json(steps, digits: int) -> str:
+    """``{"steps": [{"step": k, "loss": "<decimal>", "parameters": {name: "<decimal>"}}, ...]}``."""
+    return json.dumps({"steps": [
+        {"step": step.step, "loss": format_decimal(step.loss, digits),
+         "parameters": {name: format_decimal(value, digits) for name, value in step.parameters.items()}}
+        for step in steps]}, indent=1)
+
+
+def training_text(steps, digits: int) -> str:
+    """One line per step: the loss, then every parameter, in aligned columns."""
+    names = list(steps[0].parameters) if steps else []
+    rows = [["step", "E"] + names]
+    for step in steps:
+        rows.append([str(step.step), format_decimal(step.loss, digits)]
+                    + [format_decimal(step.parameters[name], digits) for name in names])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def loss_svg(steps, title: str = "") -> str:
+    """The loss per step as a standalone SVG line chart (no plotting library needed).
+
+    >>> from symbackprop.training import TrainingStep
+    >>> svg = loss_svg([TrainingStep(0, 1.0), TrainingStep(1, 0.5), TrainingStep(2, 0.25)])
+    >>> svg.startswith("<svg") and "<polyline" in svg and svg.count(" L ") == 0
+    True
+    """
+    from html import escape
+
+    width, height, left, right, top, bottom = 640, 400, 80, 20, 40, 50
+    losses = [float(step.loss) for step in steps]
+    last = max(len(steps) - 1, 1)
+    low, high = min(losses), max(losses)
+    if high == low:
+        low, high = low - 0.5 * (abs(low) or 1), high + 0.5 * (abs(high) or 1)
+    x = lambda k: left + (width - left - right) * k / last
+    y = lambda v: top + (height - top - bottom) * (high - v) / (high - low)
+    points = " ".join(f"{x(k):.2f},{y(v):.2f}" for k, v in enumerate(losses))
+    ticks = []
+    for i in range(5):
+        value = low + (high - low) * i / 4
+        ticks.append(f'<text x="{left - 8}" y="{y(value) + 4:.2f}" text-anchor="end">{value:.4g}</text>')
+        step = round(last * i / 4)
+        ticks.append(f'<text x="{x(step):.2f}" y="{height - bottom + 18}" text-anchor="middle">{step}</text>')
+    return "\n".join([
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<title>{escape(title or "loss per step")}</title>',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="14">{escape(title or "Loss per step")}</text>',
+        f'<path d="M{left},{top} V{height - bottom} H{width - right}" fill="none" stroke="black"/>',
+        *ticks,
+        f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">step</text>',
+        f'<text x="16" y="{height / 2}" text-anchor="middle" transform="rotate(-90 16 {height / 2})">E</text>',
+        f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>',
+        "</svg>", ""])

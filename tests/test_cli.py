@@ -135,7 +135,8 @@ def test_the_installed_command_runs_every_subcommand_outside_the_checkout(tmp_pa
     audit_file = str(ROOT / "examples" / "audit" / "balaji_seed001.toml")
     for arguments, expected in [(["derive", MAZUR, "--wrt", "w5"], 0), (["check", MAZUR, "--float64"], 0),
                                 (["audit", audit_file], 0), (["explain", MAZUR, "--format", "latex"], 0),
-                                (["latex", MAZUR, "--wrt", "w1"], 0), (["diagram", MAZUR], 0)]:
+                                (["latex", MAZUR, "--wrt", "w1"], 0), (["diagram", MAZUR], 0),
+                                (["train", MAZUR, "--steps", "2"], 0)]:
         result = subprocess.run([command, *arguments], capture_output=True, text=True, cwd=tmp_path, env=env)
         assert result.returncode == expected, (arguments, result.stderr[-500:])
     probe = subprocess.run([sys.executable, "-c", "import symbackprop.audit, symbackprop; print(symbackprop.__file__)"],
