@@ -174,10 +174,6 @@ class Engine:
             raise InputError(f"an Engine takes a Network, a Model or a SymbolicGraph, not {type(network).__name__} "
                              "(load a file with symbackprop.load_model)", place="network")
         self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
-        if len(self.graph.samples) > 1:
-            raise InputError(f"this file gives {len(self.graph.samples)} samples: `symbackprop train` reads them; "
-                             "derive, check, explain and audit of a loss over several samples are not built yet",
-                             place="data.inputs")
         self.network = self.graph.network
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
@@ -188,8 +184,9 @@ class Engine:
     # ---- the reverse sweep -------------------------------------------------------------
     def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
         edges = self.graph.consumers[vertex]
-        if target.kind == "loss":
-            # E(o) depends on out(o) alone, so ∂E/∂out(o) = ∂E(o)/∂out(o): skip the E(o) vertex.
+        if target.kind == "loss" and target.sample < 0 and self.graph.one_sample is None:
+            # E(o) depends on out(o) alone, so ∂E/∂out(o) = ∂E(o)/∂out(o): skip the E(o) vertex (over several
+            # samples E is their mean, and the path through each sample's loss keeps its factor).
             return tuple((target, d) if u.kind == "loss_term" and vertex.kind == "out" else (u, d) for u, d in edges)
         return edges
 
@@ -210,7 +207,7 @@ class Engine:
         first = min(graph.position[Quantity.net(unit)] for unit in graph.outputs)
         tidy = functools.partial(self.tidy_output_delta, targets_sum_to_one=targets_sum_to_one)
         swept = self._sweep(Quantity.loss(), tidy, start=first)
-        return {unit: swept[Quantity.net(unit)] for unit in graph.outputs}
+        return {unit: swept[Quantity.net(unit)] for unit in graph.outputs if Quantity.net(unit) in swept}
 
     def _sweep(self, target: Quantity, tidy, start: int = 0) -> dict[Quantity, sp.Expr]:
         result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
@@ -222,7 +219,7 @@ class Engine:
                 # Losses and output activations meet at the output δ: that is where they collapse
                 # (softmax + cross-entropy to out − t). A hidden δ built from tidied δs needs nothing more.
                 tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
-                result[vertex] = tidy(total, vertex.name) if tidy_here else total
+                result[vertex] = tidy(total, vertex) if tidy_here else total
         return result
 
     def path_counts(self, target: Quantity = Quantity.loss()) -> dict[Quantity, int]:
@@ -348,8 +345,8 @@ class Engine:
             self._tidy_adjoints[target] = self._sweep(target, tidy=self.tidy_output_delta)
         return self._tidy_adjoints[target]
 
-    def tidy_output_delta(self, expression: sp.Expr, unit: str, targets_sum_to_one: bool = True) -> sp.Expr:
-        """∂E/∂net(unit) of an output unit, in its shortest form (softmax + cross-entropy → out − t).
+    def tidy_output_delta(self, expression: sp.Expr, vertex: Quantity, targets_sum_to_one: bool = True) -> sp.Expr:
+        """∂E/∂net(o) of an output unit's net ``vertex`` (of one sample, in a graph over several), in its shortest form (softmax + cross-entropy → out − t).
 
         The collapse to out − t uses Σ t = 1, which holds for every target a file can give a
         cross-entropy; code that takes other targets asks with ``targets_sum_to_one=False``.
@@ -366,8 +363,8 @@ class Engine:
         if targets_sum_to_one and graph.loss_kind == "cross_entropy" and len(graph.outputs) > 1:
             # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
             # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
-            targets = self.graph.target_symbols()
-            own = self.graph.symbols[Quantity.out(unit)]
+            targets = self.graph.target_symbols(vertex.sample)
+            own = self.graph.symbols[Quantity.out(vertex.name, vertex.sample)]
             collected = sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1)
             candidates.append(collected)
         return min(candidates, key=sp.count_ops)
@@ -379,9 +376,21 @@ class Engine:
         network, where evaluating each per-weight formula would double with every layer.
         """
         from .program import evaluate, straight_line_program
+        from .values import certified
 
-        _, values = evaluate(straight_line_program(self.graph), self.point.leaves, whole_number(digits, 1, MAX_DIGITS, "digits") + 10)
-        return values
+        program = straight_line_program(self.graph)
+        digits = whole_number(digits, 1, MAX_DIGITS, "digits")
+        runs: dict[int, dict] = {}
+
+        def at(working: int) -> dict:
+            if working not in runs:
+                runs[working] = evaluate(program, self.point.leaves, working)[1]
+            return runs[working]
+
+        first = at(digits + 10)
+        # each gradient certified as Point.evalf certifies a value: most agree at once, on one extra run
+        return {name: certified(lambda working, name=name: at(working)[name], digits, digits + 10)[1]
+                for name in first}
 
     @functools.cached_property
     def point(self) -> "Point":

@@ -24,10 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     derive = commands.add_parser("derive", help="print ∂E/∂p for the parameters of a network file")
     derive.add_argument("file")
     derive.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
-    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default=None,
-                        help="chain (default), compact, closed or simplified")
+    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified", "matrix"), default=None,
+                        help="chain (default), compact, closed, simplified, or matrix: the layer-wise vectorised "
+                             "backward pass (dZ, dW, db, dA) with every matrix's numbers")
     derive.add_argument("--format", choices=("text", "latex", "json"), default="text")
     derive.add_argument("--digits", type=_digits, default=40, help="significant digits of values (default 40)")
+    derive.add_argument("--sample", type=_whole_number_between(0, 10_000, "sample"), default=None, metavar="S",
+                        help="one sample's terms: ∂E[S]/∂p, the gradient of sample S's loss (0-based), "
+                             "for a file with several samples")
 
     check = commands.add_parser("check", help="compare every exact gradient with finite differences")
     check.add_argument("file")
@@ -46,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     explain.add_argument("--digits", type=_places, default=4, help="decimals shown (default 4); values stay exact")
     explain.add_argument("--fragment", action="store_true", help="LaTeX body only, without the preamble")
+    explain.add_argument("--notation", choices=("scalar", "matrix"), default="scalar",
+                         help="scalar (default): unit by unit, path by path; matrix: Z, A, dZ, dW, db as matrices, "
+                              "W[l] with a row per unit and a column per sample")
 
     latex = commands.add_parser("latex", help="print the gradient formulas as LaTeX")
     latex.add_argument("file")
@@ -140,17 +147,24 @@ def _program_form_reason(engine) -> str:
 
 def _derive(args) -> int:
     from .chain import Engine
+    from .errors import InputError
     from .loader import load_model
     from .report import derivation_text, derive_json, derive_latex
 
     engine = Engine(load_model(args.file))
+    if args.form == "matrix":
+        return _derive_matrix(engine, args)
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
+    of = _loss_of(engine, args.sample)
     program_names = _delta_form_names(engine, wrt, args.form, "chain")
     if program_names is not None:
+        if args.sample is not None:
+            raise InputError("gradients are written in δ form here, for E only; --sample is not available",
+                             place="--sample")
         return _derive_program(engine, program_names, args.digits, args.format)
     form = args.form or "chain"
-    derivations = [engine.derivative(engine.quantity("E"), quantity) for quantity in wrt]
+    derivations = [engine.derivative(of, quantity) for quantity in wrt]
     with_value = not engine.graph.missing
     if with_value:
         engine.point.numeric(args.digits + 12)  # fail early (exit 2) if the loss is undefined here
@@ -161,6 +175,36 @@ def _derive(args) -> int:
     else:
         print("\n\n".join(derivation_text(d, form, args.digits, with_value) for d in derivations))
     return EXIT_OK
+
+
+def _derive_matrix(engine, args) -> int:
+    from .errors import InputError
+    from .matrix import matrix_form, refuse_unless_layered
+    from .report import matrix_json, matrix_latex, matrix_text
+
+    refuse_unless_layered(engine.graph)
+    for option, given in (("--wrt", args.wrt), ("--sample", args.sample is not None)):
+        if given:
+            raise InputError("the matrix form gives every layer at once, for E", place=option)
+    form = matrix_form(engine, digits=None if engine.graph.missing else args.digits)
+    writer = {"json": matrix_json, "latex": matrix_latex, "text": matrix_text}[args.format]
+    print(writer(form, args.digits))
+    return EXIT_OK
+
+
+def _loss_of(engine, sample: Optional[int]):
+    """E, or the loss of one sample (``--sample``) of a file with several."""
+    from .errors import InputError
+    from .quantity import Quantity
+
+    if sample is None:
+        return Quantity.loss()
+    count = len(engine.graph.samples)
+    if sample >= count:
+        raise InputError(f"sample {sample} does not exist: this file gives "
+                         + (f"{count} samples (0 to {count - 1})" if count else "one sample (no --sample needed)"),
+                         place="--sample")
+    return Quantity.loss(sample)
 
 
 def _derive_program(engine, names, digits: int, form: str) -> int:
@@ -329,7 +373,7 @@ def _explain(args) -> int:
     from .chain import Engine
     from .check import check_gradients
     from .document import to_latex, to_markdown
-    from .explain import explain, require_explainable
+    from .explain import explain, explain_matrix, require_explainable
     from .loader import load_model, read_document
 
     model = load_model(args.file)
@@ -338,7 +382,12 @@ def _explain(args) -> int:
     engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
     check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
-    document = explain(engine, places=args.digits, check=check, title=title)
+    writer = explain_matrix if args.notation == "matrix" else explain
+    if args.notation == "matrix":
+        from .matrix import refuse_unless_layered
+
+        refuse_unless_layered(engine.graph)
+    document = writer(engine, places=args.digits, check=check, title=title)
     text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
     _emit(text, args.output)
     return EXIT_OK

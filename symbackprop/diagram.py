@@ -47,13 +47,13 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
     edges = sum(len(layer.units) * len(network.sources(i)) for i, layer in enumerate(network.layers))
     if edges > MAX_EDGES:
         raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="network")
-    numbers = engine is not None and network.has_numbers
+    numbers = engine is not None and not engine.graph.missing
     gradients = engine.gradient_values(digits + 10) if numbers else {}
     point = engine.point if numbers else None
 
     def node_label(unit: str, kind: str) -> str:
         label = f"{unit}\n{kind}"
-        if numbers:
+        if numbers and not engine.graph.samples:  # over several samples a unit has a value per sample
             graph = engine.graph
             out = point.evalf(graph.symbols[Quantity.out(unit)], digits + 10)
             label += f"\nout = {format_decimal(out, digits, trim=True)}"

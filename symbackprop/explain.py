@@ -35,7 +35,7 @@ from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
 from .exact import format_places
-from .printing import factor_latex, latex, quantity_latex, substituted_latex
+from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
 from .quantity import Quantity
 from .values import Point, point_of, rational, updated_parameters
 
@@ -212,6 +212,9 @@ def _architecture(w: _Writer) -> None:
               f"{', '.join(network.outputs)}.")
     for name, (formula, text) in network.activations.items():
         w.say(f"The activation {name} is the file's own: ", Math(r"\mathrm{%s}(x) = %s" % (name, w.tex(formula))), ".")
+    if w.graph.samples:
+        w.say(f"{len(w.graph.samples)} samples; E is the {w.graph.training.reduction} of their losses. The nodes "
+              "of sample s carry it as a superscript: ", Math(w.quantity(Quantity.out(network.outputs[0], 0))), ".")
     if network.learning_rate is not None:
         biases = "" if network.update_biases else " Biases are not updated."
         w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(network.learning_rate))), "." + biases)
@@ -223,18 +226,18 @@ def _plain(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else format_places(value, 6)[0].rstrip("0")
 
 
-def _forward(w: _Writer) -> None:
+def _forward(w: _Writer, sample: int = -1) -> None:
     network = w.network
-    w.heading("Forward pass")
-    inputs = [Quantity.out(name) for name in network.inputs]
+    w.heading("Forward pass" if sample < 0 else f"Forward pass of sample {sample}")
+    inputs = [Quantity.out(name, sample) for name in network.inputs]
     w.say("The sample:")
     w.equation(w.vector([w.quantity(q) for q in inputs]), w.vector([w.shown(w.symbol(q)) for q in inputs]))
     for index, layer in enumerate(network.layers):
         rule = layer_activation(network, layer.activation)
         w.heading(f"Layer {index + 1} ({layer.name}, {layer.activation})", 3)
-        _layer_matrices(w, index)
+        _layer_matrices(w, index, sample)
         for j, unit in enumerate(layer.units):
-            net, out = Quantity.net(unit), Quantity.out(unit)
+            net, out = Quantity.net(unit, sample), Quantity.out(unit, sample)
             definition = w.graph.definitions[net]
             w.equation(w.quantity(net), w.tex(definition), w.substituted(definition), w.shown(w.symbol(net)))
             formula = w.graph.definitions[out]
@@ -261,12 +264,12 @@ def _explicit(formula: sp.Expr) -> Optional[sp.Expr]:
     return expanded
 
 
-def _layer_matrices(w: _Writer, index: int) -> None:
+def _layer_matrices(w: _Writer, index: int, sample: int = -1) -> None:
     network = w.network
     layer = network.layers[index]
     sources = network.sources(index)
-    source_outs = [Quantity.out(s) for s in sources]
-    nets = [Quantity.net(u) for u in layer.units]
+    source_outs = [Quantity.out(s, sample) for s in sources]
+    nets = [Quantity.net(u, sample) for u in layer.units]
     names = w.weight_matrix(index, w.parameter_symbol)
     values = w.weight_matrix(index, w.parameter_value)
     x_names = w.vector([w.quantity(q) for q in source_outs])
@@ -281,19 +284,55 @@ def _layer_matrices(w: _Writer, index: int) -> None:
     w.equation(w.vector([w.quantity(q) for q in nets]), product_names, product_values, result)
 
 
-def _loss(w: _Writer) -> None:
+def _loss(w: _Writer, sample: int = -1) -> None:
     network = w.network
     rule = network_loss(network)
-    w.heading("Loss")
+    w.heading("Loss" if sample < 0 else f"Loss of sample {sample}", 2 if sample < 0 else 3)
     w.say(f"Each output contributes its own term ({rule.formula}):")
     for unit in network.outputs:
-        term = Quantity.loss_term(unit)
-        target = w.graph.targets[unit]
+        term = Quantity.loss_term(unit, sample)
+        target = w.graph.target(unit, sample)
         w.say("Target ", Math(r"%s = %s" % (w.tex(target), w.shown(target))), ":")
         definition = w.graph.definitions[term]
         w.equation(w.quantity(term), w.tex(definition), w.substituted(definition), w.shown(w.symbol(term)))
-    total = Quantity.loss()
+    total = Quantity.loss(sample)
     definition = w.graph.definitions[total]
+    w.equation(w.quantity(total), w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
+
+
+#: Samples written out in full in a worked example; the others are given in a table.
+MAX_SHOWN_SAMPLES = 3
+#: Samples given a column of their own in the table of per-sample gradients.
+MAX_SAMPLE_COLUMNS = 6
+
+
+def _samples(w: _Writer) -> None:
+    """Each sample's forward pass and loss (the first ones in full, the rest in a table), then E."""
+    graph, network = w.graph, w.network
+    count = len(graph.samples)
+    for sample in range(min(count, MAX_SHOWN_SAMPLES)):
+        if network is not None:
+            _forward(w, sample)
+            _loss(w, sample)
+        else:
+            _graph_forward(w, sample)
+    if count > MAX_SHOWN_SAMPLES:
+        w.heading(f"Sample {MAX_SHOWN_SAMPLES}" if count == MAX_SHOWN_SAMPLES + 1
+                  else f"Samples {MAX_SHOWN_SAMPLES} to {count - 1}", 3)
+        w.say("The same computation for each of the other samples; its inputs, outputs and loss:")
+        leaves = [q for q in graph.order if q.sample == 0 and graph.roles[q] == "input"]
+        outputs = ([Quantity.out(unit, 0) for unit in network.outputs] if network is not None else [])
+        columns = leaves + outputs + [Quantity.loss(0)]
+        header = (("sample",),) + tuple((Math("{%s}^{(s)}" % latex_symbol_name(w.symbol(q).name[: -len("[0]")])),)
+                                        for q in columns)
+        rows = tuple(((str(s),),) + tuple((Math(w.shown(w.symbol(q.of_sample(s)))),) for q in columns)
+                     for s in range(MAX_SHOWN_SAMPLES, count))
+        w.blocks.append(Table(header, rows))
+    w.heading("Loss over the samples")
+    total = Quantity.loss()
+    definition = graph.definitions[total]
+    how = "mean" if graph.training.reduction == "mean" else "sum"
+    w.say(f"E is the {how} of the {count} samples' losses:")
     w.equation("E", w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
 
 
@@ -363,10 +402,10 @@ def _collapse(w: _Writer, factor: Factor) -> list[str]:
         return []
     steps = []
     if w.graph.loss_kind == "cross_entropy" and len(w.graph.outputs) > 1:
-        out = w.symbol(Quantity.out(factor.wrt.name))
+        out = w.symbol(Quantity.out(factor.wrt.name, factor.wrt.sample))
         collected = sp.collect(sp.expand(factor.expression), out)
         steps.append(w.tex(collected))
-        total = " + ".join(w.tex(t) for t in w.graph.target_symbols())
+        total = " + ".join(w.tex(t) for t in w.graph.target_symbols(factor.wrt.sample))
         steps.append(r"%s \qquad \text{since } %s = 1" % (w.tex(simplified), total))
     else:
         steps.append(w.tex(simplified))
@@ -376,14 +415,46 @@ def _collapse(w: _Writer, factor: Factor) -> list[str]:
 
 def _backward(w: _Writer, derivations: Sequence[Derivation]) -> None:
     w.heading("Backward pass")
-    w.say("For every parameter p, the chain rule from the loss down to p. Each factor is given with its "
-          "formula, the numbers substituted and its value; a factor already worked out is not repeated.")
+    count = len(w.graph.samples)
+    if count:
+        how = "mean" if w.graph.training.reduction == "mean" else "sum"
+        w.say(f"E is the {how} of the samples' losses, so ∂E/∂p is the {how} of the samples' gradients ∂E",
+              Math("^{(s)}"), "/∂p. Each sample's gradient is the chain rule through its own nodes; the first "
+              f"{'sample' if min(count, MAX_SHOWN_SAMPLES) == 1 else str(min(count, MAX_SHOWN_SAMPLES)) + ' samples'} "
+              "in full, then every sample's gradient and their " + how + ".")
+    else:
+        w.say("For every parameter p, the chain rule from the loss down to p. Each factor is given with its "
+              "formula, the numbers substituted and its value; a factor already worked out is not repeated.")
     # Backpropagation's own order: the output layer (the last node) first, so each δ is worked out
     # before it is reused.
-    for derivation in sorted(derivations, key=lambda d: -_depth(w, d.wrt)):
-        _gradient(w, derivation)
+    ordered = sorted(derivations, key=lambda d: -_depth(w, d.wrt))
+    for sample in range(min(count, MAX_SHOWN_SAMPLES)) if count else (-1,):
+        if sample >= 0:
+            w.heading(f"Sample {sample}", 3)
+        for derivation in ordered:
+            _gradient(w, w.engine.derivative(Quantity.loss(sample), derivation.wrt) if sample >= 0 else derivation)
+    if count:
+        _sample_gradients(w, ordered)
     if w.network is not None:
         _gradient_matrices(w, derivations)
+
+
+def _sample_gradients(w: _Writer, derivations: Sequence[Derivation]) -> None:
+    """Every sample's gradient of every parameter, and their mean (or sum): ∂E/∂p."""
+    count = len(w.graph.samples)
+    shown = list(range(count)) if count <= MAX_SAMPLE_COLUMNS else list(range(MAX_SAMPLE_COLUMNS - 1)) + [count - 1]
+    header = [("parameter",)] + [(Math(r"\partial E^{(%d)}/\partial p" % s),) for s in shown]
+    if len(shown) < count:
+        header.insert(len(shown), ("…",))
+    header.append((Math(r"\partial E/\partial p"),))
+    rows = []
+    for derivation in derivations:
+        values = [(Math(w.shown(w.engine.derivative(Quantity.loss(s), derivation.wrt).compact)),) for s in shown]
+        if len(shown) < count:
+            values.insert(len(shown) - 1, ("…",))
+        rows.append(((Math(w.quantity(derivation.wrt)),),) + tuple(values) + ((Math(w.shown(derivation.compact)),),))
+    w.heading("Every sample's gradient", 3)
+    w.blocks.append(Table(tuple(header), tuple(rows)))
 
 
 def _depth(w: _Writer, parameter: Quantity) -> int:
@@ -395,7 +466,8 @@ def _depth(w: _Writer, parameter: Quantity) -> int:
 
 def _gradient(w: _Writer, derivation: Derivation) -> None:
     name = factor_latex(derivation.of, derivation.wrt, w.graph)
-    w.heading(("Gradient of the loss with respect to ", Math(w.quantity(derivation.wrt))), 3)
+    whose = "the loss" if derivation.of.sample < 0 else f"sample {derivation.of.sample}'s loss"
+    w.heading((f"Gradient of {whose} with respect to ", Math(w.quantity(derivation.wrt))), 3 if derivation.of.sample < 0 else 4)
     chain = derivation.chain
     w.blocks.append(Display(_aligned(name, [_joined([_product_names(w, term) for term in chain], "+")])))
     for term in chain:
@@ -467,7 +539,10 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
         )
     if graph.frozen:
         w.say("Biases keep their values: the file sets update_biases = false.")
-    if network is None:
+    if network is None or graph.samples:
+        if network is not None:
+            for index in range(len(network.layers)):
+                w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
         _graph_loss_after(w, after)
         return
     for index in range(len(network.layers)):
@@ -491,11 +566,20 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 def _graph_loss_after(w: _Writer, after: Point) -> None:
     w.heading("Loss after the update", 3)
-    w.say("The forward pass again, with the new parameters:")
-    for quantity in w.graph.order:
-        if quantity in w.graph.definitions:
-            w.equation(f"{{{w.quantity(quantity)}}}^{{+}}", w.substituted(w.graph.definitions[quantity], after),
-                       w.shown(w.symbol(quantity), after))
+    graph = w.graph
+    if graph.samples:
+        w.say("The forward pass of every sample again, with the new parameters; each sample's loss:")
+        for sample in range(len(graph.samples)):
+            loss = Quantity.loss(sample)
+            w.equation(f"{{{w.quantity(loss)}}}^{{+}}", w.shown(w.symbol(loss), after))
+        w.equation("E^{+}", w.substituted(graph.definitions[Quantity.loss()], after),
+                   w.shown(w.symbol(Quantity.loss()), after))
+    else:
+        w.say("The forward pass again, with the new parameters:")
+        for quantity in graph.order:
+            if quantity in graph.definitions:
+                w.equation(f"{{{w.quantity(quantity)}}}^{{+}}", w.substituted(graph.definitions[quantity], after),
+                           w.shown(w.symbol(quantity), after))
     _loss_change(w, after)
 
 
@@ -550,9 +634,13 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
     derivations = engine.gradients()
     if network is None:
         _graph_architecture(w)
-        _graph_forward(w)
     else:
         _architecture(w)
+    if engine.graph.samples:
+        _samples(w)
+    elif network is None:
+        _graph_forward(w)
+    else:
         _forward(w)
         _loss(w)
     _backward(w, derivations)
@@ -563,6 +651,69 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
     else:
         sizes = "-".join(str(len(layer.units)) for layer in network.layers)
         heading = title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
+    return Document(heading, tuple(w.blocks))
+
+
+def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
+    """The worked example in matrix notation: W[l] is n[l]×n[l−1] and each sample a column (the notation
+    of the lecture notes in seeds 003 and 004), every matrix with its numbers."""
+    from .matrix import matrix_form
+    from .report import matrix_equations
+
+    whole_number(places, 1, 30, "places")
+    require_explainable(engine)
+    engine.point.numeric(places + 42)
+    form = matrix_form(engine, digits=places + 30, convention="column")
+    w = _Writer(engine, places)
+    network, graph = w.network, w.graph
+    show = lambda rows: _bmatrix([[number_latex(sp.Float(v, places + 30), places) for v in row] for row in rows])
+    weights = lambda index, value: _bmatrix([[value(name) for name in row] for row in network.layers[index].weight_names])
+    _architecture(w)
+    w.say("In matrix form: ", Math(r"W^{[l]}"), " has a row per unit and a column per input of the layer (n",
+          Math("^{[l]}"), " × n", Math("^{[l-1]}"), "), and ", Math("X, Z^{[l]}, A^{[l]}"),
+          f" have a column per sample (m = {form.samples}).")
+    w.heading("Forward pass in matrix form")
+    w.equation("X", show(form.X))
+    for layer, matrix in zip(network.layers, form.layers):
+        l = matrix.index
+        w.heading(f"Layer {l} ({layer.name}, {layer.activation})", 3)
+        w.equation("W^{[%d]}" % l, weights(l - 1, w.parameter_value))
+        if layer.bias.mode != "none":
+            biases = [layer.bias.name_for(j) for j in range(len(layer.units))]
+            w.equation("b^{[%d]}" % l, _bmatrix([[w.parameter_value(b)] for b in biases]))
+        a_prev = "X" if l == 1 else "A^{[%d]}" % (l - 1)
+        bias = "" if layer.bias.mode == "none" else " + b^{[%d]}" % l
+        w.equation("Z^{[%d]}" % l, r"W^{[%d]} %s%s" % (l, a_prev, bias), show(matrix.Z))
+        w.equation("A^{[%d]}" % l, r"g^{[%d]}\left(Z^{[%d]}\right)" % (l, l), show(matrix.A))
+    w.heading("Loss")
+    w.equation("Y", show(form.Y))
+    w.equation("E", w.shown(w.symbol(Quantity.loss())))
+    w.heading("Backward pass in matrix form")
+    w.say("From the output layer down. dZ holds each sample's ∂E", Math("^{(i)}"), "/∂Z of its own loss; dW and db "
+          "are the gradient of E" + (f", with the 1/{form.samples} of the mean" if form.samples > 1 and
+                                     form.reduction == "mean" else "") + ".")
+    for matrix in reversed(form.layers):
+        l = matrix.index
+        equations = matrix_equations(form, matrix)
+        w.heading(f"Layer {l}", 3)
+        for key, rows in (("dZ", matrix.dZ), ("dW", matrix.dW), ("db", matrix.db and [[v] for v in matrix.db])):
+            if equations[key]:
+                name, formula = equations[key].split(" = ", 1)
+                w.equation(name, formula, show(rows))
+        if l > 1:
+            name, formula = equations["dA"].split(" = ", 1)
+            w.equation(name, formula, show(form.layers[l - 2].dA))
+    if graph.learning_rate is not None:
+        w.heading("Update")
+        updated = updated_parameters(engine, digits=40 + places)
+        after = point_of(graph, updated)
+        for index in range(len(network.layers)):
+            l = index + 1
+            w.equation("W^{[%d]+}" % l, r"W^{[%d]} - \eta\, dW^{[%d]}" % (l, l),
+                       weights(index, lambda n: w.parameter_value(n, after)))
+    _verification(w, check)
+    sizes = "-".join(str(len(layer.units)) for layer in network.layers)
+    heading = title or f"Backpropagation in matrix form: a {len(network.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))
 
 
@@ -579,16 +730,18 @@ def _graph_architecture(w: _Writer) -> None:
           "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
 
 
-def _graph_forward(w: _Writer) -> None:
+def _graph_forward(w: _Writer, sample: int = -1) -> None:
     graph = w.graph
-    w.heading("Forward pass")
-    leaves = [(w.quantity(q), w.symbol(q), graph.roles[q]) for q in graph.order if graph.roles[q] in ("input", "parameter")]
-    leaves += [(w.tex(t), t, "target") for t in graph.targets.values()]
-    w.say("The numbers of the file:")
+    w.heading("Forward pass" if sample < 0 else f"Forward pass of sample {sample}")
+    mine = lambda q: q.sample == sample or q.kind == "param"
+    leaves = [(w.quantity(q), w.symbol(q), graph.roles[q]) for q in graph.order
+              if graph.roles[q] in ("input", "parameter") and mine(q)]
+    leaves += [(w.tex(t), t, "target") for t in (graph.target_symbols(sample) if sample >= 0 else graph.targets.values())]
+    w.say("The numbers of the file:" if sample < 0 else "The numbers of this sample:")
     w.blocks.append(Table((("name",), ("role",), ("value",)),
                           tuple(((Math(name),), (role,), (Math(w.shown(symbol)),)) for name, symbol, role in leaves)))
     w.say("Each node in turn: its formula, the numbers substituted, its value.")
     for quantity in graph.order:
         definition = graph.definitions.get(quantity)
-        if definition is not None:
+        if definition is not None and quantity.sample == sample:
             w.equation(w.quantity(quantity), w.tex(definition), w.substituted(definition), w.shown(w.symbol(quantity)))

@@ -23,6 +23,7 @@ back in node symbols, so the derivative of ``sigmoid(net_h1)`` reads
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,7 +35,7 @@ from .activations import Activation, activation, softmax_outputs
 from .errors import InputError
 from .losses import LossKind, loss_kind
 from .network import Network, Training
-from .quantity import Quantity
+from .quantity import Quantity, sampled
 
 Edge = tuple[Quantity, sp.Expr]
 
@@ -66,8 +67,10 @@ class SymbolicGraph:
     frozen: frozenset[str] = frozenset()  # parameters an update leaves alone (biases, when so asked)
     title: str = ""
     #: Each sample's inputs and targets by symbol, when the file gives rows (``values`` then holds none).
-    samples: tuple[Mapping[sp.Symbol, Fraction], ...] = ()
+    samples: tuple[Mapping[sp.Symbol, Fraction], ...] = ()  # keyed by ``one_sample``'s symbols
     training: Training = field(default_factory=Training)
+    #: For a graph over several samples: the graph of one sample, without numbers (what training runs on each).
+    one_sample: Optional["SymbolicGraph"] = None
 
     def symbol(self, quantity: Quantity) -> sp.Symbol:
         return self.symbols[quantity]
@@ -97,20 +100,28 @@ class SymbolicGraph:
         """True for a graph of formulas (no layers)."""
         return self.network is None
 
-    def named(self, name: str) -> Optional[Quantity]:
-        """The node, input or parameter of a formula graph called ``name``."""
-        for kind in ("param", "node"):
-            if Quantity(kind, name) in self.symbols:
-                return Quantity(kind, name)
+    def named(self, name: str, sample: int = -1) -> Optional[Quantity]:
+        """The node, input or parameter of a formula graph called ``name`` (a node of one sample, in a graph
+        over several)."""
+        for quantity in (Quantity.param(name), Quantity.node(name, sample)):
+            if quantity in self.symbols:
+                return quantity
         return None
 
-    def validate(self, quantity: Quantity, place: str = "") -> Quantity:
-        """The quantity itself, or an :class:`InputError` when the graph has no such thing."""
+    def validate(self, quantity: Quantity, place: str = "", sample: int = -1) -> Quantity:
+        """The quantity itself (of ``sample``, where it has one), or an :class:`InputError` when the graph has
+        no such thing."""
+        if sample >= 0 and quantity.kind != "param":
+            quantity = quantity.of_sample(sample)
         if quantity in self.symbols:
             return quantity
+        if self.samples and sample < 0 and (quantity.of_sample(0) in self.symbols or (
+                quantity.kind == "param" and self.named(quantity.name, 0) is not None)):
+            raise InputError(f"{quantity} has a value per sample: give sample = S (0 to {len(self.samples) - 1})",
+                             place=place)
         network = self.network
         if network is None:
-            found = self.named(quantity.name) if quantity.kind in ("param", "node") else None
+            found = self.named(quantity.name, sample) if quantity.kind in ("param", "node") else None
             if found is not None:
                 return found
             names = [q.name for q in self.order if q.kind in ("param", "node")]
@@ -132,8 +143,16 @@ class SymbolicGraph:
     def is_leaf(self, quantity: Quantity) -> bool:
         return quantity not in self.definitions
 
-    def target_symbols(self) -> list[sp.Symbol]:
-        return list(self.targets.values())
+    def target_symbols(self, sample: Optional[int] = None) -> list[sp.Symbol]:
+        """Every target symbol, or those of one sample (-1: the graph of one sample)."""
+        if sample is None or sample < 0:
+            return list(self.targets.values()) if sample is None or not self.one_sample else []
+        suffix = f"[{sample}]"
+        return [symbol for name, symbol in self.targets.items() if name.endswith(suffix)]
+
+    def target(self, unit: str, sample: int = -1) -> sp.Symbol:
+        """The target symbol of output ``unit`` (of one sample, in a graph over several)."""
+        return self.targets[sampled(unit, sample)]
 
 
 def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.Symbol],
@@ -265,35 +284,47 @@ def build_graph(network: Network) -> SymbolicGraph:
             definitions[quantity] = definition
         return symbols[quantity]
 
+    many = len(network.samples) > 1
+    indices = range(len(network.samples)) if many else (-1,)
     for unit in network.inputs:
-        add(Quantity.out(unit), unit, "input")
+        for sample in indices:
+            add(Quantity.out(unit, sample), sampled(unit, sample), "input")
     for parameter in network.parameters():
         add(Quantity.param(parameter.name), parameter.name, "parameter")
 
-    deltas: dict[str, sp.Symbol] = {}
-    for index, layer in enumerate(network.layers):
-        rule = layer_activation(network, layer.activation)
-        alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
-        sources = network.sources(index)
-        nets = []
-        for j, unit in enumerate(layer.units):
-            deltas[unit] = sp.Symbol(f"delta_{unit}")
-            terms = [symbols[Quantity.param(layer.weight_names[j][i])] * symbols[Quantity.out(source)]
-                     for i, source in enumerate(sources)]
-            bias_name = layer.bias.name_for(j)
-            if bias_name is not None:
-                terms.append(symbols[Quantity.param(bias_name)])
-            nets.append(add(Quantity.net(unit), f"net_{unit}", "node", sp.Add(*terms)))
-        formulas = [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
-        for unit, formula in zip(layer.units, formulas):
-            add(Quantity.out(unit), f"out_{unit}", "node", formula)
-
     loss = network_loss(network)
     count = len(network.outputs)
-    targets = {unit: sp.Symbol(f"t_{unit}") for unit in network.outputs}
-    for unit in network.outputs:
-        add(Quantity.loss_term(unit), f"E_{unit}", "node", loss.term(symbols[Quantity.out(unit)], targets[unit], count))
-    add(Quantity.loss(), "E", "loss", sp.Add(*[symbols[Quantity.loss_term(o)] for o in network.outputs]))
+    deltas: dict[str, sp.Symbol] = {}
+    targets: dict[str, sp.Symbol] = {}
+    for sample in indices:  # each sample's forward pass in turn, with symbols of its own
+        for index, layer in enumerate(network.layers):
+            rule = layer_activation(network, layer.activation)
+            alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
+            sources = network.sources(index)
+            nets = []
+            for j, unit in enumerate(layer.units):
+                deltas[sampled(unit, sample)] = sp.Symbol(sampled(f"delta_{unit}", sample))
+                terms = [symbols[Quantity.param(layer.weight_names[j][i])] * symbols[Quantity.out(source, sample)]
+                         for i, source in enumerate(sources)]
+                bias_name = layer.bias.name_for(j)
+                if bias_name is not None:
+                    terms.append(symbols[Quantity.param(bias_name)])
+                nets.append(add(Quantity.net(unit, sample), sampled(f"net_{unit}", sample), "node", sp.Add(*terms)))
+            formulas = [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
+            for unit, formula in zip(layer.units, formulas):
+                add(Quantity.out(unit, sample), sampled(f"out_{unit}", sample), "node", formula)
+        for unit in network.outputs:
+            target = targets[sampled(unit, sample)] = sp.Symbol(sampled(f"t_{unit}", sample))
+            add(Quantity.loss_term(unit, sample), sampled(f"E_{unit}", sample), "node",
+                loss.term(symbols[Quantity.out(unit, sample)], target, count))
+        total = sp.Add(*[symbols[Quantity.loss_term(o, sample)] for o in network.outputs])
+        if many:
+            add(Quantity.loss(sample), sampled("E", sample), "node", total)
+    if many:
+        total = reduced(network.training.reduction, [symbols[Quantity.loss(sample)] for sample in indices])
+    add(Quantity.loss(), "E", "loss", total)
+    template = build_graph(dataclasses.replace(network, samples=(), data=None,
+                                               loss=dataclasses.replace(network.loss, targets=None))) if many else None
 
     return SymbolicGraph(
         symbols=symbols,
@@ -311,16 +342,16 @@ def build_graph(network: Network) -> SymbolicGraph:
         learning_rate=network.learning_rate,
         frozen=frozenset() if network.update_biases else frozenset(
             p.name for p in network.parameters() if p.kind == "bias"),
-        samples=_dense_samples(network, symbols, targets),
+        samples=_dense_samples(template, network) if many else (),
         training=network.training,
+        one_sample=template,
     )
 
 
-def several_samples(count: int) -> str:
-    """What a command that needs one sample's numbers says of a file with rows of samples ("" for one)."""
-    if count <= 1:
-        return ""
-    return f"one sample's numbers (this file gives {count} samples, which `symbackprop train` reads)"
+def reduced(reduction: str, losses: list[sp.Symbol]) -> sp.Expr:
+    """E over the samples: the mean (default) or the sum of their losses."""
+    total = sp.Add(*losses)
+    return total / len(losses) if reduction == "mean" else total
 
 
 def layer_activation(network: Network, name: str) -> Activation:
@@ -345,25 +376,29 @@ def network_loss(network: Network) -> LossKind:
 def _dense_values(network: Network, symbols: Mapping[Quantity, sp.Symbol],
                   targets: Mapping[str, sp.Symbol]) -> dict[sp.Symbol, Fraction]:
     values: dict[sp.Symbol, Fraction] = {}
-    if network.data is not None:
-        values.update((symbols[Quantity.out(name)], value) for name, value in zip(network.inputs, network.data))
     values.update((symbols[Quantity.param(p.name)], p.value) for p in network.parameters() if p.value is not None)
-    if network.loss.targets is not None:
-        values.update((targets[unit], value) for unit, value in zip(network.outputs, network.loss.targets))
+    rows = network.samples if network.samples else (
+        [(network.data, network.loss.targets)] if network.data is not None or network.loss.targets is not None else [])
+    for sample, (inputs, outputs) in enumerate(rows):
+        sample = sample if len(rows) > 1 else -1
+        if inputs is not None:
+            values.update((symbols[Quantity.out(name, sample)], v) for name, v in zip(network.inputs, inputs))
+        if outputs is not None:
+            values.update((targets[sampled(unit, sample)], v) for unit, v in zip(network.outputs, outputs))
     return values
 
 
-def _dense_samples(network: Network, symbols: Mapping[Quantity, sp.Symbol],
-                   targets: Mapping[str, sp.Symbol]) -> tuple[dict[sp.Symbol, Fraction], ...]:
-    inputs = [symbols[Quantity.out(name)] for name in network.inputs]
-    outputs = [targets[unit] for unit in network.outputs]
+def _dense_samples(template: "SymbolicGraph", network: Network) -> tuple[dict[sp.Symbol, Fraction], ...]:
+    """Each sample's inputs and targets, keyed by the one-sample graph's symbols (what training runs)."""
+    inputs = [template.symbols[Quantity.out(name)] for name in network.inputs]
+    outputs = [template.targets[unit] for unit in network.outputs]
     return tuple({**dict(zip(inputs, row_in)), **dict(zip(outputs, row_t))} for row_in, row_t in network.samples)
 
 
 def _dense_missing(network: Network) -> str:
-    if len(network.samples) > 1:
-        return several_samples(len(network.samples))
-    if network.has_numbers:
+    if network.has_numbers or (network.samples and all(layer.weights is not None for layer in network.layers)
+                               and all(layer.bias.mode == "none" or layer.bias.values is not None
+                                       for layer in network.layers)):
         return ""
     missing = []
     if network.data is None:

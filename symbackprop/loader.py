@@ -8,6 +8,7 @@ done, so a hostile file is refused quickly.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -353,6 +354,9 @@ def network_from_mapping(document: Mapping[str, Any]) -> Network:
     data, data_rows = _data(document, inputs)
     samples = _samples(data_rows, target_rows, "loss.targets")
     learning_rate, update_biases, training = _training(document, max(len(samples), 1))
+    if len(samples) == 1:  # one row is the one-sample form
+        (data, targets), samples = samples[0], ()
+        loss = dataclasses.replace(loss, targets=targets)
     network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases, custom,
                       samples, training)
     _check_names(network)

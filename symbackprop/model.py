@@ -21,6 +21,7 @@ h*x*(1 - h)*(h - t)
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from fractions import Fraction
 from typing import Iterable, Mapping, Optional, Sequence
@@ -30,10 +31,10 @@ import sympy as sp
 from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS
-from .graph import Role, SymbolicGraph, local_derivatives, several_samples
+from .graph import Role, SymbolicGraph, local_derivatives, reduced
 from .network import Training
 from .program import has_numeric_rule
-from .quantity import Quantity
+from .quantity import Quantity, sampled
 
 #: Most nodes (inputs, parameters and formulas together) a graph may have.
 MAX_NODES = 20_000
@@ -81,6 +82,8 @@ class Model:
         self._targets: list[sp.Symbol] = []
         self._values: dict[sp.Symbol, Fraction] = {}
         self._loss: Optional[sp.Expr] = None
+        self._samples: tuple[dict[sp.Symbol, Fraction], ...] = ()
+        self._reduction = "mean"
         self.learning_rate: Optional[Fraction] = None
         self.title = title
         for symbol in inputs:
@@ -123,14 +126,41 @@ class Model:
         self._loss = _real(expression)
         return sp.Symbol("E")
 
-    def data(self, inputs: Sequence[object] = (), targets: Sequence[object] = ()) -> None:
-        """The numbers of one sample: a value per input and per target, in declaration order."""
+    def data(self, inputs: Sequence[object] = (), targets: Sequence[object] = (), reduction: str = "mean") -> None:
+        """The numbers of one sample: a value per input and per target, in declaration order; or of several
+        samples: a row of them per sample, E being the mean (or, with ``reduction="sum"``, the sum) of
+        the samples' losses.
+
+        >>> import sympy as sp
+        >>> x, w, t = sp.symbols("x w t")
+        >>> m = Model(inputs=[x], targets=[t], parameters={w: "0.5"})
+        >>> y = m.node("y", w * x)
+        >>> _ = m.loss((y - t) ** 2 / 2)
+        >>> m.data(inputs=[["1"], ["2"]], targets=[["0"], ["0"]])
+        >>> m.graph().definitions[Quantity.loss()]
+        E[0]/2 + E[1]/2
+        """
         declared_inputs = [self._symbols[n] for n, role in self._roles.items() if role == "input"]
-        for place, symbols, values in (("data.inputs", declared_inputs, inputs), ("loss.targets", self._targets, targets)):
-            if len(values) != len(symbols):
-                raise InputError(f"expected {len(symbols)} value(s), got {len(values)}", place=place)
-            for symbol, value in zip(symbols, values):
-                self._values[symbol] = exact_number(value, f"{place}.{symbol}")
+        rows = bool(inputs) and isinstance(inputs[0], (list, tuple))
+        if rows != (bool(targets) and isinstance(targets[0], (list, tuple))) and declared_inputs and self._targets:
+            raise InputError("give inputs and targets both as one row, or both as a row per sample", place="data")
+        if reduction not in ("mean", "sum"):
+            raise InputError(f"reduction is mean or sum, not {str(reduction)[:40]!r}", place="loss.reduction")
+        self._reduction = reduction
+        input_rows, target_rows = (inputs, targets) if rows else ([inputs], [targets])
+        if rows and len(input_rows) != len(target_rows):
+            raise InputError(f"{len(target_rows)} rows of targets for {len(input_rows)} samples", place="loss.targets")
+        samples = []
+        for index, (row_in, row_t) in enumerate(zip(input_rows, target_rows)):
+            sample = {}
+            for place, symbols, values in (("data.inputs", declared_inputs, row_in), ("loss.targets", self._targets, row_t)):
+                if len(values) != len(symbols):
+                    raise InputError(f"expected {len(symbols)} value(s), got {len(values)}",
+                                     place=f"{place}[{index}]" if rows else place)
+                for symbol, value in zip(symbols, values):
+                    sample[symbol] = exact_number(value, f"{place}.{symbol}")
+            samples.append(sample)
+        self._samples = tuple(samples)
 
     def _check_expression(self, expression: object, place: str) -> None:
         if not isinstance(expression, (sp.Expr, int, Fraction)) or isinstance(expression, bool):
@@ -156,6 +186,7 @@ class Model:
             leaves=[(n, self._symbols[n], self._roles[n]) for n in self._symbols if self._roles[n] != "node"],
             nodes=[(n, self._symbols[n], self._definitions[n]) for n in self._symbols if self._roles[n] == "node"],
             loss=self._loss, values=self._values, learning_rate=self.learning_rate, title=self.title,
+            samples=self._samples, training=Training(reduction=self._reduction),
         )
 
 
@@ -171,7 +202,70 @@ def _real(expression) -> sp.Expr:
 def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence[tuple[str, sp.Symbol, sp.Expr]],
                   loss: sp.Expr, values: Mapping[sp.Symbol, Fraction], learning_rate: Optional[Fraction] = None,
                   title: str = "", samples: tuple = (), training: Optional[Training] = None) -> SymbolicGraph:
-    """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E."""
+    """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E.
+
+    With several ``samples`` (each sample's inputs and targets by leaf symbol), every input, target and
+    node has a symbol per sample (``h[2]``), the loss formula gives each sample's loss ``E[2]``, and E is
+    their mean (or sum, as ``training.reduction`` says).
+    """
+    training = training or Training()
+    if len(samples) == 1:
+        values, samples = {**values, **samples[0]}, ()
+    one = _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training)
+    if not samples:
+        return one
+    template = dataclasses.replace(one, values={s: v for s, v in values.items() if s not in samples[0]}, missing="")
+    symbols: dict[Quantity, sp.Symbol] = {}
+    roles: dict[Quantity, Role] = {}
+    definitions: dict[Quantity, sp.Expr] = {}
+    order: list[Quantity] = []
+    targets: dict[str, sp.Symbol] = {}
+    every = dict(template.values)
+    for name, symbol, role in leaves:
+        if role == "parameter":
+            symbols[Quantity.param(name)], roles[Quantity.param(name)] = symbol, role
+            order.append(Quantity.param(name))
+    for sample, numbers in enumerate(samples):
+        renamed: dict[sp.Symbol, sp.Symbol] = {}
+        for name, symbol, role in leaves:
+            if role == "parameter":
+                continue
+            renamed[symbol] = sp.Symbol(sampled(name, sample))
+            if symbol in numbers:
+                every[renamed[symbol]] = numbers[symbol]
+            if role == "target":
+                targets[sampled(name, sample)] = renamed[symbol]
+                continue
+            quantity = Quantity.node(name, sample)
+            symbols[quantity], roles[quantity] = renamed[symbol], role
+            order.append(quantity)
+        for name, symbol, definition in nodes:
+            quantity = Quantity.node(name, sample)
+            renamed[symbol] = sp.Symbol(sampled(name, sample))
+            symbols[quantity], roles[quantity] = renamed[symbol], "node"
+            definitions[quantity] = definition.xreplace(renamed)
+            order.append(quantity)
+        quantity = Quantity.loss(sample)
+        symbols[quantity], roles[quantity] = sp.Symbol(sampled("E", sample)), "node"
+        definitions[quantity] = loss.xreplace(renamed)
+        order.append(quantity)
+    symbols[Quantity.loss()], roles[Quantity.loss()] = sp.Symbol("E"), "loss"
+    definitions[Quantity.loss()] = reduced(training.reduction, [symbols[Quantity.loss(s)] for s in range(len(samples))])
+    order.append(Quantity.loss())
+    return SymbolicGraph(
+        symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
+        order=tuple(order), roles=roles, targets=targets, values=every, missing=template_missing(template),
+        learning_rate=learning_rate, title=title, samples=samples, training=training, one_sample=template,
+    )
+
+
+def template_missing(template: SymbolicGraph) -> str:
+    """What numbers a graph over samples lacks: only parameters can be missing (each sample is complete)."""
+    missing = [name for name in template.parameters() if template.symbols[Quantity.param(name)] not in template.values]
+    return ("values for " + ", ".join(missing[:10])) if missing else ""
+
+
+def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training) -> SymbolicGraph:
     symbols: dict[Quantity, sp.Symbol] = {}
     roles: dict[Quantity, Role] = {}
     definitions: dict[Quantity, sp.Expr] = {}
@@ -196,6 +290,6 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     return SymbolicGraph(
         symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
         order=tuple(order), roles=roles, targets=targets, values=dict(values),
-        missing=several_samples(len(samples)) or (("values for " + ", ".join(missing[:10])) if missing else ""),
-        learning_rate=learning_rate, title=title, samples=samples, training=training or Training(),
+        missing=("values for " + ", ".join(missing[:10])) if missing else "",
+        learning_rate=learning_rate, title=title, training=training,
     )

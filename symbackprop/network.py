@@ -129,11 +129,11 @@ class Network:
     @functools.cached_property
     def is_classic(self) -> bool:
         """A plain chain of layers: each reads the one before, every weight is used once, every function is
-        built in. The layer-wise tools (the float64 layer code, the auditor) need exactly this; every
+        built in, one sample. The layer-wise tools (the float64 layer code, the auditor) need exactly this; every
         other network is handled through its general graph."""
         names = [n for layer in self.layers for row in layer.weight_names for n in row]
         return (all(layer.sources is None for layer in self.layers) and len(names) == len(set(names))
-                and not self.activations and self.loss.kind != "custom")
+                and not self.activations and self.loss.kind != "custom" and len(self.samples) <= 1)
 
     def layer_of(self, unit: str) -> int:
         """Index of the layer holding ``unit`` (-1 for an input)."""

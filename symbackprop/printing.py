@@ -45,8 +45,19 @@ def _subscript(text: str) -> str:
     return text.replace("_", r"\_")
 
 
+_SAMPLE = re.compile(r"(.+)\[(\d+)\]")
+
+
 def latex_symbol_name(name: str) -> str:
-    """LaTeX for a symbol name: node symbols, parameters, inputs and targets read like a textbook."""
+    r"""LaTeX for a symbol name: node symbols, parameters, inputs and targets read like a textbook; a
+    node of sample 2 (``out_h1[2]``) carries the sample as a superscript.
+
+    >>> print(latex_symbol_name("out_h1"), latex_symbol_name("out_h1[2]"), latex_symbol_name("x1[0]"))
+    \mathrm{out}_{h1} {\mathrm{out}_{h1}}^{(2)} {x_{1}}^{(0)}
+    """
+    match = _SAMPLE.fullmatch(name)
+    if match:
+        return "{%s}^{(%s)}" % (latex_symbol_name(match[1]), match[2])
     prefix, _, rest = name.partition("_")
     if rest and prefix in _NODE_PREFIX:
         return "%s_{%s}" % (_NODE_PREFIX[prefix], _subscript(rest))
@@ -175,11 +186,10 @@ def pretty(expr: sp.Expr) -> str:
 
 
 def quantity_latex(quantity: Quantity, graph: Optional[SymbolicGraph] = None) -> str:
-    """LaTeX for a quantity: \\mathrm{out}_{h1}, w_{5}, E, E_{o1}."""
-    if quantity.kind == "loss":
-        return "E"
-    if quantity.kind == "loss_term":
-        return "E_{%s}" % _subscript(quantity.name)
+    """LaTeX for a quantity: \\mathrm{out}_{h1}, w_{5}, E, E_{o1}; of sample 2, {E_{o1}}^{(2)}."""
+    if quantity.kind in ("loss", "loss_term"):
+        base = "E" if quantity.kind == "loss" else "E_{%s}" % _subscript(quantity.name)
+        return base if quantity.sample < 0 else "{%s}^{(%d)}" % (base, quantity.sample)
     if graph is not None:
         return latex(graph.symbols[quantity], graph)
     if quantity.kind in ("net", "out"):

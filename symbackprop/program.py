@@ -33,7 +33,7 @@ from typing import Mapping
 import sympy as sp
 
 from .graph import SymbolicGraph, build_graph
-from .quantity import Quantity
+from .quantity import Quantity, sampled
 
 Assignment = tuple[sp.Symbol, sp.Expr]
 
@@ -98,7 +98,7 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
             chains[vertex.name] = tuple((u, adjoint[u], d) for u, d in engine.edges(loss, vertex) if u in adjoint)
             continue
         if vertex.kind == "net" and vertex.name in outputs:
-            total = engine.tidy_output_delta(total, vertex.name, targets_sum_to_one)
+            total = engine.tidy_output_delta(total, vertex, targets_sum_to_one)
         if _named(graph, vertex, outputs):
             symbol = _adjoint_symbol(graph, vertex, taken)
             backward.append((symbol, total))
@@ -123,7 +123,7 @@ def _named(graph: SymbolicGraph, vertex: Quantity, outputs: set[str]) -> bool:
 
 def _adjoint_symbol(graph: SymbolicGraph, vertex: Quantity, taken: set[str]) -> sp.Symbol:
     if vertex.kind == "net":
-        return graph.deltas[vertex.name]
+        return graph.deltas[sampled(vertex.name, vertex.sample)]
     name = f"dout_{vertex.name}" if vertex.kind == "out" else f"delta_{vertex.name}"
     while name in taken:  # a formula node may itself be called delta_h
         name += "_"

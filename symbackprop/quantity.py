@@ -13,7 +13,7 @@ from typing import Literal
 QuantityKind = Literal["net", "out", "param", "loss", "loss_term", "node"]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, repr=False)
 class Quantity:
     """A vertex of the graph: net(u), out(u), a parameter, E(o), E, or a formula node by its name.
 
@@ -23,38 +23,61 @@ class Quantity:
 
     kind: QuantityKind
     name: str = ""
+    #: Which sample a per-sample node belongs to (0-based), in a graph over several samples; -1 otherwise.
+    sample: int = -1
 
     @staticmethod
-    def net(unit: str) -> "Quantity":
-        return Quantity("net", unit)
+    def net(unit: str, sample: int = -1) -> "Quantity":
+        return Quantity("net", unit, sample)
 
     @staticmethod
-    def out(unit: str) -> "Quantity":
-        return Quantity("out", unit)
+    def out(unit: str, sample: int = -1) -> "Quantity":
+        return Quantity("out", unit, sample)
 
     @staticmethod
     def param(name: str) -> "Quantity":
         return Quantity("param", name)
 
     @staticmethod
-    def node(name: str) -> "Quantity":
+    def node(name: str, sample: int = -1) -> "Quantity":
         """A named node of a formula graph (or one of its inputs)."""
-        return Quantity("node", name)
+        return Quantity("node", name, sample)
 
     @staticmethod
-    def loss() -> "Quantity":
-        return Quantity("loss", "")
+    def loss(sample: int = -1) -> "Quantity":
+        """E; with a sample, that sample's loss (E is then their mean or sum)."""
+        return Quantity("loss", "", sample)
 
     @staticmethod
-    def loss_term(unit: str) -> "Quantity":
-        return Quantity("loss_term", unit)
+    def loss_term(unit: str, sample: int = -1) -> "Quantity":
+        return Quantity("loss_term", unit, sample)
+
+    def __repr__(self) -> str:
+        sample = f", sample={self.sample}" if self.sample >= 0 else ""
+        return f"Quantity(kind={self.kind!r}, name={self.name!r}{sample})"
+
+    def of_sample(self, sample: int) -> "Quantity":
+        """The same quantity of another sample (or of none: -1)."""
+        return Quantity(self.kind, self.name, sample)
 
     def __str__(self) -> str:
+        """``out(h1)``; of sample 2 in a graph over several samples, ``out(h1)[2]``."""
         if self.kind in ("net", "out"):
-            return f"{self.kind}({self.name})"
-        if self.kind == "loss_term":
-            return f"E({self.name})"
-        return "E" if self.kind == "loss" else self.name  # a parameter or a formula node: its name
+            text = f"{self.kind}({self.name})"
+        elif self.kind == "loss_term":
+            text = f"E({self.name})"
+        else:
+            text = "E" if self.kind == "loss" else self.name  # a parameter or a formula node: its name
+        return sampled(text, self.sample)
+
+
+def sampled(name: str, sample: int) -> str:
+    """A name as it is written for one sample: ``out_h1`` of sample 2 is ``out_h1[2]``.
+
+    >>> sampled("out_h1", 2), sampled("out_h1", -1), str(Quantity.out("h1", 0))
+    ('out_h1[2]', 'out_h1', 'out(h1)[0]')
+    """
+    return name if sample < 0 else f"{name}[{sample}]"
 
 
 _QUANTITY = re.compile(r" *(?:(net|out|E) *\( *([A-Za-z][A-Za-z0-9_]*) *\)|(E)|([A-Za-z][A-Za-z0-9_]*)) *")

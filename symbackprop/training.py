@@ -23,7 +23,6 @@ Time and memory are linear in the number of steps times the number of samples.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, Optional, Sequence
@@ -94,7 +93,8 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     steps = training.steps if steps is None else steps
     samples = samples_of(graph)
     _check_plan(graph, training, steps, len(samples))
-    program = straight_line_program(dataclasses.replace(graph, samples=()))  # one sample's program, run on each
+    template = graph.one_sample or graph
+    program = straight_line_program(template)  # one sample's program, run on each sample
     guards = GUARDS
     done = [0]
 
@@ -104,8 +104,8 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
             progress(done[0])
 
     for _ in range(ATTEMPTS):
-        rough = _run(graph, program, samples, training, steps, digits + guards[0], tick)
-        fine = _run(graph, program, samples, training, steps, digits + guards[1], tick)
+        rough = _run(template, program, samples, training, steps, digits + guards[0], tick)
+        fine = _run(template, program, samples, training, steps, digits + guards[1], tick)
         if _agree(rough, fine, digits):
             return [_rounded(step, digits + 5) for step in fine]
         guards = (guards[1], guards[1] + 2 * (guards[1] - guards[0]))

@@ -318,6 +318,7 @@ SEED_NETWORKS = {
     # the general graph: skips, tied weights, the file's own functions, formula graphs
     "tied_autoencoder": EXAMPLES / "tied_autoencoder.toml",
     "swish_gelu": EXAMPLES / "swish_gelu.toml",
+    "xor": EXAMPLES / "xor.toml",  # four samples: each sample's passes, the gradients' mean
     **{path.stem: path for path in sorted((EXAMPLES / "graphs").glob("*.toml"))},
 }
 

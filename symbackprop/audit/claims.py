@@ -100,9 +100,10 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
         place = f"claims[{index}]"
         if not isinstance(table, dict):
             raise InputError("expected a table with quantity and value", place=place)
-        unknown = set(table) - {"quantity", "value", "step", "note"}
+        unknown = set(table) - {"quantity", "value", "step", "sample", "note"}
         if unknown:
-            raise InputError(f"unknown key {sorted(unknown)[0]!r} (known: quantity, value, step, note)", place=place)
+            raise InputError(f"unknown key {sorted(unknown)[0]!r} (known: quantity, value, step, sample, note)",
+                             place=place)
         for key in ("quantity", "value"):
             if key not in table:
                 raise InputError(f"missing required key {key!r}", place=f"{place}.{key}")
@@ -113,7 +114,7 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
             key = parse_claim_quantity(table["quantity"], step)
         except ValueError as error:
             raise InputError(str(error), place=f"{place}.quantity") from None
-        key = _validate_key(key, graph, f"{place}.quantity")
+        key = _validate_key(key, graph, f"{place}.quantity", _sample(table, graph, f"{place}.sample"))
         if (step == 1 or key.kind == "new") and graph.learning_rate is None:
             raise InputError("claims about the update need training.learning_rate", place=f"{place}.quantity")
         written = table["value"]
@@ -122,21 +123,38 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
         except NumberError as error:
             raise InputError(str(error), place=f"{place}.value") from None
         text = written if isinstance(written, str) else repr(written)
-        claims.append(Claim(index, table["quantity"], key, text.strip(), value, written_unit(text), place))
+        quantity = table["quantity"] if "sample" not in table else f"{table['quantity']} (sample {table['sample']})"
+        claims.append(Claim(index, quantity, key, text.strip(), value, written_unit(text), place))
     return claims
 
 
-def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str) -> ClaimKey:
-    """The key with its quantities as the graph knows them (a formula graph's ``h`` is its node h)."""
+def _sample(table: Mapping[str, Any], graph: SymbolicGraph, place: str) -> int:
+    """The claim's ``sample`` (0-based), or -1: E and ∂E/∂p of all samples, or a file of one sample."""
+    if "sample" not in table:
+        return -1
+    sample, count = table["sample"], len(graph.samples)
+    if not count:
+        raise InputError("this file gives one sample; sample = S is for files with several", place=place)
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample < count:
+        raise InputError(f"sample must be a whole number from 0 to {count - 1}, got {str(sample)[:40]}", place=place)
+    return sample
+
+
+def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int = -1) -> ClaimKey:
+    """The key with its quantities as the graph knows them (a formula graph's ``h`` is its node h), of the
+    claim's sample where it names one."""
     if key.kind == "new":
+        if sample >= 0:
+            raise InputError("new(p) is a parameter after the update, the same for every sample: give no sample",
+                             place=place)
         of = graph.validate(key.of, place)
         if key.step != 0:
             raise InputError("new(p) is the parameter after the first update; give it step 0", place=place)
         if of.kind != "param":
             raise InputError(f"new({of}) names a node; new(p) is a parameter after the update", place=place)
         return ClaimKey("new", key.step, of)
-    of = graph.validate(key.of, place)
-    wrt = graph.validate(key.wrt, place) if key.wrt is not None else None
+    of = graph.validate(key.of, place, sample)
+    wrt = graph.validate(key.wrt, place, sample) if key.wrt is not None else None
     return ClaimKey(key.kind, key.step, of, wrt)
 
 

@@ -24,8 +24,10 @@ MISTAKE_IDS = (
     "softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
     "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
     "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
-    "logits_for_outputs", "activation_derivative_twice", "term_slip",
+    "logits_for_outputs", "activation_derivative_twice", "term_slip", "sum_vs_mean_samples", "one_sample_gradient",
 )
+#: Samples whose gradient alone is tried as the whole batch's (one_sample_gradient).
+MAX_SAMPLE_UPDATES = 20
 MAX_WEIGHT_SWAPS = 60
 MAX_BIAS_SWAPS = 60
 #: Pairs of changed computations tried for one claim that no single mistake explains.
@@ -144,6 +146,20 @@ def _weight_variants(network: Network) -> list[Variant]:
                           for j in range(len(layer.units)) for i in range(len(sources)) if i != j)
             found.append(Variant(("wrong_weight",), f"the weight matrix of layer {layer.name} transposed",
                                  Rules(forward_values=pairs, backward_values=pairs)))
+    return found
+
+
+def sample_variants(graph, claim: Claim) -> list[Variant]:
+    """The mistakes several samples bring (any graph over samples, layered or not)."""
+    count = len(graph.samples)
+    if not count:
+        return []
+    found = [Variant(("sum_vs_mean_samples",), "the samples' losses summed where E is their mean"
+                     if graph.training.reduction == "mean" else "the samples' losses averaged where E is their sum",
+                     Rules(samples_flipped=True))]
+    if graph.learning_rate is not None and claim.key.kind == "new":
+        found += [Variant(("one_sample_gradient",), f"the batch update made with sample {s}'s gradient alone",
+                          Rules(update_from_sample=s)) for s in range(min(count, MAX_SAMPLE_UPDATES))]
     return found
 
 

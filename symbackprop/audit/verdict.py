@@ -32,7 +32,8 @@ from ..program import evaluate_expression, straight_line_program
 from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
-    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, slip_variants, transform_variants, world_variants,
+    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, sample_variants, slip_variants,
+    transform_variants, world_variants,
 )
 from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
 
@@ -417,7 +418,8 @@ class Auditor:
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
         layered = world_variants(self.network, claim) if self.network is not None else []
-        singles = sorted(layered + slip_variants(claim, self._terms(claim)), key=_specific)
+        singles = sorted(layered + sample_variants(self.graph, claim) + slip_variants(claim, self._terms(claim)),
+                         key=_specific)
         try:
             for variant in singles:
                 if not self._can_touch(variant, claim):

@@ -30,7 +30,7 @@ import sympy as sp
 
 from ..activations import softmax
 from ..exact import to_mpf
-from ..graph import Edge, SymbolicGraph, local_derivatives
+from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..losses import loss_kind
 from ..program import evaluate_expression
 from ..quantity import Quantity
@@ -60,6 +60,8 @@ class Rules:
     logits_for_outputs: bool = False  # the output δ from the logits: net − t where out − t belongs
     activation_derivative_twice: bool = False  # the output δ multiplied by g′ although it already holds it
     term_slip: Optional[tuple[ClaimKey, int, mpmath.mpf]] = None  # (sum, term index, factor): one term off
+    samples_flipped: bool = False  # E summed over the samples where it is their mean, or the reverse
+    update_from_sample: Optional[int] = None  # a batch update from one sample's gradient ∂E[s]/∂p
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class Computation:
 
 
 #: The fields of :class:`Rules` that rewrite a definition (the others act on edges or numbers).
-REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_factor")
+REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_factor", "samples_flipped")
 
 
 def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
@@ -164,11 +166,16 @@ def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
         for term in terms:
             definition = graph.definitions[term]
             if rules.loss_kind is not None:
-                definition = loss_kind(rules.loss_kind).term(
-                    graph.symbols[Quantity.out(term.name)], graph.targets[term.name], len(terms))
+                definition = loss_kind(rules.loss_kind).term(graph.symbols[Quantity.out(term.name, term.sample)],
+                                                             graph.target(term.name, term.sample), len(graph.outputs))
             changed[term] = definition * scale
+    if rules.samples_flipped and graph.samples:
+        losses = [graph.symbols[Quantity.loss(s)] for s in range(len(graph.samples))]
+        changed[LOSS] = reduced("sum" if graph.training.reduction == "mean" else "mean", losses)
     if rules.loss_scale and terms:
-        changed[LOSS] = graph.definitions[LOSS] * (sp.Rational(1, len(terms)) if rules.loss_scale > 0 else len(terms))
+        outputs = len(graph.outputs)
+        changed[LOSS] = changed.get(LOSS, graph.definitions[LOSS]) * (
+            sp.Rational(1, outputs) if rules.loss_scale > 0 else outputs)
     return changed
 
 
@@ -327,7 +334,8 @@ class World:
         rate = self.rules.learning_rate
         if rate is None:
             rate = to_mpf(self.graph.learning_rate)
-        return old + self.rules.update_sign * rate * self.derivative(LOSS, Quantity.param(name), 0)
+        of = LOSS if self.rules.update_from_sample is None else Quantity.loss(self.rules.update_from_sample)
+        return old + self.rules.update_sign * rate * self.derivative(of, Quantity.param(name), 0)
 
     def _read_through(self, pairs, step: int) -> dict[sp.Symbol, Callable[[], mpmath.mpf]]:
         """For each (p, q): p's symbol read as q's value."""
@@ -415,8 +423,8 @@ class World:
     def _alias(self, key: ClaimKey) -> Optional[ClaimKey]:
         """∂E/∂x and ∂E(o)/∂x are the same number when a unit's x reaches the loss only through E(o)."""
         of, wrt = key.of, key.wrt
-        if wrt.kind not in ("net", "out") or not self._loss_terms:
-            return None
+        if wrt.kind not in ("net", "out") or not self._loss_terms or self.graph.one_sample is not None:
+            return None  # (over several samples, E is their mean: ∂E/∂x is not ∂E(o)/∂x)
         reached = self._reached_terms(wrt)
         if len(reached) != 1:
             return None
@@ -456,9 +464,12 @@ class World:
         if of == wrt:
             return mpmath.mpf(1)
         key = ClaimKey("derivative", step, of, wrt)
-        output_delta = of == LOSS and wrt.kind == "net" and wrt.name in self.graph.outputs
+        output_delta = of.kind == "loss" and wrt.kind == "net" and wrt.name in self.graph.outputs
         if output_delta and self.rules.logits_for_outputs:
-            return self.forward(step)[0][wrt] - to_mpf(self.graph.values[self.graph.targets[wrt.name]])
+            delta = self.forward(step)[0][wrt] - to_mpf(self.graph.values[self.graph.target(wrt.name, wrt.sample)])
+            if of.sample < 0 <= wrt.sample:  # E over several samples: this sample's share of it
+                delta *= self.derivative(of, Quantity.loss(wrt.sample), step)
+            return delta
         if of == LOSS and wrt.kind != "loss_term" and any((step, t) in self._override_ofs for t in self._loss_terms):
             # The author summed per-output derivatives (∂E/∂x = Σ ∂E(o)/∂x): follow the same route.
             return self._sum(key, [self.derivative(LOSS, t, step) * self.derivative(t, wrt, step)
@@ -467,7 +478,7 @@ class World:
                  for consumer, local in self._edges(wrt) if consumer == of or of in self.reach.get(consumer, ())]
         total = self._sum(key, terms)
         if output_delta and self.rules.activation_derivative_twice:
-            out = Quantity.out(wrt.name)
+            out = Quantity.out(wrt.name, wrt.sample)
             own = next(local for consumer, local in self.graph.consumers[wrt] if consumer == out)
             total *= _number(own, self.forward(step)[1])
         return total
