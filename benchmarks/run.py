@@ -413,11 +413,16 @@ def training(quick: bool, scratch: Path):
         met &= ok
         rows.append((f"bad input refused: {what}", f"{wall:.2f} s, exit {result.returncode}", "exit 2, one line, ≤ 2 s",
                      "met" if ok else "NOT met"))
-    table = ["| measurement | result | target | status |", "|---|---|---|---|"]
-    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    table = _table(rows)
     note = ("Each run is computed twice (at 45 and 65 digits for 30 printed) and printed only where every digit "
             "agrees; the times include both runs and the straight-line program's construction.")
     return "10. Training: several samples, several steps", met, table, note
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """A section's table: measurement, result, target, status."""
+    return ["| measurement | result | target | status |", "|---|---|---|---|"] + [
+        f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
 
 
 def _command(arguments: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -473,8 +478,7 @@ def general_graph(quick: bool, scratch: Path):
         met &= ok
         rows.append((f"`check examples/graphs/{example.name}`", f"{wall:.1f} s", "passes, ≤ 10 s",
                      "met" if ok else "NOT met"))
-    table = ["| measurement | result | target | status |", "|---|---|---|---|"]
-    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    table = _table(rows)
     note = ("Closed forms are built once per node in forward order, sharing subexpressions, and printed once per "
             "distinct subexpression; nothing computes them unless `--form closed` asks. A residual chain has 2^k "
             "paths to its k-th weight, so its gradients are written in δ form.")

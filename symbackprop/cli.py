@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     explain.add_argument("--digits", type=_places, default=4, help="decimals shown (default 4); values stay exact")
     explain.add_argument("--fragment", action="store_true", help="LaTeX body only, without the preamble")
+    explain.add_argument("--steps", type=_whole_number_between(1, 50, "steps"), default=None, metavar="N",
+                         help="write N training steps in turn, each from the parameters the last one reached")
     explain.add_argument("--notation", choices=("scalar", "matrix"), default="scalar",
                          help="scalar (default): unit by unit, path by path; matrix: Z, A, dZ, dW, db as matrices, "
                               "W[l] with a row per unit and a column per sample")
@@ -373,7 +375,8 @@ def _explain(args) -> int:
     from .chain import Engine
     from .check import check_gradients
     from .document import to_latex, to_markdown
-    from .explain import explain, explain_matrix, require_explainable
+    from .errors import InputError
+    from .explain import explain, explain_matrix, explain_steps, require_explainable
     from .loader import load_model, read_document
 
     model = load_model(args.file)
@@ -382,6 +385,15 @@ def _explain(args) -> int:
     engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
     check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
+    if args.steps is not None:
+        if args.notation == "matrix":
+            raise InputError("--steps writes the scalar notation; give one of --steps and --notation matrix",
+                             place="--steps")
+        graph = engine.graph
+        document = explain_steps(graph, args.steps, places=args.digits, title=title)
+        text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
+        _emit(text, args.output)
+        return EXIT_OK
     writer = explain_matrix if args.notation == "matrix" else explain
     if args.notation == "matrix":
         from .matrix import refuse_unless_layered

@@ -654,6 +654,44 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
     return Document(heading, tuple(w.blocks))
 
 
+#: Most steps ``explain --steps`` writes out.
+MAX_EXPLAINED_STEPS = 50
+
+
+def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Document:
+    """Each of ``steps`` training steps written out in turn: forward, backward, update, from the parameters
+    the steps before reached (computed as ``symbackprop train`` computes them, every digit certified,
+    and taken to ``places`` + 40 digits)."""
+    import dataclasses
+
+    from .training import train
+
+    whole_number(steps, 1, MAX_EXPLAINED_STEPS, "steps")
+    if graph.learning_rate is None:
+        raise InputError("steps need training.learning_rate", place="training.learning_rate")
+    if graph.training.method != "batch":
+        raise InputError("explain --steps writes one update per step: method = \"batch\"", place="training.method")
+    runs = train(graph, steps=steps - 1, digits=places + 40)
+    blocks: list = []
+    heading = ""
+    for run in runs:
+        values = dict(graph.values)
+        for name, value in run.parameters.items():
+            values[graph.symbols[Quantity.param(name)]] = Fraction(mpmath.nstr(value, places + 40, min_fixed=-1, max_fixed=1))
+        document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title)
+        heading = heading or document.title
+        parts = list(document.blocks)
+        if run.step:
+            first = next(i for i, block in enumerate(parts) if isinstance(block, Heading) and block.level == 2
+                         and "Forward pass" in str(block.text))
+            parts = [Paragraph((f"The parameters after {run.step} update(s), as the step before left them "
+                                f"(computed to {places + 40} digits, every one certified):",))] + parts[first:]
+        blocks.append(Heading(f"Step {run.step + 1}", 2))
+        blocks += [dataclasses.replace(block, level=block.level + 1) if isinstance(block, Heading) else block
+                   for block in parts]
+    return Document(heading if steps == 1 else f"{heading}: {steps} steps", tuple(blocks))
+
+
 def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
     """The worked example in matrix notation: W[l] is n[l]×n[l−1] and each sample a column (the notation
     of the lecture notes in seeds 003 and 004), every matrix with its numbers."""

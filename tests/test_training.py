@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mpmath
 import pytest
+import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -229,3 +230,59 @@ def test_a_formula_graph_trains_in_minibatches_with_momentum_as_a_hand_written_l
                     gb += (y - t) * (1 - y ** 2)
                 vw, vb = m("0.9") * vw + gw, m("0.9") * vb + gb
                 w, b = w - m("0.1") * vw, b - m("0.1") * vb
+
+
+def test_claims_at_later_steps_are_judged_and_a_stale_step_is_named(tmp_path):
+    """Claims at step k are about the parameters after k updates; E at step 3 worked with the
+    parameters of step 2 is the stale_parameters mistake. Values from the hand-written XOR run."""
+    from symbackprop.audit import audit, load_claims
+
+    reference = _xor_reference(3, "5")
+    loss_2, params_2 = reference[2]
+    loss_3, params_3 = reference[3]
+    claims = f"""
+[[claims]]
+quantity = "E"
+step = 3
+value = "{mpmath.nstr(loss_3, 6)}"
+[[claims]]
+quantity = "w_h1_y"
+step = 2
+value = "{mpmath.nstr(params_2['w_h1_y'], 6)}"
+[[claims]]
+quantity = "new(w_h1_y)"
+step = 2
+value = "{mpmath.nstr(params_3['w_h1_y'], 6)}"
+[[claims]]
+quantity = "E"
+step = 3
+value = "{mpmath.nstr(loss_2, 6)}"     # the parameters of step 2 used again: the update not applied
+"""
+    path = tmp_path / "xor_steps.toml"
+    path.write_text((EXAMPLES / "xor.toml").read_text() + claims)
+    report = audit(*load_claims(path))
+    assert [v.verdict for v in report.verdicts] == ["ok", "ok", "ok", "error"], report.verdicts
+    assert "stale_parameters" in {d.mistake for d in report.verdicts[3].diagnoses}, report.verdicts[3].diagnoses
+
+
+def test_a_claim_beyond_the_files_steps_is_refused(tmp_path, capsys):
+    path = tmp_path / "late.toml"
+    path.write_text((EXAMPLES / "xor.toml").read_text() + '\n[[claims]]\nquantity = "E"\nstep = 1001\nvalue = "0.1"\n')
+    assert main(["audit", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "step must be a whole number from 0" in error and "1000" in error and error.count("\n") == 1
+
+
+def test_explain_writes_each_step_in_turn_from_where_the_last_one_left():
+    """Three steps of Mazur's example: each step's loss as train gives it, and the second is the one Mazur
+    published after his first update (0.291027924)."""
+    from symbackprop.document import to_markdown
+    from symbackprop.explain import explain_steps, number_latex
+
+    graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
+    text = to_markdown(explain_steps(graph, 3, places=6))
+    totals = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("E = E_{o1} + E_{o2}")]
+    losses = [step.loss for step in train(graph, steps=2, digits=30)]
+    assert totals == [number_latex(sp.Float(loss, 30), 6) for loss in losses]
+    assert totals[1] == "0.291028"
+    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## Step 1", "## Step 2", "## Step 3"]

@@ -2,7 +2,7 @@
 
 ``[[claims]]`` entries name a quantity (``net(h1)``, ``out(h1)``, ``E``, ``E(o1)``, a parameter,
 ``new(w5)``, or ``dA/dB`` for any two of the first kinds), the value as written (a string, whose
-written digits set its precision) and a step (0: initial parameters; 1: after one update).
+written digits set its precision) and a step (0: initial parameters; k: after k updates).
 Quantity text is matched by a small grammar; nothing is ever evaluated.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ClaimKey:
             text = f"new({self.of})"
         else:
             text = str(self.of)
-        return text if self.step == 0 else f"{text} [step 1]"
+        return text if self.step == 0 else f"{text} [step {self.step}]"
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,14 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
             if key not in table:
                 raise InputError(f"missing required key {key!r}", place=f"{place}.{key}")
         step = table.get("step", 0)
-        if isinstance(step, bool) or step not in (0, 1):
-            raise InputError("step must be 0 (initial parameters) or 1 (after one update)", place=f"{place}.step")
+        last = max(graph.training.steps, 1)
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= last:
+            raise InputError(f"step must be a whole number from 0 (the initial parameters) to {last} (after "
+                             f"{'one update' if last == 1 else f'{last} updates'}: [training] steps = {last})",
+                             place=f"{place}.step")
+        if step > 1 and graph.training.method != "batch":
+            raise InputError("claims after the first step follow method = \"batch\" (one update per step)",
+                             place=f"{place}.step")
         try:
             key = parse_claim_quantity(table["quantity"], step)
         except ValueError as error:
@@ -148,8 +154,9 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
             raise InputError("new(p) is a parameter after the update, the same for every sample: give no sample",
                              place=place)
         of = graph.validate(key.of, place)
-        if key.step != 0:
-            raise InputError("new(p) is the parameter after the first update; give it step 0", place=place)
+        if key.step >= max(graph.training.steps, 1):
+            raise InputError(f"new(p) at step {key.step} is the parameter after update {key.step + 1}; the file "
+                             f"trains {max(graph.training.steps, 1)} step(s)", place=place)
         if of.kind != "param":
             raise InputError(f"new({of}) names a node; new(p) is a parameter after the update", place=place)
         return ClaimKey("new", key.step, of)

@@ -25,6 +25,7 @@ MISTAKE_IDS = (
     "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
     "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
     "logits_for_outputs", "activation_derivative_twice", "term_slip", "sum_vs_mean_samples", "one_sample_gradient",
+    "stale_parameters",
 )
 #: Samples whose gradient alone is tried as the whole batch's (one_sample_gradient).
 MAX_SAMPLE_UPDATES = 20
@@ -161,6 +162,15 @@ def sample_variants(graph, claim: Claim) -> list[Variant]:
         found += [Variant(("one_sample_gradient",), f"the batch update made with sample {s}'s gradient alone",
                           Rules(update_from_sample=s)) for s in range(min(count, MAX_SAMPLE_UPDATES))]
     return found
+
+
+def step_variants(claim: Claim) -> list[Variant]:
+    """The mistake several steps bring: a later step computed with the parameters of the step before."""
+    step = claim.key.step  # (for new(p) at step k: the gradient of step k taken at the parameters of step k − 1)
+    if step < 1:
+        return []
+    return [Variant(("stale_parameters",), f"step {step} computed with the parameters of step {step - 1} "
+                    "(the update not applied before it)", Rules(stale_parameters=step))]
 
 
 def slip_variants(claim: Claim, terms: int) -> list[Variant]:

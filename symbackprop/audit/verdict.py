@@ -33,6 +33,7 @@ from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, sample_variants, slip_variants,
+    step_variants,
     transform_variants, world_variants,
 )
 from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
@@ -103,6 +104,7 @@ class _ExactValues:
         self.engine = engine
         self._points: dict[int, dict] = {}
         self._updated: Optional[dict[str, object]] = None
+        self._after: dict[int, dict[str, object]] = {}
 
     def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
         """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
@@ -111,15 +113,29 @@ class _ExactValues:
                 for symbol, value in leaves.items()}
 
     def point(self, step: int) -> dict:
-        """Every symbol's value at the initial parameters (step 0) or after the update (step 1)."""
+        """Every symbol's value at the initial parameters (step 0) or after ``step`` updates."""
         if step not in self._points:
             graph = self.engine.graph
-            values = self._leaves(self.updated() if step else None)
+            values = self._leaves(self.after(step) if step else None)
             for quantity in graph.order:
                 if quantity in graph.definitions:
                     values[graph.symbols[quantity]] = evaluate_expression(graph.definitions[quantity], values)
             self._points[step] = values
         return self._points[step]
+
+    def after(self, updates: int) -> dict[str, object]:
+        """Every parameter after ``updates`` updates: one step, exact where the network is linear; more, by
+        the training module's certified runs (the file's method and momentum)."""
+        if updates == 1 and not self.engine.graph.training.momentum:
+            return self.updated()
+        if updates not in self._after:
+            from ..training import train
+
+            if self.engine.graph.learning_rate is None:
+                raise InputError("an update needs training.learning_rate", place="training.learning_rate")
+            steps = train(self.engine.graph, steps=updates, digits=WORKING_DIGITS + 10)
+            self._after.update({step.step: dict(step.parameters) for step in steps})
+        return self._after[updates]
 
     def updated(self) -> dict[str, object]:
         """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
@@ -147,7 +163,7 @@ class _ExactValues:
         engine = self.engine
         with mpmath.workdps(WORKING_DIGITS + 10):
             if key.kind == "new":
-                value = self.updated()[key.of.name]
+                value = self.after(key.step + 1)[key.of.name]
             elif key.kind == "derivative":
                 value = evaluate_expression(engine.derivative(key.of, key.wrt).compact, self.point(key.step))
             else:
@@ -418,8 +434,8 @@ class Auditor:
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
         layered = world_variants(self.network, claim) if self.network is not None else []
-        singles = sorted(layered + sample_variants(self.graph, claim) + slip_variants(claim, self._terms(claim)),
-                         key=_specific)
+        singles = sorted(layered + sample_variants(self.graph, claim) + step_variants(claim)
+                         + slip_variants(claim, self._terms(claim)), key=_specific)
         try:
             for variant in singles:
                 if not self._can_touch(variant, claim):
@@ -495,8 +511,9 @@ class Auditor:
         for numbers in ((overrides, self._none) if overrides else (self._none,)):
             for reading in self._diagnosis_readings():
                 world = self.world(overrides=numbers, reading=reading)
-                old = world.parameter(name, 0)
-                gradient = world.derivative(Quantity.loss(), claim.key.of, 0)
+                step = claim.key.step
+                old = world.parameter(name, step)
+                gradient = world.derivative(Quantity.loss(), claim.key.of, step)
                 rate = implied_learning_rate(old, claimed, gradient)
                 if rate is not None and rate != stated and abs(old - rate * gradient - claimed) <= half:
                     text = mpmath.nstr(rate, 6)

@@ -61,6 +61,7 @@ class Rules:
     activation_derivative_twice: bool = False  # the output δ multiplied by g′ although it already holds it
     term_slip: Optional[tuple[ClaimKey, int, mpmath.mpf]] = None  # (sum, term index, factor): one term off
     samples_flipped: bool = False  # E summed over the samples where it is their mean, or the reverse
+    stale_parameters: Optional[int] = None  # this step computed with the parameters of the step before
     update_from_sample: Optional[int] = None  # a batch update from one sample's gradient ∂E[s]/∂p
 
 
@@ -255,7 +256,7 @@ class World:
             self.changed = computation(self.graph, self.rules)
         self._forward: dict[int, tuple[dict, dict]] = {}
         self._derivatives: dict[ClaimKey, mpmath.mpf] = {}
-        self._new: dict[str, mpmath.mpf] = {}
+        self._new: dict[tuple[str, int], mpmath.mpf] = {}  # (parameter, step) -> after update step + 1
         self._initial: dict[str, mpmath.mpf] = {}
         self._loss_reached: dict[Quantity, frozenset] = {}
         self._override_ofs = {(k.step, k.of) for k in self.overrides if k.kind == "derivative"}
@@ -302,16 +303,19 @@ class World:
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
         with mpmath.workdps(WORKING_DIGITS):
-            if key.kind == "new" or (key.kind == "value" and key.of.kind == "param" and key.step == 1):
-                return self.new(key.of.name)
+            if key.kind == "new":
+                return self.new(key.of.name, key.step)
+            if key.kind == "value" and key.of.kind == "param" and key.step >= 1:
+                return self.parameter(key.of.name, key.step)
             if key.kind == "derivative":
                 return self.derivative(key.of, key.wrt, key.step)
             return self.forward(key.step)[0][key.of]
 
     # ---- parameters and the update -------------------------------------------------------
     def parameter(self, name: str, step: int) -> mpmath.mpf:
-        if step == 1:
-            return self.new(name)
+        """A parameter at a step: the file's (or the author's) at step 0, after ``step`` updates later."""
+        if step >= 1:
+            return self.new(name, step - 1)
         if name not in self._initial:
             key = _key(0, Quantity.param(name))
             if key in self.overrides:
@@ -321,21 +325,30 @@ class World:
                 self._initial[name] = _mpf(self.graph.values[self.graph.symbols[Quantity.param(name)]])
         return self._initial[name]
 
-    def new(self, name: str) -> mpmath.mpf:
-        if name not in self._new:
-            key = ClaimKey("new", 0, Quantity.param(name))
-            self._new[name] = self._settle(key, lambda: self._update(name))
-        return self._new[name]
+    def new(self, name: str, step: int = 0) -> mpmath.mpf:
+        """The parameter after update ``step`` + 1 (``new(p)`` of a claim at that step)."""
+        if (name, step) not in self._new:
+            key = ClaimKey("new", step, Quantity.param(name))
+            self._new[(name, step)] = self._settle(key, lambda: self._update(name, step))
+        return self._new[(name, step)]
 
-    def _update(self, name: str) -> mpmath.mpf:
-        old = self.parameter(name, 0)
+    def _update(self, name: str, step: int) -> mpmath.mpf:
+        old = self.parameter(name, step)
         if name in self.graph.frozen or (self.rules.biases_fixed and name in self._biases):
             return old
         rate = self.rules.learning_rate
         if rate is None:
             rate = to_mpf(self.graph.learning_rate)
+        return old + self.rules.update_sign * rate * self._velocity(name, step)
+
+    def _velocity(self, name: str, step: int) -> mpmath.mpf:
+        """The step's update direction: ∂E/∂p, plus μ times the last one under momentum."""
         of = LOSS if self.rules.update_from_sample is None else Quantity.loss(self.rules.update_from_sample)
-        return old + self.rules.update_sign * rate * self.derivative(of, Quantity.param(name), 0)
+        gradient = self.derivative(of, Quantity.param(name), step)
+        momentum = self.graph.training.momentum
+        if not momentum or step == 0:
+            return gradient
+        return _mpf(momentum) * self._velocity(name, step - 1) + gradient
 
     def _read_through(self, pairs, step: int) -> dict[sp.Symbol, Callable[[], mpmath.mpf]]:
         """For each (p, q): p's symbol read as q's value."""
@@ -391,7 +404,8 @@ class World:
             if base is not None and quantity not in touched:
                 value = base[0][quantity]
             elif quantity.kind == "param":
-                value = self.parameter(quantity.name, step)
+                stale = step >= 1 and self.rules.stale_parameters == step
+                value = self.parameter(quantity.name, step - 1 if stale else step)
             elif quantity in definitions:
                 key = _key(step, quantity)
                 value = self._settle(key, lambda q=quantity, key=key: self._evaluate(definitions[q], key, read, slip))
@@ -491,9 +505,9 @@ class World:
 
     def _backward_values(self, step: int) -> Mapping:
         by_symbol = self.forward(step)[1]
-        if self.rules.backward_updated and step == 0:
+        if self.rules.backward_updated:
             symbols = self.graph.symbols
-            return _Values(by_symbol, {symbols[Quantity.param(p)]: (lambda p=p: self.new(p))
+            return _Values(by_symbol, {symbols[Quantity.param(p)]: (lambda p=p: self.new(p, step))
                                        for p in self.graph.parameters()})
         if self.rules.backward_values:
             return _Values(by_symbol, self._read_through(self.rules.backward_values, step))
