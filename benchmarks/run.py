@@ -299,7 +299,7 @@ def audit_document(widths, seed: int, errors: int) -> tuple[str, int]:
         decimals = len(written.split(".")[1]) if "." in written else 0
         moved = round(float(written) * 10**decimals) + rng.choice([-1, 1]) * rng.randint(2, 9)
         claims[index]["value"] = f"{moved / 10**decimals:.{decimals}f}"
-    lines = [toml_text(document), "[training]", 'learning_rate = "0.1"']
+    lines = [toml_text(document)]  # with its [training] table
     for claim in claims:
         lines += ["[[claims]]", f"quantity = {json.dumps(claim['quantity'])}", f"value = {json.dumps(claim['value'])}",
                   f"step = {claim['step']}"]

@@ -304,7 +304,7 @@ def _train(args) -> int:
     import time
 
     from .errors import InputError
-    from .graph import build_graph
+    from .graph import training_graph
     from .loader import load_model
     from .network import Network
     from .report import loss_svg, training_json, training_text
@@ -313,7 +313,7 @@ def _train(args) -> int:
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
     model = load_model(args.file)
-    graph = build_graph(model) if isinstance(model, Network) else model
+    graph = training_graph(model) if isinstance(model, Network) else model
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
     progress = _Progress(time.monotonic(), 2 * (steps + 1), "steps", "computed (two runs, to certify the digits)")

@@ -323,8 +323,7 @@ def build_graph(network: Network) -> SymbolicGraph:
     if many:
         total = reduced(network.training.reduction, [symbols[Quantity.loss(sample)] for sample in indices])
     add(Quantity.loss(), "E", "loss", total)
-    template = build_graph(dataclasses.replace(network, samples=(), data=None,
-                                               loss=dataclasses.replace(network.loss, targets=None))) if many else None
+    template = one_sample_template(network) if many else None
 
     return SymbolicGraph(
         symbols=symbols,
@@ -346,6 +345,21 @@ def build_graph(network: Network) -> SymbolicGraph:
         training=network.training,
         one_sample=template,
     )
+
+
+def one_sample_template(network: Network) -> "SymbolicGraph":
+    """The graph of one sample of a network with several, without their numbers: what training runs on each."""
+    return build_graph(dataclasses.replace(network, samples=(), data=None,
+                                           loss=dataclasses.replace(network.loss, targets=None)))
+
+
+def training_graph(network: Network) -> "SymbolicGraph":
+    """The one-sample graph with every sample's numbers (``samples``): all that training needs, without the
+    per-sample copies of every node that derive and check read."""
+    if len(network.samples) <= 1:
+        return build_graph(network)
+    template = one_sample_template(network)
+    return dataclasses.replace(template, samples=_dense_samples(template, network))
 
 
 def reduced(reduction: str, losses: list[sp.Symbol]) -> sp.Expr:

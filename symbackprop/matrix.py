@@ -6,9 +6,9 @@ dW[l] = (1/m)·dZ[l]·A[l−1]ᵀ, db[l] = (1/m)·Σ dZ[l] over the samples (no 
 row convention (samples as rows, W[l] with a row per source) every product is transposed.
 
 Nothing here differentiates: g′ is the graph's own local derivative of the layer's first unit, written
-in Z and A; the output δ is the engine's tidied one; the numbers are each sample's node values and
-each sample's δ, ∂E⁽ⁱ⁾/∂net, from the engine, put into matrices. dW and db are then the products above,
-and a test compares every entry with the per-weight scalar gradient.
+in Z and A; whether dZ[L] collapses is the engine's tidied output δ; the numbers are each sample's node
+values and δs, ∂E⁽ⁱ⁾/∂net, and each weight's reduced gradient, from the engine, laid out as matrices
+(dW is the product above entry by entry: a test multiplies dZ and A out and compares).
 
 >>> from symbackprop.loader import load_network
 >>> from symbackprop.chain import Engine
@@ -92,7 +92,7 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
     values = engine.point.numeric(digits + 15) if numbers else {}
     gradients = engine.gradient_values(digits + 15) if numbers else {}
 
-    def grid(quantity_of):  # rows: units; columns: samples
+    def grid(units, quantity_of):  # rows: units; columns: samples
         return [[_number(values[graph.symbols[quantity_of(u, s)]]) for s in samples] for u in units]
 
     layers = []
@@ -117,8 +117,8 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
                 loss_derivative = term.xreplace({graph.symbols[out]: A, graph.target(first, samples[0]): Y})
             fields = {}
             if numbers:
-                fields["Z"] = grid(lambda u, s: Quantity.net(u, s))
-                fields["A"] = grid(lambda u, s: Quantity.out(u, s))
+                fields["Z"] = grid(units, Quantity.net)
+                fields["A"] = grid(units, Quantity.out)
                 fields["dZ"] = [[_number(engine.point.evalf(engine.derivative(
                     Quantity.loss(s), Quantity.net(u, s)).compact, digits + 15)) for s in samples] for u in units]
                 if not output:

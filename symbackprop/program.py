@@ -252,7 +252,10 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
                 for a in args:
                     product *= a
                 return product
-            return mpmath.fprod(number(a) for a in args)
+            product = mpmath.mp.one  # fprod's own loop, without its generator: this is the hot spot of training
+            for a in args:
+                product = product * (mpmath.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a)
+            return product
         if node.is_Pow:
             base, power = args
             if exact and power.denominator == 1 and (base != 0 or power >= 0):
