@@ -1,6 +1,6 @@
 """Every performance target of the project, measured in one run; writes docs/performance.md.
 
-    pip install '.[numpy]' && python benchmarks/run.py            # about two minutes
+    pip install '.[bench]' && python benchmarks/run.py             # about seven minutes
     python benchmarks/run.py --quick                               # smaller sizes, for a smoke test
 
 Each section prints its table and says whether its target is met. Timings are wall-clock on this
@@ -401,6 +401,8 @@ def training(quick: bool, scratch: Path):
     met &= ok
     rows.append((f"`train`, {'-'.join(map(str, shape))}, 32 samples, one step, every parameter at 30 certified digits",
                  f"{wall:.1f} s, peak {peak:.0f} MiB", "≤ 60 s", "met" if ok else "NOT met"))
+    rows.append(_against_pytorch(quick))
+    met &= rows[-1][3] == "met"
     text = xor.read_text()
     for what, old, new in (("steps = 10^9", "steps = 1000", "steps = 1000000000"),
                            ("batch_size = 0", "steps = 1000", 'steps = 1\nmethod = "minibatch"\nbatch_size = 0'),
@@ -417,6 +419,53 @@ def training(quick: bool, scratch: Path):
     note = ("Each run is computed twice (at 45 and 65 digits for 30 printed) and printed only where every digit "
             "agrees; the times include both runs and the straight-line program's construction.")
     return "10. Training: several samples, several steps", met, table, note
+
+
+def _against_pytorch(quick: bool) -> tuple[str, str, str, str]:
+    """One batch of 32 samples through 784-16-16-10 in float64, loss and every gradient: the generated code
+    against PyTorch doing the same, in this run (PyTorch is the benchmark extra only)."""
+    import numpy as np
+
+    shape = [32, 16, 10] if quick else [784, 16, 16, 10]
+    what = f"float64 generated code, {'-'.join(map(str, shape))}, a batch of 32, loss and every gradient, over PyTorch"
+    try:
+        import torch
+    except ImportError:
+        return what, "not measured: PyTorch is missing (pip install '.[bench]')", "≤ 1.5×", "NOT met"
+    network = network_from_mapping(mlp(shape))
+    graph = Engine(network).graph
+    compiled = layer_function(graph)
+    values = {p.name: float(p.value) for p in network.parameters()}
+    vector = compiled.vector(values)
+    rng = np.random.default_rng(11)
+    inputs = rng.uniform(0, 1, (32, shape[0]))
+    targets = np.eye(shape[-1])[rng.integers(0, shape[-1], 32)]
+    compiled.loss_and_gradients(inputs, targets, vector)  # the first call lambdifies the output deltas
+    ours, (_, gradient) = best(lambda: compiled.loss_and_gradients(inputs, targets, vector), 30)
+    torch.set_default_dtype(torch.float64)
+    layers = [(torch.tensor([[values[n] for n in row] for row in layer.weight_names], requires_grad=True),
+               torch.tensor([values[n] for n in layer.bias.names], requires_grad=True)) for layer in network.layers]
+    x, t = torch.tensor(inputs), torch.tensor(targets)
+
+    def step():
+        for weight, bias in layers:
+            weight.grad = bias.grad = None
+        a = x
+        for index, (weight, bias) in enumerate(layers):
+            z = a @ weight.T + bias
+            a = torch.sigmoid(z) if index < len(layers) - 1 else z
+        loss = -(t * torch.log_softmax(a, dim=1)).sum(dim=1).mean()
+        loss.backward()
+        return loss
+
+    step()
+    theirs, _ = best(step, 30)
+    named = compiled.named(gradient)
+    worst = max(abs(named[n] - float(weight.grad[j, i])) for layer, (weight, _) in zip(network.layers, layers)
+                for j, row in enumerate(layer.weight_names) for i, n in enumerate(row))
+    ratio = ours / theirs
+    return (what, f"{ours * 1000:.2f} ms against {theirs * 1000:.2f} ms: {ratio:.2f}× (gradients agree to {worst:.1e})",
+            "≤ 1.5×", "met" if ratio <= 1.5 and worst < 1e-12 else "NOT met")
 
 
 def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
