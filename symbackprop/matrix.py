@@ -52,6 +52,7 @@ class MatrixLayer:
     dA: Optional[list] = None  # dA[l] = ∂E/∂A[l], for a hidden layer (what the next layer sends back)
     dW: Optional[list] = None  # laid out exactly like the layer's weights in the file
     db: Optional[list] = None  # one entry per unit, or one for a shared bias
+    J: Optional[list] = None  # a softmax layer's Jacobian ∂A_k/∂Z_j per sample, where dZ does not collapse
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
                 fields["A"] = grid(units, Quantity.out)
                 fields["dZ"] = [[_number(engine.point.evalf(engine.derivative(
                     Quantity.loss(s), Quantity.net(u, s)).compact, digits + 15)) for s in samples] for u in units]
+                if is_softmax and not collapsed:  # each entry the graph's own edge net_j → out_k
+                    fields["J"] = [[[_number(engine.point.evalf(dict(graph.consumers[Quantity.net(j, s)])[
+                        Quantity.out(k, s)], digits + 15)) for j in units] for k in units] for s in samples]
                 if not output:
                     fields["dA"] = [[_number(engine.point.evalf(engine.derivative(
                         Quantity.loss(s), Quantity.out(u, s)).compact, digits + 15)) for s in samples] for u in units]

@@ -353,7 +353,8 @@ def matrix_equations(form, layer) -> dict[str, str]:
 
 
 def matrix_json(form, digits: int) -> str:
-    """``{"layers": [{"name", "dW", "db", "equations": {"dZ", "dW", "db", "dA"}}]}``, decimals as strings."""
+    """Exactly ``{"layers": [{"name", "dW", "db", "equations": {"dZ", "dW", "db", "dA"}}]}``, decimals as strings
+    (the convention and the number of samples are in the equations)."""
     layers = []
     for layer in form.layers:
         record = {"name": layer.name, "equations": matrix_equations(form, layer)}
@@ -361,8 +362,7 @@ def matrix_json(form, digits: int) -> str:
             record["dW"] = [[format_decimal(v, digits) for v in row] for row in layer.dW]
             record["db"] = [format_decimal(v, digits) for v in layer.db]
         layers.append(record)
-    return json.dumps({"convention": form.convention, "samples": form.samples, "layers": layers}, indent=1,
-                      ensure_ascii=False)
+    return json.dumps({"layers": layers}, indent=1, ensure_ascii=False)
 
 
 def _bmatrix(rows, digits: int) -> str:
@@ -384,6 +384,10 @@ def _matrix_steps(form):
         l = layer.index
         equations = matrix_equations(form, layer)
         numbers = layer.dZ is not None
+        if layer.J is not None:  # the softmax Jacobian as a matrix, sample by sample (the first three)
+            for i, jacobian in enumerate(layer.J[:3]):
+                suffix = "(%d)" % i if form.samples > 1 else ""
+                steps.append(("J[%d]%s" % (l, suffix), r"J^{[%d]%s}" % (l, suffix), jacobian))
         steps.append(("dZ[%d]" % l, equations["dZ"], numbers and _per_sample(form, layer.dZ)))
         steps.append(("dW[%d]" % l, equations["dW"], layer.dW))
         if equations["db"]:
@@ -429,6 +433,7 @@ def _plain(latex_text: str) -> str:
     text = re.sub(r"\^\{\[(\d+)\]\}", r"[\1]", text)
     text = re.sub(r"\\sum_\{i=1\}\^\{(\d+)\} ", r"Σ_(i=1..\1) ", text)
     text = re.sub(r"g\[(\d+)\]", r"g[\1]", text)
+    text = text.replace(r", \quad", ";")
     for old, new in ((r"^{\top}", "^T"), (r"\odot", "⊙"), (r"\left(", "("), (r"\right)", ")"),
                      (r"\sum_{j} ", "Σ_j "), (r"\quad", ";"), (r"\text{ for each sample}", " for each sample"),
                      (r"\delta_{kj}", "δ_kj"), (r"\frac{\partial A_k}{\partial Z_j}", "∂A_k/∂Z_j"),

@@ -94,6 +94,18 @@ def test_a_softmax_that_does_not_collapse_keeps_its_jacobian(tmp_path, capsys):
     assert main(["derive", str(path), "--form", "matrix", "--format", "json"]) == 0
     dz = json.loads(capsys.readouterr().out)["layers"][-1]["equations"]["dZ"]
     assert dz.startswith(r"dZ^{[2]} = J^{[2]\top}") and r"A_k \left(\delta_{kj} - A_j\right)" in dz
+    form = matrix_form(Engine(load_model(path)), digits=30)
+    output = form.layers[-1]
+    a = [row[0] for row in output.A]  # one sample: J = diag(a) − a·aᵀ, written out here
+    with mpmath.workdps(40):
+        for k in range(len(a)):
+            for j in range(len(a)):
+                assert _close(output.J[0][k][j], (a[k] if k == j else 0) - a[k] * a[j], 28)
+        upstream = [a[k] - mpmath.mpf(t) for k, t in enumerate(["0", "1", "0"])]  # ½SSE: ∂E/∂A = A − Y
+        for j in range(len(a)):
+            assert _close(output.dZ[j][0], sum(output.J[0][k][j] * upstream[k] for k in range(len(a))), 28)
+    assert main(["derive", str(path), "--form", "matrix", "--digits", "5"]) == 0
+    assert "J[2]\n  [" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name, problem", [("graphs/residual.toml", "has no layers"),

@@ -155,12 +155,17 @@ def sample_variants(graph, claim: Claim) -> list[Variant]:
     count = len(graph.samples)
     if not count:
         return []
-    found = [Variant(("sum_vs_mean_samples",), "the samples' losses summed where E is their mean"
-                     if graph.training.reduction == "mean" else "the samples' losses averaged where E is their sum",
-                     Rules(samples_flipped=True))]
+    words = ("the samples' losses summed where E is their mean" if graph.training.reduction == "mean"
+             else "the samples' losses averaged where E is their sum")
+    found = [Variant(("sum_vs_mean_samples",), words, Rules(samples_flipped=-1))]
+    if claim.key.step >= 1:
+        found.append(Variant(("sum_vs_mean_samples",), f"{words}, at step {claim.key.step}",
+                             Rules(samples_flipped=claim.key.step)))
     if graph.learning_rate is not None and claim.key.kind == "new":
-        found += [Variant(("one_sample_gradient",), f"the batch update made with sample {s}'s gradient alone",
-                          Rules(update_from_sample=s)) for s in range(min(count, MAX_SAMPLE_UPDATES))]
+        steps = (-1, claim.key.step) if claim.key.step else (-1,)
+        found += [Variant(("one_sample_gradient",), f"the batch update made with sample {s}'s gradient alone"
+                          + ("" if when < 0 else f", at step {when}"), Rules(update_from_sample=(s, when)))
+                  for when in steps for s in range(min(count, MAX_SAMPLE_UPDATES))]
     return found
 
 

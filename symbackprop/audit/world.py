@@ -19,6 +19,7 @@ Every value read from ``overrides`` is recorded in ``used``.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -60,9 +61,10 @@ class Rules:
     logits_for_outputs: bool = False  # the output δ from the logits: net − t where out − t belongs
     activation_derivative_twice: bool = False  # the output δ multiplied by g′ although it already holds it
     term_slip: Optional[tuple[ClaimKey, int, mpmath.mpf]] = None  # (sum, term index, factor): one term off
-    samples_flipped: bool = False  # E summed over the samples where it is their mean, or the reverse
+    samples_flipped: Optional[int] = None  # E summed over the samples where it is their mean, or the reverse: at
+    #                                        every step (-1) or at this one step
     stale_parameters: Optional[int] = None  # this step computed with the parameters of the step before
-    update_from_sample: Optional[int] = None  # a batch update from one sample's gradient ∂E[s]/∂p
+    update_from_sample: Optional[tuple[int, int]] = None  # (s, step; -1: every step): an update from ∂E[s]/∂p alone
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
                 definition = loss_kind(rules.loss_kind).term(graph.symbols[Quantity.out(term.name, term.sample)],
                                                              graph.target(term.name, term.sample), len(graph.outputs))
             changed[term] = definition * scale
-    if rules.samples_flipped and graph.samples:
+    if rules.samples_flipped is not None and graph.samples:
         losses = [graph.symbols[Quantity.loss(s)] for s in range(len(graph.samples))]
         changed[LOSS] = reduced("sum" if graph.training.reduction == "mean" else "mean", losses)
     if rules.loss_scale and terms:
@@ -258,6 +260,7 @@ class World:
         self._derivatives: dict[ClaimKey, mpmath.mpf] = {}
         self._new: dict[tuple[str, int], mpmath.mpf] = {}  # (parameter, step) -> after update step + 1
         self._initial: dict[str, mpmath.mpf] = {}
+        self._elsewhere: Optional[Computation] = None  # the graph at the steps a one-step mistake leaves alone
         self._loss_reached: dict[Quantity, frozenset] = {}
         self._override_ofs = {(k.step, k.of) for k in self.overrides if k.kind == "derivative"}
         self._loss_terms = [q for q in self.graph.order if q.kind == "loss_term"]
@@ -343,7 +346,8 @@ class World:
 
     def _velocity(self, name: str, step: int) -> mpmath.mpf:
         """The step's update direction: ∂E/∂p, plus μ times the last one under momentum."""
-        of = LOSS if self.rules.update_from_sample is None else Quantity.loss(self.rules.update_from_sample)
+        one = self.rules.update_from_sample
+        of = LOSS if one is None or one[1] not in (-1, step) else Quantity.loss(one[0])
         gradient = self.derivative(of, Quantity.param(name), step)
         momentum = self.graph.training.momentum
         if not momentum or step == 0:
@@ -392,10 +396,19 @@ class World:
         self.used |= used
         return found
 
+    def _at(self, step: int) -> Computation:
+        """The graph as this world computes it at ``step``: a mistake of one step leaves the others alone."""
+        flipped = self.rules.samples_flipped
+        if flipped is None or flipped < 0 or step == flipped:
+            return self.changed
+        if self._elsewhere is None:
+            self._elsewhere = computation(self.graph, dataclasses.replace(self.rules, samples_flipped=None))
+        return self._elsewhere
+
     def _forward_pass(self, step: int, swaps, slip, base=None, touched=frozenset()) -> tuple[dict, dict]:
         """The forward pass with parameters read as ``swaps`` says and one term ``slip``ped; with ``base``,
         only the ``touched`` nodes are computed and the rest read from it."""
-        graph, definitions = self.graph, self.changed.definitions
+        graph, definitions = self.graph, self._at(step).definitions
         values: dict[Quantity, mpmath.mpf] = {}
         by_symbol = {symbol: _mpf(value) for symbol, value in graph.values.items()}
         read = _Values(by_symbol, self._read_through(swaps, step))
@@ -458,9 +471,9 @@ class World:
             self._loss_reached[quantity] = frozenset(found)
         return self._loss_reached[quantity]
 
-    def _edges(self, vertex: Quantity) -> list[Edge]:
-        """The edges out of ``vertex`` that this world's chain rule follows."""
-        edges = list(self.changed.consumers[vertex])
+    def _edges(self, vertex: Quantity, step: int = 0) -> list[Edge]:
+        """The edges out of ``vertex`` that this world's chain rule follows at ``step``."""
+        edges = list(self._at(step).consumers[vertex])
         rules, definitions = self.rules, self.graph.definitions
         if rules.softmax_diagonal_only:
             symbol = self.graph.symbols[vertex]
@@ -489,7 +502,7 @@ class World:
             return self._sum(key, [self.derivative(LOSS, t, step) * self.derivative(t, wrt, step)
                                    for t in self._loss_terms])
         terms = [self.derivative(of, consumer, step) * self._local(consumer, wrt, step, local)
-                 for consumer, local in self._edges(wrt) if consumer == of or of in self.reach.get(consumer, ())]
+                 for consumer, local in self._edges(wrt, step) if consumer == of or of in self.reach.get(consumer, ())]
         total = self._sum(key, terms)
         if output_delta and self.rules.activation_derivative_twice:
             out = Quantity.out(wrt.name, wrt.sample)
