@@ -669,8 +669,11 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
     whole_number(steps, 1, MAX_EXPLAINED_STEPS, "steps")
     if graph.learning_rate is None:
         raise InputError("steps need training.learning_rate", place="training.learning_rate")
-    if graph.training.method != "batch":
-        raise InputError("explain --steps writes one update per step: method = \"batch\"", place="training.method")
+    if graph.training.momentum:
+        raise InputError("explain --steps writes plain gradient-descent updates; this file trains with momentum "
+                         "(symbackprop train gives its steps)", place="training.momentum")
+    if graph.training.method != "batch" and graph.samples:
+        return _explain_passes(graph, steps, places, title)
     runs = train(graph, steps=steps - 1, digits=places + 40)
     blocks: list = []
     heading = ""
@@ -690,6 +693,42 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
         blocks += [dataclasses.replace(block, level=block.level + 1) if isinstance(block, Heading) else block
                    for block in parts]
     return Document(heading if steps == 1 else f"{heading}: {steps} steps", tuple(blocks))
+
+
+def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
+    """Stochastic or minibatch training: each step is a pass, each update of it the worked example of its
+    batch of samples (their mean or summed loss) from the parameters the update before left."""
+    import dataclasses
+
+    from .training import batches
+
+    network = graph.network
+    if network is None:
+        raise InputError("explain --steps of a graph of formulas follows method = \"batch\"", place="training.method")
+    parameters = {p.name: p.value for p in network.parameters()}
+    blocks: list = []
+    heading = title or graph.title
+    for step in range(steps):
+        blocks.append(Heading(f"Step {step + 1}", 2))
+        for number, group in enumerate(batches(len(network.samples), graph.training), start=1):
+            rows = [network.samples[i] for i in group]
+            if len(rows) == 1:
+                (inputs, targets), rows = rows[0], ()
+                part = dataclasses.replace(network, samples=(), data=inputs,
+                                           loss=dataclasses.replace(network.loss, targets=targets))
+            else:
+                part = dataclasses.replace(network, samples=tuple(rows))
+            engine = Engine(part.with_parameter_values(parameters))
+            document = explain(engine, places, title=title)
+            heading = heading or document.title
+            names = ", ".join(str(i) for i in group)
+            blocks.append(Heading(f"Update {number}: sample{'s' if len(group) > 1 else ''} {names}", 3))
+            blocks += [dataclasses.replace(block, level=block.level + 2) if isinstance(block, Heading) else block
+                       for block in document.blocks]
+            updated = updated_parameters(engine, digits=places + 40)
+            parameters = {name: Fraction(str(sp.Float(value, places + 40))) if not value.is_Rational
+                          else Fraction(int(value.p), int(value.q)) for name, value in updated.items()}
+    return Document(f"{heading}: {steps} steps" if heading else f"{steps} steps", tuple(blocks))
 
 
 def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:

@@ -286,3 +286,78 @@ def test_explain_writes_each_step_in_turn_from_where_the_last_one_left():
     assert totals == [number_latex(sp.Float(loss, 30), 6) for loss in losses]
     assert totals[1] == "0.291028"
     assert [line for line in text.splitlines() if line.startswith("## ")] == ["## Step 1", "## Step 2", "## Step 3"]
+
+
+def _xor_minibatch_reference(passes: int):
+    """XOR in minibatches of two (samples 0–1, then 2–3), each update from its batch's mean gradient,
+    forward and backward written out here at 60 digits: (loss over all four, parameters) after each pass."""
+    with mpmath.workdps(60):
+        m = mpmath.mpf
+        w = {"w_x1_h1": m("0.5"), "w_x1_h2": m("-0.4"), "w_x2_h1": m("0.3"), "w_x2_h2": m("0.6"),
+             "b_h1": m("0.1"), "b_h2": m("-0.2"), "w_h1_y": m("0.7"), "w_h2_y": m("-0.5"), "b_output": m("0.05")}
+        rows = [((0, 0), 0), ((0, 1), 1), ((1, 0), 1), ((1, 1), 0)]
+        sigmoid = lambda z: 1 / (1 + mpmath.exp(-z))
+
+        def sample(w, x1, x2, t):
+            h1 = sigmoid(w["w_x1_h1"] * x1 + w["w_x2_h1"] * x2 + w["b_h1"])
+            h2 = sigmoid(w["w_x1_h2"] * x1 + w["w_x2_h2"] * x2 + w["b_h2"])
+            y = sigmoid(w["w_h1_y"] * h1 + w["w_h2_y"] * h2 + w["b_output"])
+            d_y = (y - t) * y * (1 - y)
+            d_h1, d_h2 = d_y * w["w_h1_y"] * h1 * (1 - h1), d_y * w["w_h2_y"] * h2 * (1 - h2)
+            return (y - t) ** 2 / 2, {"w_h1_y": d_y * h1, "w_h2_y": d_y * h2, "b_output": d_y, "w_x1_h1": d_h1 * x1,
+                                      "w_x2_h1": d_h1 * x2, "b_h1": d_h1, "w_x1_h2": d_h2 * x1, "w_x2_h2": d_h2 * x2,
+                                      "b_h2": d_h2}
+
+        found = []
+        for _ in range(passes + 1):
+            found.append((sum(sample(w, x1, x2, t)[0] for (x1, x2), t in rows) / 4, dict(w)))
+            for batch in (rows[:2], rows[2:]):
+                grads = [sample(w, x1, x2, t)[1] for (x1, x2), t in batch]
+                w = {name: value - 5 * (grads[0][name] + grads[1][name]) / 2 for name, value in w.items()}
+        return found
+
+
+def test_claims_of_a_minibatch_tutorial_are_judged_pass_by_pass(tmp_path):
+    """A step of minibatch training is a pass of two updates: claims at step k are after k passes, new(p)
+    at step k after pass k + 1; a step computed with the parameters of the pass before is named."""
+    from symbackprop.audit import audit, load_claims
+
+    reference = _xor_minibatch_reference(3)
+    text = (EXAMPLES / "xor.toml").read_text().replace("steps = 1000", 'steps = 3\nmethod = "minibatch"\nbatch_size = 2')
+    claims = f"""
+[[claims]]
+quantity = "E"
+step = 2
+value = "{mpmath.nstr(reference[2][0], 6)}"
+[[claims]]
+quantity = "new(w_x1_h1)"
+step = 1
+value = "{mpmath.nstr(reference[2][1]['w_x1_h1'], 6)}"
+[[claims]]
+quantity = "E"
+step = 3
+value = "{mpmath.nstr(reference[2][0], 6)}"     # the parameters of pass 2 used again
+"""
+    path = tmp_path / "xor_minibatch.toml"
+    path.write_text(text + claims)
+    report = audit(*load_claims(path))
+    assert [v.verdict for v in report.verdicts] == ["ok", "ok", "error"], report.verdicts
+    assert "stale_parameters" in {d.mistake for d in report.verdicts[2].diagnoses}
+
+
+def test_explain_writes_a_minibatch_step_as_one_worked_update_per_batch(tmp_path):
+    """Each pass of minibatch training is two worked updates, each from its batch's mean loss; the
+    parameters each leaves are those of the hand-written run."""
+    from symbackprop.document import to_markdown
+    from symbackprop.explain import explain_steps, number_latex
+
+    path = tmp_path / "xor_minibatch.toml"
+    path.write_text((EXAMPLES / "xor.toml").read_text().replace(
+        "steps = 1000", 'steps = 2\nmethod = "minibatch"\nbatch_size = 2'))
+    text = to_markdown(explain_steps(build_graph(load_model(path)), 2, places=6))
+    assert [line for line in text.splitlines() if line.startswith("### Update")] == [
+        "### Update 1: samples 0, 1", "### Update 2: samples 2, 3"] * 2
+    updated = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("{w^{(2)}_{11}}^{+}")]
+    reference = _xor_minibatch_reference(2)
+    assert updated[1] == number_latex(sp.Float(reference[1][1]["w_h1_y"], 40), 6)
+    assert updated[3] == number_latex(sp.Float(reference[2][1]["w_h1_y"], 40), 6)

@@ -113,9 +113,6 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
             raise InputError(f"step must be a whole number from 0 (the initial parameters) to {last} (after "
                              f"{'one update' if last == 1 else f'{last} updates'}: [training] steps = {last})",
                              place=f"{place}.step")
-        if step > 1 and graph.training.method != "batch":
-            raise InputError("claims after the first step follow method = \"batch\" (one update per step)",
-                             place=f"{place}.step")
         try:
             key = parse_claim_quantity(table["quantity"], step)
         except ValueError as error:

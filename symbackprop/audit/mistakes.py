@@ -161,7 +161,7 @@ def sample_variants(graph, claim: Claim) -> list[Variant]:
     if claim.key.step >= 1:
         found.append(Variant(("sum_vs_mean_samples",), f"{words}, at step {claim.key.step}",
                              Rules(samples_flipped=claim.key.step)))
-    if graph.learning_rate is not None and claim.key.kind == "new":
+    if graph.learning_rate is not None and claim.key.kind == "new" and graph.training.method == "batch":
         steps = (-1, claim.key.step) if claim.key.step else (-1,)
         found += [Variant(("one_sample_gradient",), f"the batch update made with sample {s}'s gradient alone"
                           + ("" if when < 0 else f", at step {when}"), Rules(update_from_sample=(s, when)))

@@ -423,8 +423,8 @@ class Auditor:
             if gives([variant.transform(v) for v in base if mpmath.isfinite(v)]):
                 note(variant.mistakes, variant.explanation)
                 reproduced = True
-        if claim.key.kind == "new":
-            reproduced |= self._learning_rate(claim, claimed, overrides, half, note)
+        if claim.key.kind == "new" and (self.graph.training.method == "batch" or not self.graph.samples):
+            reproduced |= self._learning_rate(claim, claimed, overrides, half, note)  # one update per step
         for reference in (recomputed, exact):
             typo = digit_typo(claim.written.replace("\u2212", "-"), _digits(reference, claim.unit))
             if typo:

@@ -34,6 +34,7 @@ from ..exact import to_mpf
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..losses import loss_kind
 from ..program import evaluate_expression
+from ..training import batches
 from ..quantity import Quantity
 from .claims import ClaimKey
 
@@ -263,6 +264,12 @@ class World:
         self._elsewhere: Optional[Computation] = None  # the graph at the steps a one-step mistake leaves alone
         self._loss_reached: dict[Quantity, frozenset] = {}
         self._override_ofs = {(k.step, k.of) for k in self.overrides if k.kind == "derivative"}
+        # Inside this world a step is one update. With stochastic or minibatch training a claim's step is a
+        # pass over the samples: several updates, one per batch (a batch's mean or summed gradient).
+        training = self.graph.training
+        self._groups = batches(len(self.graph.samples), training) if self.graph.samples and training.method != "batch" \
+            else None
+        self._per_pass = len(self._groups) if self._groups else 1
         self._loss_terms = [q for q in self.graph.order if q.kind == "loss_term"]
         network = self.graph.network
         self._biases = {p.name for p in network.parameters() if p.kind == "bias"} if network is not None else set()
@@ -306,13 +313,22 @@ class World:
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
         with mpmath.workdps(WORKING_DIGITS):
+            update = key.step * self._per_pass
             if key.kind == "new":
-                return self.new(key.of.name, key.step)
+                return self.new(key.of.name, update + self._per_pass - 1)
             if key.kind == "value" and key.of.kind == "param" and key.step >= 1:
-                return self.parameter(key.of.name, key.step)
+                return self.parameter(key.of.name, update)
             if key.kind == "derivative":
-                return self.derivative(key.of, key.wrt, key.step)
-            return self.forward(key.step)[0][key.of]
+                return self.derivative(key.of, key.wrt, update)
+            return self.forward(update)[0][key.of]
+
+    def _claim(self, update: int) -> int:
+        """The claim step whose numbers are those at ``update`` (a number no claim has, between passes)."""
+        return update // self._per_pass if update % self._per_pass == 0 else -1 - update
+
+    def _claim_new(self, update: int) -> int:
+        """The claim step k of ``new(p)`` that update ``update`` + 1 completes (after pass k + 1)."""
+        return self._claim(update + 1) - 1 if (update + 1) % self._per_pass == 0 else -1 - update
 
     # ---- parameters and the update -------------------------------------------------------
     def parameter(self, name: str, step: int) -> mpmath.mpf:
@@ -331,7 +347,7 @@ class World:
     def new(self, name: str, step: int = 0) -> mpmath.mpf:
         """The parameter after update ``step`` + 1 (``new(p)`` of a claim at that step)."""
         if (name, step) not in self._new:
-            key = ClaimKey("new", step, Quantity.param(name))
+            key = ClaimKey("new", self._claim_new(step), Quantity.param(name))
             self._new[(name, step)] = self._settle(key, lambda: self._update(name, step))
         return self._new[(name, step)]
 
@@ -345,10 +361,16 @@ class World:
         return old + self.rules.update_sign * rate * self._velocity(name, step)
 
     def _velocity(self, name: str, step: int) -> mpmath.mpf:
-        """The step's update direction: ∂E/∂p, plus μ times the last one under momentum."""
+        """The update's direction: ∂E/∂p (of the update's batch of samples), plus μ times the last one
+        under momentum."""
         one = self.rules.update_from_sample
-        of = LOSS if one is None or one[1] not in (-1, step) else Quantity.loss(one[0])
-        gradient = self.derivative(of, Quantity.param(name), step)
+        if self._groups is not None:
+            group = self._groups[step % self._per_pass]
+            total = mpmath.fsum(self.derivative(Quantity.loss(s), Quantity.param(name), step) for s in group)
+            gradient = total / len(group) if self.graph.training.reduction == "mean" else total
+        else:
+            of = LOSS if one is None or one[1] not in (-1, step) else Quantity.loss(one[0])
+            gradient = self.derivative(of, Quantity.param(name), step)
         momentum = self.graph.training.momentum
         if not momentum or step == 0:
             return gradient
@@ -399,7 +421,7 @@ class World:
     def _at(self, step: int) -> Computation:
         """The graph as this world computes it at ``step``: a mistake of one step leaves the others alone."""
         flipped = self.rules.samples_flipped
-        if flipped is None or flipped < 0 or step == flipped:
+        if flipped is None or flipped < 0 or step == flipped * self._per_pass:
             return self.changed
         if self._elsewhere is None:
             self._elsewhere = computation(self.graph, dataclasses.replace(self.rules, samples_flipped=None))
@@ -417,13 +439,14 @@ class World:
             if base is not None and quantity not in touched:
                 value = base[0][quantity]
             elif quantity.kind == "param":
-                stale = step >= 1 and self.rules.stale_parameters == step
-                value = self.parameter(quantity.name, step - 1 if stale else step)
+                stale = step >= 1 and self.rules.stale_parameters is not None and \
+                    step == self.rules.stale_parameters * self._per_pass
+                value = self.parameter(quantity.name, step - self._per_pass if stale else step)
             elif quantity in definitions:
-                key = _key(step, quantity)
+                key = _key(self._claim(step), quantity)
                 value = self._settle(key, lambda q=quantity, key=key: self._evaluate(definitions[q], key, read, slip))
             else:
-                value = self._settle(_key(step, quantity), lambda s=symbol: by_symbol[s])
+                value = self._settle(_key(self._claim(step), quantity), lambda s=symbol: by_symbol[s])
             values[quantity] = by_symbol[symbol] = value
         return values, by_symbol
 
@@ -437,7 +460,7 @@ class World:
 
     # ---- derivatives ---------------------------------------------------------------------
     def derivative(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
-        key = ClaimKey("derivative", step, of, wrt)
+        key = ClaimKey("derivative", self._claim(step), of, wrt)
         if key not in self._derivatives:
             alias = self._alias(key)
             if alias is not None and alias in self.overrides and key not in self.overrides:
@@ -490,14 +513,15 @@ class World:
     def _chain(self, of: Quantity, wrt: Quantity, step: int) -> mpmath.mpf:
         if of == wrt:
             return mpmath.mpf(1)
-        key = ClaimKey("derivative", step, of, wrt)
+        key = ClaimKey("derivative", self._claim(step), of, wrt)
         output_delta = of.kind == "loss" and wrt.kind == "net" and wrt.name in self.graph.outputs
         if output_delta and self.rules.logits_for_outputs:
             delta = self.forward(step)[0][wrt] - to_mpf(self.graph.values[self.graph.target(wrt.name, wrt.sample)])
             if of.sample < 0 <= wrt.sample:  # E over several samples: this sample's share of it
                 delta *= self.derivative(of, Quantity.loss(wrt.sample), step)
             return delta
-        if of == LOSS and wrt.kind != "loss_term" and any((step, t) in self._override_ofs for t in self._loss_terms):
+        if of == LOSS and wrt.kind != "loss_term" and any((self._claim(step), t) in self._override_ofs
+                                                           for t in self._loss_terms):
             # The author summed per-output derivatives (∂E/∂x = Σ ∂E(o)/∂x): follow the same route.
             return self._sum(key, [self.derivative(LOSS, t, step) * self.derivative(t, wrt, step)
                                    for t in self._loss_terms])
@@ -513,7 +537,7 @@ class World:
     def _local(self, consumer: Quantity, vertex: Quantity, step: int, local: sp.Expr) -> mpmath.mpf:
         """A local factor ∂consumer/∂vertex: the author's own number for it when written, else the edge's
         derivative at this world's values (weights read as a backward-pass mistake reads them)."""
-        return self._settle(ClaimKey("derivative", step, consumer, vertex),
+        return self._settle(ClaimKey("derivative", self._claim(step), consumer, vertex),
                             lambda: _number(local, self._backward_values(step)))
 
     def _backward_values(self, step: int) -> Mapping:
