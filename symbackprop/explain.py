@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import mpmath
 import sympy as sp
@@ -37,7 +37,7 @@ from .errors import InputError, whole_number
 from .exact import format_places
 from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
 from .quantity import Quantity
-from .values import Point, point_of, rational, updated_parameters
+from .values import Point, momentum_update, point_of, rational, updated_parameters
 
 #: Most parameters a worked example will write out: past this it is a book, not an example.
 MAX_PARAMETERS = 400
@@ -513,18 +513,22 @@ def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 
 # ---- update ------------------------------------------------------------------------------
-def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
+def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Mapping] = None) -> None:
     network, graph = w.network, w.graph
     w.heading("Update")
     if graph.learning_rate is None:
         w.say("The file gives no training.learning_rate, so no update is shown.")
         return
     rate = w.shown(rational(graph.learning_rate))
-    updated = updated_parameters(w.engine, digits=40 + w.places)
+    if graph.training.momentum:
+        updated = _momentum_update(w, derivations, velocity or {})
+    else:
+        updated = updated_parameters(w.engine, digits=40 + w.places)
     after = point_of(w.graph, updated)
-    w.say("One step of gradient descent, ", Math(r"p^{+} = p - \eta \frac{\partial E}{\partial p}"),
-          ", with the exact gradient (not the rounded one shown):")
-    for derivation in derivations:
+    if not graph.training.momentum:
+        w.say("One step of gradient descent, ", Math(r"p^{+} = p - \eta \frac{\partial E}{\partial p}"),
+              ", with the exact gradient (not the rounded one shown):")
+    for derivation in derivations if not graph.training.momentum else ():
         parameter = derivation.wrt.name
         symbol = w.parameter_symbol(parameter)
         new = w.parameter_value(parameter, after)
@@ -562,6 +566,29 @@ def _update(w: _Writer, derivations: Sequence[Derivation]) -> None:
         w.shown(w.symbol(Quantity.loss()), after),
     )
     _loss_change(w, after)
+
+
+def _momentum_update(w: _Writer, derivations: Sequence[Derivation], velocity: Mapping) -> dict:
+    """Each parameter's velocity and update under classical momentum, numbers substituted; the parameters after."""
+    graph = w.graph
+    mu, rate = rational(graph.training.momentum), w.shown(rational(graph.learning_rate))
+    updated, velocities = momentum_update(w.engine, velocity, 40 + w.places)
+    w.say("One step of gradient descent with momentum, ", Math(r"v^{+} = \mu v + \frac{\partial E}{\partial p}, "
+          r"\; p^{+} = p - \eta v^{+}"), f" (μ = {w.shown(mu)}; v is the last update's, 0 before the first), "
+          "with the exact gradient (not the rounded one shown):")
+    for derivation in derivations:
+        parameter = derivation.wrt.name
+        symbol = w.parameter_symbol(parameter)
+        if parameter in graph.frozen:
+            continue
+        v_before = velocity.get(parameter, sp.Integer(0))
+        w.equation(r"v^{+}_{%s}" % symbol, r"\mu v_{%s} + %s" % (symbol, factor_latex(derivation.of, derivation.wrt, graph)),
+                   r"%s \cdot %s + %s" % (w.shown(mu), _operand(w.shown(v_before)), _operand(w.shown(derivation.compact))),
+                   w.shown(velocities[parameter]))
+        w.equation(f"{{{symbol}}}^{{+}}", r"%s - \eta v^{+}_{%s}" % (symbol, symbol),
+                   r"%s - %s \cdot %s" % (w.parameter_value(parameter), rate, _operand(w.shown(velocities[parameter]))),
+                   w.shown(updated[parameter]))
+    return updated
 
 
 def _graph_loss_after(w: _Writer, after: Point) -> None:
@@ -624,8 +651,9 @@ def require_explainable(engine: Engine) -> None:
             f"(at most {MAX_WRITTEN_PATHS}); derive writes its gradients in δ form", place="network")
 
 
-def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
-    """The whole worked example for ``engine``'s network at its numbers."""
+def explain(engine: Engine, places: int = 4, check=None, title: str = "", velocity: Optional[Mapping] = None) -> Document:
+    """The whole worked example for ``engine``'s network at its numbers (``velocity``: under momentum, each
+    parameter's velocity of the update before)."""
     whole_number(places, 1, 30, "places")
     require_explainable(engine)
     network = engine.network
@@ -644,7 +672,7 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
         _forward(w)
         _loss(w)
     _backward(w, derivations)
-    _update(w, derivations)
+    _update(w, derivations, velocity)
     _verification(w, check)
     if network is None:
         heading = title or engine.graph.title or "Backpropagation, step by step, through a graph of formulas"
@@ -658,6 +686,10 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "") -> Doc
 MAX_EXPLAINED_STEPS = 50
 
 
+def _mp(value: Fraction) -> mpmath.mpf:
+    return mpmath.mpf(value.numerator) / value.denominator
+
+
 def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Document:
     """Each of ``steps`` training steps written out in turn: forward, backward, update, from the parameters
     the steps before reached (computed as ``symbackprop train`` computes them, every digit certified,
@@ -669,19 +701,21 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
     whole_number(steps, 1, MAX_EXPLAINED_STEPS, "steps")
     if graph.learning_rate is None:
         raise InputError("steps need training.learning_rate", place="training.learning_rate")
-    if graph.training.momentum:
-        raise InputError("explain --steps writes plain gradient-descent updates; this file trains with momentum "
-                         "(symbackprop train gives its steps)", place="training.momentum")
     if graph.training.method != "batch" and graph.samples:
         return _explain_passes(graph, steps, places, title)
     runs = train(graph, steps=steps - 1, digits=places + 40)
     blocks: list = []
     heading = ""
-    for run in runs:
+    velocity: dict = {}
+    for before, run in zip([None] + runs, runs):
         values = dict(graph.values)
         for name, value in run.parameters.items():
             values[graph.symbols[Quantity.param(name)]] = Fraction(mpmath.nstr(value, places + 40, min_fixed=-1, max_fixed=1))
-        document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title)
+        if before is not None and graph.training.momentum:  # v of the last update: p⁺ = p − η·v
+            with mpmath.workdps(places + 40):
+                velocity = {name: sp.Float((before.parameters[name] - run.parameters[name]) / _mp(graph.learning_rate),
+                                           places + 40) for name in run.parameters}
+        document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title, velocity=velocity)
         heading = heading or document.title
         parts = list(document.blocks)
         if run.step:
@@ -706,6 +740,7 @@ def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
     if network is None:
         raise InputError("explain --steps of a graph of formulas follows method = \"batch\"", place="training.method")
     parameters = {p.name: p.value for p in network.parameters()}
+    velocity: dict = {}
     blocks: list = []
     heading = title or graph.title
     for step in range(steps):
@@ -719,13 +754,13 @@ def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
             else:
                 part = dataclasses.replace(network, samples=tuple(rows))
             engine = Engine(part.with_parameter_values(parameters))
-            document = explain(engine, places, title=title)
+            document = explain(engine, places, title=title, velocity=velocity)
             heading = heading or document.title
             names = ", ".join(str(i) for i in group)
             blocks.append(Heading(f"Update {number}: sample{'s' if len(group) > 1 else ''} {names}", 3))
             blocks += [dataclasses.replace(block, level=block.level + 2) if isinstance(block, Heading) else block
                        for block in document.blocks]
-            updated = updated_parameters(engine, digits=places + 40)
+            updated, velocity = momentum_update(engine, velocity, places + 40)
             parameters = {name: Fraction(str(sp.Float(value, places + 40))) if not value.is_Rational
                           else Fraction(int(value.p), int(value.q)) for name, value in updated.items()}
     return Document(f"{heading}: {steps} steps" if heading else f"{steps} steps", tuple(blocks))

@@ -199,3 +199,20 @@ def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None,
             gradient = engine.gradient(name)
             updated[name] = old - rate * (gradient.exact if digits is None else gradient.evalf(digits))
     return updated
+
+
+def momentum_update(engine, velocity: Mapping[str, sp.Expr], digits: int) -> tuple[dict[str, sp.Expr], dict[str, sp.Expr]]:
+    """(parameters, velocities) after one update with classical momentum: v⁺ = μ·v + ∂E/∂p, p⁺ = p − η·v⁺
+    (PyTorch's rule; ``velocity`` is v of the update before, 0 where absent), gradients at ``digits`` digits."""
+    graph = engine.graph
+    rate, mu = rational(graph.learning_rate), rational(graph.training.momentum)
+    point = engine.point
+    parameters, velocities = {}, {}
+    for name in graph.parameters():
+        old = point.leaves[graph.symbols[Quantity.param(name)]]
+        if name in graph.frozen:
+            parameters[name], velocities[name] = old, sp.Integer(0)
+            continue
+        velocities[name] = mu * velocity.get(name, sp.Integer(0)) + engine.gradient(name).evalf(digits)
+        parameters[name] = old - rate * velocities[name]
+    return parameters, velocities

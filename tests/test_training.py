@@ -1,6 +1,7 @@
 """Training over several samples and steps, against oracles written here and in numeric.py."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -361,3 +362,19 @@ def test_explain_writes_a_minibatch_step_as_one_worked_update_per_batch(tmp_path
     reference = _xor_minibatch_reference(2)
     assert updated[1] == number_latex(sp.Float(reference[1][1]["w_h1_y"], 40), 6)
     assert updated[3] == number_latex(sp.Float(reference[2][1]["w_h1_y"], 40), 6)
+
+
+def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
+    """Momentum 0.9: each worked update shows v⁺ = μ·v + ∂E/∂p and p⁺ = p − η·v⁺, and the parameters after
+    each step are train's (which the property test above holds against an independent update loop over
+    the finite-difference oracle, momentum included)."""
+    from symbackprop.document import to_markdown
+    from symbackprop.explain import explain_steps, number_latex
+
+    graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
+    graph = dataclasses.replace(graph, training=dataclasses.replace(graph.training, momentum=Fraction(9, 10)))
+    text = to_markdown(explain_steps(graph, 3, places=6))
+    updated = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("{w_{5}}^{+}")]
+    shown = [number_latex(sp.Float(step.parameters["w5"], 40), 6) for step in train(graph, steps=3, digits=40)[1:]]
+    assert updated == shown, (updated, shown)
+    assert r"v^{+}_{w_{5}} = \mu v_{w_{5}} + \frac{\partial E}{\partial w_{5}}" in text
