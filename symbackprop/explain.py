@@ -734,26 +734,31 @@ def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
     batch of samples (their mean or summed loss) from the parameters the update before left."""
     import dataclasses
 
+    from .model import graph_of_samples
     from .training import batches
 
     network = graph.network
-    if network is None:
-        raise InputError("explain --steps of a graph of formulas follows method = \"batch\"", place="training.method")
-    parameters = {p.name: p.value for p in network.parameters()}
+    template = graph.one_sample
+    parameters = {name: template.values[template.symbols[Quantity.param(name)]] for name in template.parameters()}
     velocity: dict = {}
     blocks: list = []
     heading = title or graph.title
     for step in range(steps):
         blocks.append(Heading(f"Step {step + 1}", 2))
-        for number, group in enumerate(batches(len(network.samples), graph.training), start=1):
-            rows = [network.samples[i] for i in group]
-            if len(rows) == 1:
-                (inputs, targets), rows = rows[0], ()
-                part = dataclasses.replace(network, samples=(), data=inputs,
-                                           loss=dataclasses.replace(network.loss, targets=targets))
+        for number, group in enumerate(batches(len(graph.samples), graph.training), start=1):
+            if network is not None:  # a dense network keeps its layers in the worked example
+                rows = [network.samples[i] for i in group]
+                if len(rows) == 1:
+                    (inputs, targets), = rows
+                    part = dataclasses.replace(network, samples=(), data=inputs,
+                                               loss=dataclasses.replace(network.loss, targets=targets))
+                else:
+                    part = dataclasses.replace(network, samples=tuple(rows))
+                engine = Engine(part.with_parameter_values(parameters))
             else:
-                part = dataclasses.replace(network, samples=tuple(rows))
-            engine = Engine(part.with_parameter_values(parameters))
+                values = {**template.values, **{template.symbols[Quantity.param(n)]: v for n, v in parameters.items()}}
+                engine = Engine(graph_of_samples(dataclasses.replace(template, values=values),
+                                                 [graph.samples[i] for i in group]))
             document = explain(engine, places, title=title, velocity=velocity)
             heading = heading or document.title
             names = ", ".join(str(i) for i in group)

@@ -259,6 +259,18 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     )
 
 
+def graph_of_samples(template: SymbolicGraph, samples: Sequence[Mapping[sp.Symbol, Fraction]]) -> SymbolicGraph:
+    """The formula graph of ``template`` (a graph of one sample) over these ``samples`` (each sample's inputs
+    and targets by the template's symbols): what one batch of a minibatch update reads."""
+    leaves = [(q.name, template.symbols[q], template.roles[q]) for q in template.order
+              if template.roles[q] in ("input", "parameter")]
+    leaves += [(name, symbol, "target") for name, symbol in template.targets.items()]
+    nodes = [(q.name, template.symbols[q], template.definitions[q]) for q in template.order
+             if template.roles[q] == "node"]
+    return formula_graph(leaves, nodes, template.definitions[Quantity.loss()], template.values,
+                         template.learning_rate, template.title, tuple(samples), template.training)
+
+
 def template_missing(template: SymbolicGraph) -> str:
     """What numbers a graph over samples lacks: only parameters can be missing (each sample is complete)."""
     missing = [name for name in template.parameters() if template.symbols[Quantity.param(name)] not in template.values]

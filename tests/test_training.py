@@ -378,3 +378,19 @@ def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
     shown = [number_latex(sp.Float(step.parameters["w5"], 40), 6) for step in train(graph, steps=3, digits=40)[1:]]
     assert updated == shown, (updated, shown)
     assert r"v^{+}_{w_{5}} = \mu v_{w_{5}} + \frac{\partial E}{\partial w_{5}}" in text
+
+
+def test_explain_writes_a_formula_graphs_minibatch_steps_with_momentum(tmp_path):
+    """The graph file of minibatches with momentum: each update a worked example of its batch; the
+    parameters each pass leaves are the hand-written loop's (test above)."""
+    from symbackprop.document import to_markdown
+    from symbackprop.explain import explain_steps, number_latex
+
+    path = tmp_path / "graph.toml"
+    path.write_text(GRAPH_MINIBATCH)
+    text = to_markdown(explain_steps(load_model(path), 2, places=6))
+    assert [line for line in text.splitlines() if line.startswith("### Update")] == [
+        "### Update 1: samples 0, 1", "### Update 2: sample 2"] * 2
+    after = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("{w}^{+}")]
+    steps = train(load_model(path), digits=30)
+    assert [after[1], after[3]] == [number_latex(sp.Float(steps[k].parameters["w"], 30), 6) for k in (1, 2)]
