@@ -24,32 +24,37 @@ from .test_engine_properties import SETTINGS, _at_kink
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+XOR_ROWS = [((0, 0), 0), ((0, 1), 1), ((1, 0), 1), ((1, 1), 0)]
+
+
+def _xor_start() -> dict:
+    """examples/xor.toml's parameters, at the working precision."""
+    m = mpmath.mpf
+    return {"w_x1_h1": m("0.5"), "w_x1_h2": m("-0.4"), "w_x2_h1": m("0.3"), "w_x2_h2": m("0.6"),
+            "b_h1": m("0.1"), "b_h2": m("-0.2"), "w_h1_y": m("0.7"), "w_h2_y": m("-0.5"), "b_output": m("0.05")}
+
+
+def _xor_sample(w: dict, x1, x2, t):
+    """One sample of the 2-2-1 sigmoid network by hand: (½(y − t)², gradient of that loss)."""
+    sigmoid = lambda z: 1 / (1 + mpmath.exp(-z))
+    h1 = sigmoid(w["w_x1_h1"] * x1 + w["w_x2_h1"] * x2 + w["b_h1"])
+    h2 = sigmoid(w["w_x1_h2"] * x1 + w["w_x2_h2"] * x2 + w["b_h2"])
+    y = sigmoid(w["w_h1_y"] * h1 + w["w_h2_y"] * h2 + w["b_output"])
+    d_y = (y - t) * y * (1 - y)
+    d_h1, d_h2 = d_y * w["w_h1_y"] * h1 * (1 - h1), d_y * w["w_h2_y"] * h2 * (1 - h2)
+    return (y - t) ** 2 / 2, {"w_h1_y": d_y * h1, "w_h2_y": d_y * h2, "b_output": d_y, "w_x1_h1": d_h1 * x1,
+                              "w_x2_h1": d_h1 * x2, "b_h1": d_h1, "w_x1_h2": d_h2 * x1, "w_x2_h2": d_h2 * x2, "b_h2": d_h2}
+
+
 def _xor_reference(steps: int, rate: str):
     """XOR by hand: a 2-2-1 sigmoid network, mean ½SSE over four samples, full-batch gradient descent,
-    forward and backward written out here in mpmath at 60 digits."""
+    forward and backward written out here in mpmath at 60 digits: (loss, parameters) at each step."""
     with mpmath.workdps(60):
-        m = mpmath.mpf
-        w = {"w_x1_h1": m("0.5"), "w_x1_h2": m("-0.4"), "w_x2_h1": m("0.3"), "w_x2_h2": m("0.6"),
-             "b_h1": m("0.1"), "b_h2": m("-0.2"), "w_h1_y": m("0.7"), "w_h2_y": m("-0.5"), "b_output": m("0.05")}
-        rows = [((0, 0), 0), ((0, 1), 1), ((1, 0), 1), ((1, 1), 0)]
-        sigmoid = lambda z: 1 / (1 + mpmath.exp(-z))
-        found = []
-        for step in range(steps + 1):
-            grad = {name: m(0) for name in w}
-            loss = m(0)
-            for (x1, x2), t in rows:
-                h1 = sigmoid(w["w_x1_h1"] * x1 + w["w_x2_h1"] * x2 + w["b_h1"])
-                h2 = sigmoid(w["w_x1_h2"] * x1 + w["w_x2_h2"] * x2 + w["b_h2"])
-                y = sigmoid(w["w_h1_y"] * h1 + w["w_h2_y"] * h2 + w["b_output"])
-                loss += (y - t) ** 2 / 2 / 4
-                d_y = (y - t) * y * (1 - y) / 4
-                d_h1, d_h2 = d_y * w["w_h1_y"] * h1 * (1 - h1), d_y * w["w_h2_y"] * h2 * (1 - h2)
-                for name, value in (("w_h1_y", d_y * h1), ("w_h2_y", d_y * h2), ("b_output", d_y),
-                                    ("w_x1_h1", d_h1 * x1), ("w_x2_h1", d_h1 * x2), ("b_h1", d_h1),
-                                    ("w_x1_h2", d_h2 * x1), ("w_x2_h2", d_h2 * x2), ("b_h2", d_h2)):
-                    grad[name] += value
-            found.append((loss, dict(w)))
-            w = {name: value - m(rate) * grad[name] for name, value in w.items()}
+        w, found = _xor_start(), []
+        for _ in range(steps + 1):
+            passes = [_xor_sample(w, x1, x2, t) for (x1, x2), t in XOR_ROWS]
+            found.append((sum(loss for loss, _ in passes) / 4, dict(w)))
+            w = {name: value - mpmath.mpf(rate) * sum(g[name] for _, g in passes) / 4 for name, value in w.items()}
         return found
 
 
@@ -291,29 +296,13 @@ def test_explain_writes_each_step_in_turn_from_where_the_last_one_left():
 
 def _xor_minibatch_reference(passes: int):
     """XOR in minibatches of two (samples 0–1, then 2–3), each update from its batch's mean gradient,
-    forward and backward written out here at 60 digits: (loss over all four, parameters) after each pass."""
+    written out here at 60 digits: (loss over all four, parameters) after each pass."""
     with mpmath.workdps(60):
-        m = mpmath.mpf
-        w = {"w_x1_h1": m("0.5"), "w_x1_h2": m("-0.4"), "w_x2_h1": m("0.3"), "w_x2_h2": m("0.6"),
-             "b_h1": m("0.1"), "b_h2": m("-0.2"), "w_h1_y": m("0.7"), "w_h2_y": m("-0.5"), "b_output": m("0.05")}
-        rows = [((0, 0), 0), ((0, 1), 1), ((1, 0), 1), ((1, 1), 0)]
-        sigmoid = lambda z: 1 / (1 + mpmath.exp(-z))
-
-        def sample(w, x1, x2, t):
-            h1 = sigmoid(w["w_x1_h1"] * x1 + w["w_x2_h1"] * x2 + w["b_h1"])
-            h2 = sigmoid(w["w_x1_h2"] * x1 + w["w_x2_h2"] * x2 + w["b_h2"])
-            y = sigmoid(w["w_h1_y"] * h1 + w["w_h2_y"] * h2 + w["b_output"])
-            d_y = (y - t) * y * (1 - y)
-            d_h1, d_h2 = d_y * w["w_h1_y"] * h1 * (1 - h1), d_y * w["w_h2_y"] * h2 * (1 - h2)
-            return (y - t) ** 2 / 2, {"w_h1_y": d_y * h1, "w_h2_y": d_y * h2, "b_output": d_y, "w_x1_h1": d_h1 * x1,
-                                      "w_x2_h1": d_h1 * x2, "b_h1": d_h1, "w_x1_h2": d_h2 * x1, "w_x2_h2": d_h2 * x2,
-                                      "b_h2": d_h2}
-
-        found = []
+        w, found = _xor_start(), []
         for _ in range(passes + 1):
-            found.append((sum(sample(w, x1, x2, t)[0] for (x1, x2), t in rows) / 4, dict(w)))
-            for batch in (rows[:2], rows[2:]):
-                grads = [sample(w, x1, x2, t)[1] for (x1, x2), t in batch]
+            found.append((sum(_xor_sample(w, x1, x2, t)[0] for (x1, x2), t in XOR_ROWS) / 4, dict(w)))
+            for batch in (XOR_ROWS[:2], XOR_ROWS[2:]):
+                grads = [_xor_sample(w, x1, x2, t)[1] for (x1, x2), t in batch]
                 w = {name: value - 5 * (grads[0][name] + grads[1][name]) / 2 for name, value in w.items()}
         return found
 
