@@ -207,10 +207,12 @@ def layer_function(graph: SymbolicGraph) -> BatchFunction:
     columns = [graph.symbols[Quantity.out(u)] for u in outputs] + [graph.targets[u] for u in outputs] + \
         [graph.symbols[Quantity.net(u)] for u in outputs]
 
+    renamed = {symbol: sp.Symbol(f"v{index}") for index, symbol in enumerate(columns)}  # no file name in the code
+
     @functools.lru_cache(maxsize=2)
     def output_deltas(targets_sum_to_one: bool):
         deltas = engine.output_deltas(targets_sum_to_one)
-        return _elementwise([deltas[u] for u in outputs], columns)
+        return _elementwise([deltas[u].xreplace(renamed) for u in outputs], [renamed[c] for c in columns])
 
     names = tuple(graph.parameters())
     position = {name: index for index, name in enumerate(names)}

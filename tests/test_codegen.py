@@ -111,3 +111,21 @@ def test_no_file_name_reaches_the_generated_source():
     compiled = program_function(Engine(network).graph)
     _, gradient = compiled.loss_and_gradients(np.array([[2.0]]), np.array([[1.0]]), np.array([0.5]))
     assert abs(gradient[0] - (-0.10575418556853)) < 1e-12
+
+
+def test_no_file_name_reaches_the_generated_layer_code(monkeypatch):
+    """The per-layer code lambdifies its output deltas over renamed symbols, whatever the units are called."""
+    import sympy as sp
+
+    seen = []
+    original = sp.lambdify
+    monkeypatch.setattr(sp, "lambdify", lambda args, expr, **kw: seen.append((args, expr)) or original(args, expr, **kw))
+    network = network_from_mapping({**SOFTMAX_CE, "network": {**SOFTMAX_CE["network"], "layers": [
+        SOFTMAX_CE["network"]["layers"][0], {**SOFTMAX_CE["network"]["layers"][1], "units": ["lambda_", "class_"]}]}})
+    compiled = layer_function(Engine(network).graph)
+    values = {p.name: float(p.value) for p in network.parameters()}
+    compiled.loss_and_gradients(np.array([[0.5, -0.3]]), np.array([[0.0, 1.0]]), compiled.vector(values))
+    names = {str(symbol) for args, expr in seen
+             for symbol in [*args, *(s for e in (expr if isinstance(expr, list) else [expr]) for s in e.free_symbols)]}
+    assert seen, "the layer code lambdified nothing"
+    assert not any("lambda_" in name or "class_" in name for name in names), names
