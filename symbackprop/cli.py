@@ -19,6 +19,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Exact symbolic gradients of small neural networks, proved.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     derive = commands.add_parser("derive", help="print ∂E/∂p for the parameters of a network file")
@@ -76,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("-o", "--output", metavar="OUT", help="net.dot, net.svg or net.png (default: DOT on stdout)")
     diagram.add_argument("--digits", type=_places, default=4, help="significant digits of values (default 4)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("symbackprop")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _whole_number_between(low: int, high: int, what: str = "digits"):

@@ -143,3 +143,12 @@ def test_the_installed_command_runs_every_subcommand_outside_the_checkout(tmp_pa
                            capture_output=True, text=True, cwd=tmp_path, env=env)
     checkout = str(ROOT / "symbackprop" / "__init__.py")
     assert probe.returncode == 0 and probe.stdout.strip() != checkout, probe.stdout + probe.stderr
+
+
+def test_version_is_printed_and_exits_0(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"symbackprop {importlib.metadata.version('symbackprop')}"
