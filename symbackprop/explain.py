@@ -34,7 +34,7 @@ from .graph import layer_activation, network_loss
 from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
-from .exact import format_places
+from .exact import format_places, to_mpf
 from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
 from .quantity import Quantity
 from .values import Point, momentum_update, point_of, rational, updated_parameters
@@ -686,10 +686,6 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
 MAX_EXPLAINED_STEPS = 50
 
 
-def _mp(value: Fraction) -> mpmath.mpf:
-    return mpmath.mpf(value.numerator) / value.denominator
-
-
 def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Document:
     """Each of ``steps`` training steps written out in turn: forward, backward, update, from the parameters
     the steps before reached (computed as ``symbackprop train`` computes them, every digit certified,
@@ -713,7 +709,7 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
             values[graph.symbols[Quantity.param(name)]] = Fraction(mpmath.nstr(value, places + 40, min_fixed=-1, max_fixed=1))
         if before is not None and graph.training.momentum:  # v of the last update: p⁺ = p − η·v
             with mpmath.workdps(places + 40):
-                velocity = {name: sp.Float((before.parameters[name] - run.parameters[name]) / _mp(graph.learning_rate),
+                velocity = {name: sp.Float((before.parameters[name] - run.parameters[name]) / to_mpf(graph.learning_rate),
                                            places + 40) for name in run.parameters}
         document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title, velocity=velocity)
         heading = heading or document.title

@@ -31,6 +31,7 @@ import mpmath
 import sympy as sp
 
 from .errors import InputError
+from .exact import fast_mpf as _mpf
 from .graph import SymbolicGraph
 from .network import Training
 from .program import Program, evaluate_expression, straight_line_program
@@ -180,12 +181,6 @@ def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, 
 def _reduce(values: list, reduction: str) -> mpmath.mpf:
     total = mpmath.fsum(values)
     return total / len(values) if reduction == "mean" else total
-
-
-def _mpf(value) -> mpmath.mpf:
-    if isinstance(value, Fraction):
-        return mpmath.mpf(value.numerator) / value.denominator
-    return mpmath.mpf(value)
 
 
 def _agree(rough: list[TrainingStep], fine: list[TrainingStep], digits: int) -> bool:

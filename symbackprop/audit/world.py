@@ -20,9 +20,7 @@ Every value read from ``overrides`` is recorded in ``used``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Callable, Iterator, Literal, Mapping, Optional
 
 import mpmath
@@ -30,7 +28,7 @@ import mpmath
 import sympy as sp
 
 from ..activations import softmax
-from ..exact import to_mpf
+from ..exact import fast_mpf as _mpf, to_mpf
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..losses import loss_kind
 from ..program import evaluate_expression
@@ -218,19 +216,6 @@ class _Values(Mapping):
 
     def __len__(self) -> int:
         return len(self.base)
-
-
-def _mpf(value) -> mpmath.mpf:
-    # the common cases directly: to_mpf's own precision context costs more than the division
-    if isinstance(value, Fraction):
-        return _fraction(value, mpmath.mp.prec)
-    return value if isinstance(value, mpmath.mpf) else to_mpf(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _fraction(value: Fraction, precision: int) -> mpmath.mpf:
-    """A file's number at the working precision: the same few numbers are read by every world."""
-    return mpmath.mpf(value.numerator) / value.denominator
 
 
 def _number(expression: sp.Expr, values: Mapping) -> mpmath.mpf:
