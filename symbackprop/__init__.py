@@ -36,11 +36,13 @@ _EXPORTS = {
     "register_loss": "losses",
     "Bias": "network", "Layer": "network", "Loss": "network", "Network": "network", "Parameter": "network",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "audit"])
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name == "audit":  # the subpackage, callable: sbp.audit("tutorial.toml") returns the report
+        return import_module(".audit", __name__)
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

@@ -82,6 +82,24 @@ class Factor:
     def __str__(self) -> str:
         return f"∂{self.of}/∂{self.wrt}" + ("|direct" if self.direct else "")
 
+    def __repr__(self) -> str:  # what a reader of g.chain wants: the factor's name, not its fields
+        return str(self)
+
+
+class Terms(tuple):
+    """A sum of products of factors (``Derivation.chain``, ``Derivation.paths()``), shown as one.
+
+    >>> from symbackprop.quantity import Quantity
+    >>> e, out, net = Quantity.loss(), Quantity.out("o1"), Quantity.net("o1")
+    >>> Terms(((Factor(e, out, sp.Symbol("d")), Factor(out, net, sp.Symbol("s"))),))
+    ∂E/∂out(o1) · ∂out(o1)/∂net(o1)
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return " + ".join(" · ".join(map(str, term)) for term in self) or "0"
+
 
 @dataclass(frozen=True)
 class Derivation(Displayable):
@@ -103,6 +121,10 @@ class Derivation(Displayable):
     def __str__(self) -> str:
         return f"∂{self.of}/∂{self.wrt}"
 
+    def __repr__(self) -> str:
+        chain = f" = {self.chain!r}" if self.chain else ""
+        return f"{self}{chain} = {self.compact}"
+
     @functools.cached_property
     def closed(self) -> sp.Expr:
         return self.engine.closed_form(self.compact)
@@ -119,7 +141,7 @@ class Derivation(Displayable):
         """Every path from wrt to of, as a product of local factors; their sum is the derivative."""
         if self.path_count > limit:
             raise ValueError(f"{self} has {self.path_count} paths, more than the limit of {limit}")
-        return tuple(path for term in self.chain for path in _term_paths(term))
+        return Terms(path for term in self.chain for path in _term_paths(term))
 
     @functools.cached_property
     def exact(self) -> sp.Expr:
@@ -271,7 +293,7 @@ class Engine:
         of_q, wrt_q = self.quantity(of), self.quantity(wrt)
         adjoints = self.adjoints(of_q)
         compact = adjoints.get(wrt_q, sp.Integer(0))
-        chain = self._chain_terms(of_q, wrt_q) if wrt_q != of_q else ()
+        chain = Terms(self._chain_terms(of_q, wrt_q) if wrt_q != of_q else ())
         return Derivation(of_q, wrt_q, chain, compact, self)
 
     def gradient(self, parameter: str) -> Derivation:

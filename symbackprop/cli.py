@@ -346,7 +346,6 @@ def _train(args) -> int:
 def _audit(args) -> int:
     from .audit import audit, load_claims
     from .audit.report import audit_json, audit_markdown, audit_text
-    from .loader import read_document
 
     import time
 
@@ -357,8 +356,7 @@ def _audit(args) -> int:
     if args.format == "json":
         text = audit_json(report)
     elif args.format == "markdown":
-        meta = read_document(args.file).get("meta", {})
-        text = audit_markdown(report, str(meta.get("title", "")) if isinstance(meta, dict) else "")
+        text = audit_markdown(report)
     else:
         text = audit_text(report)
     _emit(text, args.output)
@@ -387,11 +385,9 @@ def _explain(args) -> int:
     from .document import to_latex, to_markdown
     from .errors import InputError
     from .explain import explain, explain_matrix, explain_steps, require_explainable
-    from .loader import load_model, read_document
+    from .loader import load_model
 
     model = load_model(args.file)
-    meta = read_document(args.file).get("meta", {})
-    title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
     engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
     check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
@@ -400,7 +396,7 @@ def _explain(args) -> int:
             raise InputError("--steps writes the scalar notation; give one of --steps and --notation matrix",
                              place="--steps")
         graph = engine.graph
-        document = explain_steps(graph, args.steps, places=args.digits, title=title)
+        document = explain_steps(graph, args.steps, places=args.digits)
         text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
         _emit(text, args.output)
         return EXIT_OK
@@ -409,7 +405,7 @@ def _explain(args) -> int:
         from .matrix import refuse_unless_layered
 
         refuse_unless_layered(engine.graph)
-    document = writer(engine, places=args.digits, check=check, title=title)
+    document = writer(engine, places=args.digits, check=check)
     text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
     _emit(text, args.output)
     return EXIT_OK

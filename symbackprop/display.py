@@ -88,13 +88,16 @@ def check_latex(report) -> str:
 
 @register("AuditReport", "html")
 def audit_html(report) -> str:
-    from .audit.report import MARKS, diagnoses_text, shown_value
+    from .audit.report import MARKS, headline, shown_value, why
 
     rows = []
     for verdict in report.verdicts:
-        after = " (after update)" if verdict.claim.key.step == 1 else ""
-        rows.append((str(verdict.index), html.escape(verdict.claim.quantity + after), html.escape(verdict.claim.written),
-                     html.escape(shown_value(verdict.exact, verdict)), html.escape(MARKS[verdict.verdict]),
-                     html.escape(diagnoses_text(verdict) or verdict.reason)))
-    counts = ", ".join(f"{count} {name}" for name, count in report.summary.items())
-    return f"<p>Audit: {html.escape(counts)}.</p>" + _table(("#", "quantity", "claimed", "exact", "verdict", "why"), rows)
+        after = f" (after step {verdict.claim.key.step})" if verdict.claim.key.step else ""
+        rows.append((str(verdict.index + 1), html.escape(verdict.claim.quantity + after),
+                     html.escape(verdict.claim.written), html.escape(shown_value(verdict.exact, verdict)),
+                     html.escape(shown_value(verdict.recomputed, verdict)), html.escape(MARKS[verdict.verdict]),
+                     html.escape(why(verdict))))
+    first, second = headline(report)
+    title = f"<h3>Audit: {html.escape(report.graph.title)}</h3>" if report.graph.title else ""
+    return (f"{title}<p><b>{html.escape(first)}</b> {html.escape(second)}</p>"
+            + _table(("#", "quantity", "claimed", "exact", "recomputed", "verdict", "why"), rows))

@@ -678,7 +678,7 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
         heading = title or engine.graph.title or "Backpropagation, step by step, through a graph of formulas"
     else:
         sizes = "-".join(str(len(layer.units)) for layer in network.layers)
-        heading = title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
+        heading = title or engine.graph.title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))
 
 
@@ -826,7 +826,7 @@ def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "")
                        weights(index, lambda n: w.parameter_value(n, after)))
     _verification(w, check)
     sizes = "-".join(str(len(layer.units)) for layer in network.layers)
-    heading = title or f"Backpropagation in matrix form: a {len(network.inputs)}-{sizes} network"
+    heading = title or engine.graph.title or f"Backpropagation in matrix form: a {len(network.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))
 
 

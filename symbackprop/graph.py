@@ -343,6 +343,7 @@ def build_graph(network: Network) -> SymbolicGraph:
             p.name for p in network.parameters() if p.kind == "bias"),
         samples=_dense_samples(template, network) if many else (),
         training=network.training,
+        title=network.title,
         one_sample=template,
     )
 

@@ -240,9 +240,7 @@ def graph_from_mapping(document: Mapping[str, Any]):
     rate, update_biases, training = _training(document, max(len(samples), 1))
     if not update_biases:
         raise InputError("a graph has no biases; update_biases applies to dense layers", place="training.update_biases")
-    meta = document.get("meta", {})
-    title = str(meta.get("title", "")) if isinstance(meta, dict) else ""
-    graph = formula_graph(leaves, nodes, loss, values, rate, title, samples, training)
+    graph = formula_graph(leaves, nodes, loss, values, rate, _title(document), samples, training)
     _check_graph_values(graph)
     return graph
 
@@ -358,7 +356,7 @@ def network_from_mapping(document: Mapping[str, Any]) -> Network:
         (data, targets), samples = samples[0], ()
         loss = dataclasses.replace(loss, targets=targets)
     network = Network(inputs, tuple(layers), loss, convention, data, learning_rate, update_biases, custom,
-                      samples, training)
+                      samples, training, _title(document))
     _check_names(network)
     return network
 
@@ -600,6 +598,21 @@ def _reduction(document: Mapping[str, Any]) -> str:
         raise InputError(f"unknown reduction {str(reduction)[:40]!r}; known: {', '.join(REDUCTIONS)}",
                          place="loss.reduction")
     return reduction
+
+
+#: Longest ``[meta] title``: a heading, not a paragraph.
+MAX_TITLE = 300
+
+
+def _title(document: Mapping[str, Any]) -> str:
+    """The file's ``[meta] title`` ("" when it gives none)."""
+    meta = document.get("meta", {})
+    title = meta.get("title", "") if isinstance(meta, dict) else ""
+    if not isinstance(title, str):
+        raise InputError(f"the title must be text, not {_kind(title)}", place="meta.title")
+    if len(title) > MAX_TITLE:
+        raise InputError(f"the title has {len(title):,} characters; at most {MAX_TITLE} are allowed", place="meta.title")
+    return title
 
 
 def _training(document: Mapping[str, Any], samples: int = 1) -> tuple[Optional[Fraction], bool, Training]:

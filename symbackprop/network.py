@@ -114,6 +114,8 @@ class Network:
     #: Every sample, when the file gives rows (then ``data`` and ``loss.targets`` are None).
     samples: tuple[Sample, ...] = ()
     training: Training = field(default_factory=Training)
+    #: The file's ``[meta] title``: what explanations and reports are headed with.
+    title: str = ""
 
     @property
     def outputs(self) -> tuple[str, ...]:

@@ -144,17 +144,24 @@ def derive_latex(derivations: Iterable[Derivation], form: str) -> str:
     return "\n".join(lines)
 
 
+#: Significant digits that round-trip a float64: all that a float64 finite difference holds.
+FLOAT64_DIGITS = 17
+
+
 def check_record(report: CheckReport) -> dict:
-    digits = max(30, report.digits) if not report.float64 else 17
+    """The check as JSON-ready data. The exact gradients always have at least 30 digits; with ``--float64``
+    the finite differences and the loss are float64 numbers, given to the 17 digits a double holds."""
+    exact_digits = max(30, report.digits)
+    numeric_digits = FLOAT64_DIGITS if report.float64 else exact_digits
     return {
-        "loss": format_decimal(report.loss, digits),
+        "loss": format_decimal(report.loss, numeric_digits),
         "digits": report.digits,
         "mode": "float64" if report.float64 else "mpmath",
         "gradients": {
             row.name: {
-                "analytic": format_decimal(row.analytic, digits),
-                "numeric": format_decimal(row.numeric, digits),
-                "abs_error": format_decimal(row.abs_error, digits),
+                "analytic": format_decimal(row.analytic, exact_digits),
+                "numeric": format_decimal(row.numeric, numeric_digits),
+                "abs_error": format_decimal(row.abs_error, numeric_digits),
                 "rel_error": format_decimal(row.rel_error, 3),
                 "status": row.status,
                 **({"kinks": list(row.kinks)} if row.kinks else {}),

@@ -62,7 +62,7 @@ def test_text_and_markdown(capsys, tmp_path):
     out = tmp_path / "audit.md"
     assert main(["audit", str(AUDIT / "mazur_loss_after_update.toml"), "--format", "markdown", "-o", str(out)]) == 1
     markdown = out.read_text()
-    assert "## #28: `E` is wrong" in markdown and "`updated_weight_used`" in markdown
+    assert "## #29: `E` is wrong" in markdown and "`updated_weight_used`" in markdown
     assert capsys.readouterr().out == ""
 
 

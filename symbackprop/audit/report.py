@@ -28,6 +28,42 @@ def diagnoses_text(verdict: ClaimVerdict) -> str:
     return ", ".join(parts)
 
 
+def number(index: int) -> str:
+    """How a claim is numbered where people read it: from 1 (JSON keeps the 0-based ``index``)."""
+    return f"#{index + 1}"
+
+
+def why(verdict: ClaimVerdict) -> str:
+    """The reason column: the first error and its mistakes, what a propagated number inherits, or how
+    a rounded number was reproduced."""
+    if verdict.verdict == "error":
+        return "first error: " + (diagnoses_text(verdict) or "no known mistake reproduces it")
+    if verdict.verdict == "propagated":
+        return f"inherits the error of {number(verdict.source)}"
+    return diagnoses_text(verdict) if verdict.diagnoses else ("" if verdict.verdict == "ok" else verdict.reason)
+
+
+def headline(report: AuditReport) -> tuple[str, str]:
+    """The two lines a reader sees first: the verdict, then where to look.
+
+    >>> from symbackprop.audit import load_claims, audit
+    >>> for line in headline(audit(*load_claims("examples/audit/mazur_published.toml"))):
+    ...     print(line)
+    Every number is right: 27 exactly, 1 up to rounding, of 28 checked.
+    Nothing to correct.
+    """
+    s, total = report.summary, len(report.verdicts)
+    if report.clean:
+        return (f"Every number is right: {s['ok']} exactly, {s['rounding']} up to rounding, of {total} checked.",
+                "Nothing to correct.")
+    errors = [v for v in report.verdicts if v.verdict == "error"]
+    first = errors[0] if errors else next(v for v in report.verdicts if v.verdict == "propagated")
+    return (f"{s['error']} wrong and {s['propagated']} inheriting an error, of {total} numbers checked "
+            f"({s['ok']} right, {s['rounding']} right up to rounding).",
+            f"The first error is {number(first.index)}, {first.claim.quantity}: written {first.claim.written}, "
+            f"correct {shown_value(first.exact, first)}.")
+
+
 def audit_json(report: AuditReport) -> str:
     claims = []
     for v in report.verdicts:
@@ -53,15 +89,12 @@ def audit_text(report: AuditReport) -> str:
     header = ("#", "quantity", "claimed", "exact", "from author's numbers", "verdict", "why")
     rows = []
     for v in report.verdicts:
-        quantity = v.claim.quantity + (" [after update]" if v.claim.key.step == 1 else "")
+        quantity = v.claim.quantity + _when(v, " [sample {}]", " [after step {}]")
+        reason = why(v)
         if v.verdict == "error":
-            why = "FIRST ERROR" + (f": {diagnoses_text(v)}" if v.diagnoses else ": no known mistake reproduces it")
-        elif v.verdict == "propagated":
-            why = f"inherits the error of #{v.source}"
-        else:
-            why = diagnoses_text(v) or ("" if v.verdict == "ok" else "rounding")
-        rows.append((str(v.index), quantity, v.claim.written, shown_value(v.exact, v), shown_value(v.recomputed, v),
-                     MARKS[v.verdict], why))
+            reason = "FIRST ERROR" + reason[len("first error"):]
+        rows.append((str(v.index + 1), quantity, v.claim.written, shown_value(v.exact, v),
+                     shown_value(v.recomputed, v), MARKS[v.verdict], reason))
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header) - 1)]
     lines = []
     for r in [header] + rows:
@@ -76,27 +109,34 @@ def audit_text(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
+def _when(verdict: ClaimVerdict, sample: str, step: str) -> str:
+    """A claim's sample and step, when it has them, in the report's words."""
+    key = verdict.claim.key
+    return (sample.format(key.of.sample) if key.of.sample >= 0 else "") + (step.format(key.step) if key.step else "")
+
+
 def audit_markdown(report: AuditReport, title: str = "") -> str:
+    """The corrected tutorial: a two-line verdict first, then every number, then each error worked out."""
+    title = title or report.graph.title
     lines = [f"# Audit{': ' + markdown_text(title) if title else ''}", ""]
+    first, second = headline(report)
+    lines += [f"**{markdown_text(first)}** {markdown_text(second)}", ""]
     s = report.summary
-    lines.append(f"{len(report.verdicts)} numbers checked: **{s['ok']} ok, {s['rounding']} rounding, "
-                 f"{s['propagated']} propagated, {s['error']} error.** Every exact value is computed symbolically "
+    lines.append(f"{len(report.verdicts)} numbers checked: {s['ok']} ok, {s['rounding']} rounding, "
+                 f"{s['propagated']} propagated, {s['error']} error. Every *correct value* is computed symbolically "
                  "and proved against finite differences; *recomputed* is the same quantity computed from the "
-                 "author's own earlier numbers.")
-    lines += ["", "| # | quantity | written | correct value | verdict | note |", "|---|---|---|---|---|---|"]
+                 "author's own earlier numbers, so a number that differs only there inherits an earlier error.")
+    lines += ["", "| # | quantity | written | correct value | recomputed | verdict | note |",
+              "|---|---|---|---|---|---|---|"]
     for v in report.verdicts:
-        quantity = f"`{v.claim.quantity}`" + (" (after the update)" if v.claim.key.step == 1 else "")
-        if v.verdict == "error":
-            note = f"first error — {diagnoses_text(v) or 'no known mistake reproduces it'}"
-        elif v.verdict == "propagated":
-            note = f"follows from the error in #{v.source}"
-        else:
-            note = diagnoses_text(v) or v.reason
+        quantity = f"`{v.claim.quantity}`" + _when(v, " (sample {})", " (after step {})")
         verdict = {"error": "**error**", "propagated": "*propagated*"}.get(v.verdict, v.verdict)
-        lines.append(f"| {v.index} | {quantity} | {v.claim.written} | {shown_value(v.exact, v)} | {verdict} | {note} |")
+        note = markdown_text(why(v))
+        lines.append(f"| {v.index + 1} | {quantity} | {markdown_text(v.claim.written)} | {shown_value(v.exact, v)} | "
+                     f"{shown_value(v.recomputed, v)} | {verdict} | {note} |")
     errors = [v for v in report.verdicts if v.verdict == "error"]
     for v in errors:
-        lines += ["", f"## #{v.index}: `{v.claim.quantity}` is wrong", ""]
+        lines += ["", f"## {number(v.index)}: `{v.claim.quantity}` is wrong", ""]
         lines.append(f"The tutorial writes **{v.claim.written}**. The correct value is **{shown_value(v.exact, v)}**; "
                      f"from the author's own earlier numbers it is **{shown_value(v.recomputed, v)}**, so the mistake "
                      "is made at this step.")
@@ -113,5 +153,5 @@ def audit_markdown(report: AuditReport, title: str = "") -> str:
             lines += ["", "No mistake model in the library reproduces the written number."]
         followers = [f.index for f in report.verdicts if f.verdict == "propagated" and f.source == v.index]
         if followers:
-            lines += ["", "Numbers that inherit this error: " + ", ".join(f"#{i}" for i in followers) + "."]
+            lines += ["", "Numbers that inherit this error: " + ", ".join(number(i) for i in followers) + "."]
     return "\n".join(lines) + "\n"
