@@ -36,6 +36,32 @@ def _evalf_by_rewrite(function: sp.Function, prec: int):
     return explicit.evalf(mpmath.libmp.prec_to_dps(prec))
 
 
+def _step(x, at_zero=0):
+    """The step function of numbers: mpmath's for mpmath numbers, NumPy's for anything else."""
+    if isinstance(x, mpmath.mpf):
+        return mpmath.mpf(1) if x > 0 else mpmath.mpf(at_zero) if x == 0 else mpmath.mpf(0)
+    import numpy as np
+
+    return np.heaviside(np.asarray(x, dtype=float), float(at_zero))
+
+
+class Heaviside(sp.Heaviside):
+    """SymPy's step function, as the derivative of a ReLU, that lambdifies as itself.
+
+    SymPy's code printers rewrite a Heaviside to a Piecewise and simplify its condition, which takes
+    minutes when the argument is a closed form of the layers below; this one is called, not rewritten.
+
+    >>> x = sp.Symbol("x")
+    >>> float(sp.lambdify(x, relu(x).diff(x) + Heaviside(x, 0))(2.0))
+    2.0
+    """
+
+    _imp_ = staticmethod(_step)
+
+    def __new__(cls, arg, H0=sp.S.Half, **options):  # SymPy's own __new__ recurses for a subclass
+        return sp.Function.__new__(cls, arg, H0, **options)
+
+
 class sigmoid(sp.Function):
     r"""The logistic function σ(x) = 1/(1 + e^(−x))."""
 
@@ -68,7 +94,7 @@ class relu(sp.Function):
     def fdiff(self, argindex=1):
         if argindex != 1:
             raise ArgumentIndexError(self, argindex)
-        return sp.Heaviside(self.args[0], 0)
+        return Heaviside(self.args[0], 0)
 
     def _explicit(self):
         x = self.args[0]
@@ -96,9 +122,9 @@ class leaky_relu(sp.Function):
     def fdiff(self, argindex=1):
         x, alpha = self.args
         if argindex == 1:
-            return sp.Heaviside(x, 0) + alpha * sp.Heaviside(-x, 1)
+            return Heaviside(x, 0) + alpha * Heaviside(-x, 1)
         if argindex == 2:
-            return x * sp.Heaviside(-x, 1)
+            return x * Heaviside(-x, 1)
         raise ArgumentIndexError(self, argindex)
 
     def _explicit(self):

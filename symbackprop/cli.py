@@ -17,65 +17,116 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="symbackprop", description="Exact symbolic gradients of small neural networks, proved.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the epilog's lines and shows every default there is."""
 
-    derive = commands.add_parser("derive", help="print ∂E/∂p for the parameters of a network file")
-    derive.add_argument("file")
-    derive.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
-    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified", "matrix"), default=None,
-                        help="chain (default), compact, closed, simplified, or matrix: the layer-wise vectorised "
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in help_text:
+            help_text += " (default: %(default)s)"
+        return help_text
+
+
+_EXITS = "exit codes: 0 done{found}, 2 bad input (one line on stderr: the file, the place, the problem)"
+_FILE_HELP = "the network file (TOML: docs/network-format.md); - reads it from standard input"
+_FORMAT_HELP = "what to print: {}"
+
+
+def _command(commands, name: str, summary: str, found: str = "", file_help: str = _FILE_HELP) -> argparse.ArgumentParser:
+    """A subcommand with its file argument, a help that shows defaults, and its exit codes."""
+    command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                  epilog=_EXITS.format(found=f", 1 {found}" if found else ""),
+                                  formatter_class=_Formatter)
+    command.add_argument("file", help=file_help)
+    return command
+
+
+def _renamed(option: str, instead: str, why: str):
+    """An argparse type for an option this command does not have, pointing to the one it has."""
+
+    def refuse(_: str):
+        raise argparse.ArgumentTypeError(f"here {why}: use {instead}")
+
+    return dict(type=refuse, help=argparse.SUPPRESS, dest=f"_{option.strip('-')}_refused")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symbackprop", description="Exact symbolic gradients of small neural networks, proved.",
+                     epilog="exit codes: 0 done, 1 a check, audit or training found a problem, 2 bad input. "
+                            "Every --digits is significant digits shown. `symbackprop COMMAND --help` for each.",
+                     formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    derive = _command(commands, "derive", "print ∂E/∂p for the parameters of a network file")
+    derive.add_argument("--wrt", action="append", metavar="NAME",
+                        help="a parameter or a node such as out(h1) (repeatable; default: every parameter)")
+    derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified", "matrix"), default="chain",
+                        help="chain: the chain rule, factor by factor, then the compact form; compact: in node "
+                             "symbols (net, out, δ); closed: in inputs, parameters and targets only; simplified: "
+                             "tidied (softmax + cross-entropy → out − t); matrix: the layer-wise vectorised "
                              "backward pass (dZ, dW, db, dA) with every matrix's numbers")
-    derive.add_argument("--format", choices=("text", "latex", "json"), default="text")
-    derive.add_argument("--digits", type=_digits, default=40, help="significant digits of values (default 40)")
+    derive.add_argument("--format", choices=("text", "latex", "json"), default="text",
+                        help=_FORMAT_HELP.format("text, LaTeX (align*) or JSON"))
+    derive.add_argument("--digits", type=_digits, default=40, metavar="5..1000",
+                        help="significant digits of every value")
     derive.add_argument("--sample", type=_whole_number_between(0, 10_000, "sample"), default=None, metavar="S",
                         help="one sample's terms: ∂E[S]/∂p, the gradient of sample S's loss (0-based), "
                              "for a file with several samples")
 
-    check = commands.add_parser("check", help="compare every exact gradient with finite differences")
-    check.add_argument("file")
-    check.add_argument("--digits", type=_digits, default=50, help="precision in digits (default 50)")
+    check = _command(commands, "check", "compare every exact gradient with finite differences",
+                     found="a gradient disagrees")
+    check.add_argument("--precision", type=_digits, default=50, metavar="5..1000",
+                       help="working precision of the finite differences, in significant digits; the check "
+                            "demands agreement to all but two of them")
+    check.add_argument("--digits", **_renamed("--digits", "--precision P", "the number that matters is the finite "
+                                              "differences' working precision"))
     check.add_argument("--float64", action="store_true", help="finite differences in float64 instead")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json"), default="text", help=_FORMAT_HELP.format("a table or JSON"))
 
-    audit = commands.add_parser("audit", help="a verdict for every number of a hand-worked example")
-    audit.add_argument("file")
-    audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    audit.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
+    audit = _command(commands, "audit", "a verdict for every number of a hand-worked example",
+                     found="a number is wrong or inherits an error",
+                     file_help="a worked-example file: a network and its [[claims]] (docs/audit.md); - reads it "
+                               "from standard input")
+    audit.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                       help=_FORMAT_HELP.format("a table, a corrected tutorial in Markdown, or JSON"))
+    audit.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of standard output")
 
-    explain = commands.add_parser("explain", help="write the whole worked example: forward, backward, update")
-    explain.add_argument("file")
-    explain.add_argument("--format", choices=("markdown", "latex"), default="markdown")
-    explain.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
-    explain.add_argument("--digits", type=_places, default=4, help="decimals shown (default 4); values stay exact")
-    explain.add_argument("--fragment", action="store_true", help="LaTeX body only, without the preamble")
+    explain = _command(commands, "explain", "write the whole worked example: forward, backward, update")
+    explain.add_argument("--format", choices=("markdown", "latex"), default="markdown",
+                         help=_FORMAT_HELP.format("Markdown (GitHub and Jupyter render it) or a LaTeX document"))
+    explain.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of standard output")
+    explain.add_argument("--decimals", type=_places, default=4, metavar="1..30",
+                         help="decimals shown, as tutorials round; every value stays exact underneath")
+    explain.add_argument("--digits", **_renamed("--digits", "--decimals N", "numbers are rounded to decimals"))
+    explain.add_argument("--fragment", action="store_true",
+                         help="with --format latex: the body alone, without the preamble, to \\input into a document")
     explain.add_argument("--steps", type=_whole_number_between(1, 50, "steps"), default=None, metavar="N",
                          help="write N training steps in turn, each from the parameters the last one reached")
     explain.add_argument("--notation", choices=("scalar", "matrix"), default="scalar",
-                         help="scalar (default): unit by unit, path by path; matrix: Z, A, dZ, dW, db as matrices, "
+                         help="scalar: unit by unit, path by path; matrix: Z, A, dZ, dW, db as matrices, "
                               "W[l] with a row per unit and a column per sample")
 
-    latex = commands.add_parser("latex", help="print the gradient formulas as LaTeX")
-    latex.add_argument("file")
-    latex.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeatable; default all)")
-    latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default=None,
-                       help="compact (default), chain, closed or simplified")
+    latex = _command(commands, "latex", "print the gradient formulas as LaTeX")
+    latex.add_argument("--wrt", action="append", metavar="NAME",
+                       help="a parameter or a node such as out(h1) (repeatable; default: every parameter)")
+    latex.add_argument("--form", choices=("chain", "compact", "closed", "simplified"), default="compact",
+                       help="chain: every factor named, then the compact form; compact: in node symbols; "
+                            "closed: in inputs, parameters and targets; simplified: tidied")
 
-    train = commands.add_parser("train", help="train for several steps: the loss and every parameter after each")
-    train.add_argument("file")
-    train.add_argument("--steps", type=_whole_number_between(0, 100_000, "steps"), default=None,
+    train = _command(commands, "train", "train for several steps: the loss and every parameter after each",
+                     found="the digits cannot be certified")
+    train.add_argument("--steps", type=_whole_number_between(0, 100_000, "steps"), default=None, metavar="0..100000",
                        help="steps to take (default: the file's [training] steps, else 1)")
-    train.add_argument("--format", choices=("text", "json"), default="text")
-    train.add_argument("--digits", type=_digits, default=30,
-                       help="significant digits printed, every one certified (default 30; JSON has at least 30)")
+    train.add_argument("--format", choices=("text", "json"), default="text", help=_FORMAT_HELP.format("a table or JSON"))
+    train.add_argument("--digits", type=_digits, default=30, metavar="5..1000",
+                       help="significant digits printed, every one certified (JSON has at least 30)")
     train.add_argument("--plot", metavar="LOSS.svg", help="also draw the loss per step as an SVG chart")
 
-    diagram = commands.add_parser("diagram", help="draw the network (DOT; SVG or PNG through Graphviz)")
-    diagram.add_argument("file")
-    diagram.add_argument("-o", "--output", metavar="OUT", help="net.dot, net.svg or net.png (default: DOT on stdout)")
-    diagram.add_argument("--digits", type=_places, default=4, help="significant digits of values (default 4)")
+    diagram = _command(commands, "diagram", "draw the network (DOT; SVG or PNG through Graphviz)")
+    diagram.add_argument("-o", "--output", metavar="OUT", help="net.dot, net.svg or net.png (default: DOT on "
+                                                               "standard output)")
+    diagram.add_argument("--digits", type=_places, default=4, metavar="1..30", help="significant digits of values")
     return parser
 
 
@@ -113,14 +164,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import InputError
 
     try:
+        args.source = _source(args.file)
         commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
                     "diagram": _diagram, "train": _train}
         return commands[args.command](args)
     except InputError as error:
-        print(f"symbackprop: {error.located(args.file)}", file=sys.stderr)
+        print(f"symbackprop: {error.located(_name(args.file))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
+
+
+#: How standard input is named in messages.
+STDIN_NAME = "<stdin>"
+
+
+def _name(file: str) -> str:
+    return STDIN_NAME if file == "-" else file
+
+
+def _source(file: str):
+    """The file to read: a path, or for ``-`` what standard input holds (read once, at most the
+    loader's size limit plus one byte, so that a larger input is refused rather than read whole)."""
+    if file != "-":
+        return file
+    from .loader import MAX_FILE_BYTES, InMemoryFile
+
+    return InMemoryFile(STDIN_NAME, sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
 
 
 #: Above this many parameters, ``derive`` gives gradients in δ symbols with the program.
@@ -163,7 +233,7 @@ def _derive(args) -> int:
     from .loader import load_model
     from .report import derivation_text, derive_json, derive_latex
 
-    engine = Engine(load_model(args.file))
+    engine = Engine(load_model(args.source))
     if args.form == "matrix":
         return _derive_matrix(engine, args)
     names = args.wrt or engine.graph.parameters()
@@ -175,7 +245,7 @@ def _derive(args) -> int:
             raise InputError("gradients are written in δ form here, for E only; --sample is not available",
                              place="--sample")
         return _derive_program(engine, program_names, args.digits, args.format)
-    form = args.form or "chain"
+    form = args.form
     derivations = [engine.derivative(of, quantity) for quantity in wrt]
     with_value = not engine.graph.missing
     if with_value:
@@ -183,7 +253,7 @@ def _derive(args) -> int:
     if args.format == "json":
         print(derive_json(derivations, form, args.digits, with_value))
     elif args.format == "latex":
-        print(derive_latex(derivations, form if form != "chain" else "compact"))
+        print(derive_latex(derivations, form))
     else:
         print("\n\n".join(derivation_text(d, form, args.digits, with_value) for d in derivations))
     return EXIT_OK
@@ -300,10 +370,10 @@ def _check(args) -> int:
 
     import time
 
-    model = load_model(args.file)
+    model = load_model(args.source)
     count = len(model.parameters())
     progress = _Progress(time.monotonic(), count, "parameters", "checked")
-    report = check_gradients(model, digits=args.digits, float64=args.float64,
+    report = check_gradients(model, digits=args.precision, float64=args.float64,
                              progress=lambda done: progress.tick(done, every=1))
     progress.done()
     print(check_json(report) if args.format == "json" else check_text(report))
@@ -322,7 +392,7 @@ def _train(args) -> int:
 
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
-    model = load_model(args.file)
+    model = load_model(args.source)
     graph = training_graph(model) if isinstance(model, Network) else model
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
@@ -330,7 +400,7 @@ def _train(args) -> int:
     try:
         result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)))
     except UncertifiedDigits as error:
-        print(f"symbackprop: {args.file}: {error}", file=sys.stderr)
+        print(f"symbackprop: {_name(args.file)}: {error}", file=sys.stderr)
         return EXIT_FOUND
     progress.done()
     print(training_json(result, digits) if args.format == "json" else training_text(result, digits))
@@ -349,7 +419,7 @@ def _audit(args) -> int:
 
     import time
 
-    graph, claims = load_claims(args.file)
+    graph, claims = load_claims(args.source)
     progress = _Progress(time.monotonic(), len(claims), "claims", "judged")
     report = audit(graph, claims, progress=lambda done: progress.tick(done, every=1))
     progress.done()
@@ -387,7 +457,10 @@ def _explain(args) -> int:
     from .explain import explain, explain_matrix, explain_steps, require_explainable
     from .loader import load_model
 
-    model = load_model(args.file)
+    if args.fragment and args.format != "latex":
+        raise InputError("--fragment leaves out the LaTeX preamble; it needs --format latex (Markdown has no "
+                         "preamble)", place="--fragment")
+    model = load_model(args.source)
     engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
     check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
@@ -396,7 +469,7 @@ def _explain(args) -> int:
             raise InputError("--steps writes the scalar notation; give one of --steps and --notation matrix",
                              place="--steps")
         graph = engine.graph
-        document = explain_steps(graph, args.steps, places=args.digits)
+        document = explain_steps(graph, args.steps, places=args.decimals)
         text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
         _emit(text, args.output)
         return EXIT_OK
@@ -405,7 +478,7 @@ def _explain(args) -> int:
         from .matrix import refuse_unless_layered
 
         refuse_unless_layered(engine.graph)
-    document = writer(engine, places=args.digits, check=check)
+    document = writer(engine, places=args.decimals, check=check)
     text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
     _emit(text, args.output)
     return EXIT_OK
@@ -416,14 +489,14 @@ def _latex(args) -> int:
     from .loader import load_model
     from .report import derive_latex
 
-    engine = Engine(load_model(args.file))
+    engine = Engine(load_model(args.source))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     program_names = _delta_form_names(engine, wrt, args.form, "compact")
     if program_names is not None:
         return _derive_program(engine, program_names, 0, "latex")
     derivations = [engine.derivative("E", quantity) for quantity in wrt]
-    print(derive_latex(derivations, args.form or "compact"))
+    print(derive_latex(derivations, args.form))
     return EXIT_OK
 
 
@@ -436,7 +509,7 @@ def _diagram(args) -> int:
     from .errors import InputError
     from .loader import load_model
 
-    engine = Engine(load_model(args.file))
+    engine = Engine(load_model(args.source))
     graph = engine.graph
     with_numbers = engine if not graph.missing else None
     suffix = Path(args.output).suffix.lower() if args.output else ".dot"

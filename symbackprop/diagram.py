@@ -65,9 +65,10 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
         value = point.evalf(engine.graph.symbols[Quantity.param(name)], digits + 10)
         return f"{name} = {format_decimal(value, digits, trim=True)}\n∂E/∂{name} = {format_decimal(gradients[name], digits)}"
 
+    # Each label is tied to its edge by a line (decorate), and sits where its edge is drawn (labelfloat=false).
     lines = ["digraph network {", "  rankdir=LR;", "  nodesep=0.5; ranksep=3;",
              '  node [shape=circle, fontname="Helvetica", fontsize=11];',
-             '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];']
+             '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6, decorate=true, labelfloat=false];']
     # One rank per layer; a layer's bias node stands with the layer that feeds it.
     ranks = [[(unit, node_label(unit, "input"), "box") for unit in network.inputs]]
     for index, layer in enumerate(network.layers):
@@ -77,6 +78,8 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
     for rank in ranks:
         members = " ".join(f"{_quoted(node)} [label={_quoted(label)}, shape={shape}];" for node, label, shape in rank)
         lines.append(f"  {{ rank=same; {members} }}")
+        if len(rank) > 1:  # an invisible chain through each rank keeps its units in file order, top to bottom
+            lines.append("  " + " -> ".join(_quoted(node) for node, _, _ in rank) + " [style=invis];")
     for index, layer in enumerate(network.layers):
         sources = network.sources(index)
         for j, unit in enumerate(layer.units):

@@ -78,8 +78,8 @@ class Document:
     title: str
     blocks: tuple[Block, ...]
 
-    def _repr_markdown_(self) -> str:  # Jupyter renders the whole worked example in place
-        return to_markdown(self)
+    def _repr_markdown_(self) -> str:  # Jupyter renders the whole worked example in place, MathJax and all
+        return to_markdown(self, math="jupyter")
 
 
 def _spans(value) -> tuple[Span, ...]:
@@ -104,8 +104,24 @@ def _markdown_spans(spans) -> str:
     return "".join(f"${s}$" if isinstance(s, Math) else markdown_text(s) for s in _spans(spans))
 
 
-def to_markdown(document: Document) -> str:
-    """GitHub-flavoured Markdown: ``$…$`` inline, one ```` ```math ```` block per display equation."""
+#: How each Markdown renderer is told that a block is display mathematics: GitHub's documented fence, and the
+#: ``$$`` block that Jupyter hands to MathJax (a ```` ```math ```` fence there is shown as code).
+DISPLAY_MATH = {"github": ("```math", "```"), "jupyter": ("$$", "$$")}
+
+
+def to_markdown(document: Document, math: str = "github") -> str:
+    """Markdown with ``$…$`` inline and each display equation as ``math`` renders it: ``"github"`` (a
+    ```` ```math ```` block, for files) or ``"jupyter"`` (a ``$$`` block, for notebooks).
+
+    >>> print(to_markdown(Document("D", (Display("x = 1"),)), math="jupyter"))
+    # D
+    <BLANKLINE>
+    $$
+    x = 1
+    $$
+    <BLANKLINE>
+    """
+    opening, closing = DISPLAY_MATH[math]
     out = [f"# {_markdown_spans(document.title)}", ""]
     for block in document.blocks:
         if isinstance(block, Heading):
@@ -113,7 +129,7 @@ def to_markdown(document: Document) -> str:
         elif isinstance(block, Paragraph):
             out += [_markdown_spans(block.spans), ""]
         elif isinstance(block, Display):
-            out += ["```math", block.latex, "```", ""]
+            out += [opening, block.latex, closing, ""]
         elif isinstance(block, Table):
             out.append("| " + " | ".join(_markdown_spans(cell) for cell in block.header) + " |")
             out.append("|" + "---|" * len(block.header))

@@ -175,19 +175,22 @@ def format_decimal(value: object, digits: int, trim: bool = False) -> str:
     return text
 
 
-def format_places(value: object, places: int) -> tuple[str, int]:
+def format_places(value: object, places: int, scientific: bool = False) -> tuple[str, int]:
     """``value`` rounded (half to even) to ``places`` decimals, as (digits, power of ten).
 
     The power is 0 for ordinary numbers. A nonzero value too small to keep two
     significant digits at ``places`` decimals is written in scientific form
     instead (mantissa with ``places`` decimals, and its power), so a small
-    gradient never reads as ``0.0000``; so is a computed value of 10¹⁶ or more. Rationals are rounded exactly; anything
+    gradient never reads as ``0.0000``; so is a computed value of 10¹⁶ or more, and any nonzero value with
+    ``scientific`` (the terms of one sum share one form). Rationals are rounded exactly; anything
     else is evaluated with guard digits first.
 
     >>> format_places(Fraction(3775, 10000), 4), format_places(Fraction(1, 3), 2)
     (('0.3775', 0), ('0.33', 0))
     >>> format_places(Fraction(-438568, 10**9), 4), format_places(0, 8)
     (('-4.3857', -4), ('0.00000000', 0))
+    >>> format_places(Fraction(13368, 10**7), 4, scientific=True)
+    ('1.3368', -3)
     """
     import decimal
 
@@ -202,7 +205,7 @@ def format_places(value: object, places: int) -> tuple[str, int]:
     power = 0
     if exact is not None:
         exact = Fraction(exact)
-        if exact and abs(exact) < Fraction(1, 10 ** (places - 1)):
+        if exact and (scientific or abs(exact) < Fraction(1, 10 ** (places - 1))):
             power = math.floor(math.log10(abs(exact)))
             while abs(exact) / Fraction(10) ** power >= 10:  # log10 of a Fraction can be off by one
                 power += 1
@@ -217,7 +220,7 @@ def format_places(value: object, places: int) -> tuple[str, int]:
     import mpmath
 
     magnitude = to_mpf(value, 30)
-    if magnitude and not mpmath.mpf(10) ** (1 - places) <= abs(magnitude) < mpmath.mpf(10) ** LARGEST_PLAIN:
+    if magnitude and (scientific or not mpmath.mpf(10) ** (1 - places) <= abs(magnitude) < mpmath.mpf(10) ** LARGEST_PLAIN):
         # log10 to enough digits to place a power of ten of any size (e^(−10²⁰) has one of −4·10¹⁹)
         with mpmath.workdps(30 + len(str(abs(magnitude.exp)))):
             power = int(mpmath.floor(mpmath.log10(abs(magnitude))))

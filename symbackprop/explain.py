@@ -57,13 +57,15 @@ _LOSS_NAMES = {
 }
 
 
-def number_latex(value: sp.Expr, places: int) -> str:
-    r"""A value rounded to ``places`` decimals, as LaTeX (scientific when it is tiny).
+def number_latex(value: sp.Expr, places: int, scientific: bool = False) -> str:
+    r"""A value rounded to ``places`` decimals, as LaTeX (scientific when it is tiny, or asked to be).
 
     >>> number_latex(sp.Rational(3775, 10000), 4), number_latex(sp.Rational(-438568, 10**9), 4)
     ('0.3775', '-4.3857 \\times 10^{-4}')
+    >>> number_latex(sp.Rational(13368, 10**7), 4, scientific=True)
+    '1.3368 \\times 10^{-3}'
     """
-    digits, power = format_places(value, places)
+    digits, power = format_places(value, places, scientific)
     return digits if power == 0 else r"%s \times 10^{%d}" % (digits, power)
 
 
@@ -104,6 +106,21 @@ class _Writer:
 
     def shown(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
         return number_latex(self.value(expression, point), self.places)
+
+    def shown_alike(self, expressions: Sequence[sp.Expr], point: Optional[Point] = None) -> list[str]:
+        """The terms of one sum and its total, in one form: all scientific when one of them must be, so
+        that a reader adding them up gets the total; an exact zero is 0."""
+        values = [self.value(expression, point) for expression in expressions]
+        scientific = any(format_places(v, self.places)[1] for v in values if v != 0)
+        return ["0" if v == 0 else number_latex(v, self.places, scientific) for v in values]
+
+    def sum_side(self, terms: Sequence[Sequence[Factor]], total: sp.Expr) -> tuple[list[str], str]:
+        """The values of a sum of products of factors, and of its total. Where every term is one number,
+        terms and total share one form (:meth:`shown_alike`); a product keeps its factors' own form."""
+        if all(len(term) == 1 for term in terms):
+            *values, shown_total = self.shown_alike([term[0].expression for term in terms] + [total])
+            return [_operand(v) for v in values], shown_total
+        return [_product_values(self, term) for term in terms], self.shown(total)
 
     def substituted(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
         numbers = {s.name: _operand(self.shown(s, point)) for s in expression.free_symbols}
@@ -297,7 +314,12 @@ def _loss(w: _Writer, sample: int = -1) -> None:
         w.equation(w.quantity(term), w.tex(definition), w.substituted(definition), w.shown(w.symbol(term)))
     total = Quantity.loss(sample)
     definition = w.graph.definitions[total]
-    w.equation(w.quantity(total), w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
+    terms = [Quantity.loss_term(unit, sample) for unit in network.outputs]
+    if definition == sp.Add(*[w.symbol(t) for t in terms]):  # a plain sum: its terms share one form
+        *values, shown = w.shown_alike([w.symbol(t) for t in terms] + [w.symbol(total)])
+        w.equation(w.quantity(total), w.tex(definition), " + ".join(map(_operand, values)), shown)
+    else:
+        w.equation(w.quantity(total), w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
 
 
 #: Samples written out in full in a worked example; the others are given in a table.
@@ -364,7 +386,7 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
         for part in term:
             _explain_factor(w, part)
     names = [_product_names(w, term) for term in factor.terms]
-    values = [_product_values(w, term) for term in factor.terms]
+    values, value = w.sum_side(factor.terms, factor.expression)
     if len(factor.terms) > 1:
         if _softmax_sum(w, factor):
             w.say("A sum over every output of the softmax layer, since each depends on ",
@@ -473,13 +495,12 @@ def _gradient(w: _Writer, derivation: Derivation) -> None:
     for term in chain:
         for factor in term:
             _explain_factor(w, factor)
-    value = w.shown(derivation.compact)
-    sides = [_joined([_product_values(w, term) for term in chain], "+"), value]
-    w.blocks.append(Display(_aligned(name, sides)))
-    _paths(w, derivation, name, value)
+    values, value = w.sum_side(chain, derivation.compact)
+    w.blocks.append(Display(_aligned(name, [_joined(values, "+"), value])))
+    _paths(w, derivation, name)
 
 
-def _paths(w: _Writer, derivation: Derivation, name: str, value: str) -> None:
+def _paths(w: _Writer, derivation: Derivation, name: str) -> None:
     count = derivation.path_count
     if count <= 1:
         return
@@ -489,16 +510,15 @@ def _paths(w: _Writer, derivation: Derivation, name: str, value: str) -> None:
     w.say(f"The same value as the sum over all {count} paths from the parameter to the loss, "
           "each path a product of local derivatives:")
     lines = []
-    path_values = []
-    for number, path in enumerate(derivation.paths(), start=1):
+    paths = derivation.paths()
+    *path_values, value = w.shown_alike([sp.Mul(*[f.expression for f in path]) for path in paths]
+                                        + [derivation.compact])
+    for number, (path, shown) in enumerate(zip(paths, path_values), start=1):
         route = r" \to ".join([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)])
-        product = sp.Mul(*[f.expression for f in path])
-        shown = w.shown(product)
-        path_values.append(_operand(shown))
         factors = r" \cdot ".join(_operand(w.shown(f.expression)) for f in reversed(path))
         lines.append(r"&\text{path %d: } %s: && %s = %s" % (number, route, factors, shown))
     w.blocks.append(Display("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"))
-    w.blocks.append(Display(_aligned(name, [_joined(path_values, "+"), value])))
+    w.blocks.append(Display(_aligned(name, [_joined([_operand(v) for v in path_values], "+"), value])))
 
 
 def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
@@ -559,12 +579,9 @@ def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Ma
         definition = w.graph.definitions[term]
         w.equation(f"{{{w.quantity(term)}}}^{{+}}", w.substituted(definition, after), w.shown(w.symbol(term), after))
     terms = [Quantity.loss_term(o) for o in network.outputs]
-    w.equation(
-        "E^{+}",
-        " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms),
-        " + ".join(_operand(w.shown(w.symbol(t), after)) for t in terms),
-        w.shown(w.symbol(Quantity.loss()), after),
-    )
+    *values, total = w.shown_alike([w.symbol(t) for t in terms] + [w.symbol(Quantity.loss())], after)
+    w.equation("E^{+}", " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms), " + ".join(map(_operand, values)),
+               total)
     _loss_change(w, after)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping, Optional, Sequence
@@ -125,19 +126,22 @@ class SymbolicGraph:
             if found is not None:
                 return found
             names = [q.name for q in self.order if q.kind in ("param", "node")]
-            raise InputError(f"no node, input or parameter named {quantity.name!r} (known: {', '.join(names[:20])}"
-                             + (", …)" if len(names) > 20 else ")"), place=place)
-        units = set(network.inputs) | {u for layer in network.layers for u in layer.units}
+            raise InputError(f"no node, input or parameter named {quantity.name!r}{_did_you_mean(quantity.name, names)} "
+                             f"(known: {', '.join(names[:20])}" + (", …)" if len(names) > 20 else ")"), place=place)
+        units = list(network.inputs) + [u for layer in network.layers for u in layer.units]
+        spelled = self.parameters() + [f"{kind}({unit})" for unit in units for kind in ("out", "net")]
         if quantity.kind == "param":
             problem = f"no parameter or unit value named {quantity.name!r}"
             if quantity.name in units:
                 problem += f"; did you mean out({quantity.name})?"
+            else:
+                problem += _did_you_mean(quantity.name, spelled)
         elif quantity.kind == "net" and quantity.name in network.inputs:
             problem = f"{quantity.name!r} is an input: it has out({quantity.name}) but no net"
         elif quantity.kind == "loss_term":
             problem = f"{quantity.name!r} is not an output unit (outputs: {', '.join(network.outputs)})"
         else:
-            problem = f"no unit named {quantity.name!r}"
+            problem = f"no unit named {quantity.name!r}" + _did_you_mean(str(quantity), spelled)
         raise InputError(problem, place=place)
 
     def is_leaf(self, quantity: Quantity) -> bool:
@@ -153,6 +157,23 @@ class SymbolicGraph:
     def target(self, unit: str, sample: int = -1) -> sp.Symbol:
         """The target symbol of output ``unit`` (of one sample, in a graph over several)."""
         return self.targets[sampled(unit, sample)]
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    """``; did you mean w5?`` for a name that differs from a known one in case or spelling, else "".
+
+    >>> _did_you_mean("W5", ["w5", "w6"]), _did_you_mean("out_h1", ["w1", "out(h1)"]), _did_you_mean("zz", ["w1"])
+    ('; did you mean w5?', '; did you mean out(h1)?', '')
+    """
+    import difflib
+
+    folded = {candidate.casefold(): candidate for candidate in known}
+    spelled = name.casefold()
+    for written in (spelled, re.sub(r"^(net|out)_(.+)$", r"\1(\2)", spelled)):  # out_h1 is how out(h1) prints
+        if written in folded:
+            return f"; did you mean {folded[written]}?"
+    close = difflib.get_close_matches(spelled, list(folded), n=1, cutoff=0.75)
+    return f"; did you mean {folded[close[0]]}?" if close else ""
 
 
 def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.Symbol],

@@ -9,6 +9,7 @@ done, so a hostile file is refused quickly.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -48,16 +49,30 @@ TRAINING_KEYS = {"learning_rate", "update_biases", "steps", "method", "batch_siz
 MAX_SAMPLES = 10_000
 
 
-def read_document(path: str | Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InMemoryFile:
+    """A file's content already read (standard input, for ``-``), with the name messages give it."""
+
+    name: str
+    content: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def read_document(path: "str | Path | InMemoryFile") -> dict[str, Any]:
     """Parse a TOML file into a plain dict, with clean errors for unreadable files."""
     import tomllib
 
     source = str(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise InputError(f"cannot read file: {error.strerror or error}", source=source) from None
+    if isinstance(path, InMemoryFile):
+        raw = path.content
+    else:
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise InputError(f"cannot read file: {error.strerror or error}", source=source) from None
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", source=source)
     try:

@@ -11,6 +11,7 @@ here, so reading and validating a file stays cheap.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal, Mapping, Optional
@@ -209,15 +210,26 @@ class Network:
 
 
 def _file_order(parameters: list[Parameter], network: Network) -> list[Parameter]:
-    """Order weights the way the file lists them, so output reads like the file."""
-    if network.convention == "column":
-        return parameters
+    """Order each layer's weights as a reader numbers them: by their names when the file names them
+    (w1, w2, …, w10, in natural order), else as the file's matrix lists them; then the layer's biases."""
     ordered: list[Parameter] = []
     for index, layer in enumerate(network.layers):
         in_layer = [p for p in parameters if p.layer_index == index]
-        weights = {(p.units[0], p.source): p for p in in_layer if p.kind == "weight"}
-        for source in network.sources(index):
-            for unit in layer.units:
-                ordered.append(weights[(unit, source)])
+        weights = [p for p in in_layer if p.kind == "weight"]
+        if any(p.name != f"w_{p.source}_{p.units[0]}" for p in weights):
+            weights.sort(key=lambda p: natural_key(p.name))
+        elif network.convention == "row":
+            at = {(p.units[0], p.source): p for p in weights}
+            weights = [at[(unit, source)] for source in network.sources(index) for unit in layer.units]
+        ordered.extend(weights)
         ordered.extend(p for p in in_layer if p.kind == "bias")
     return ordered
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that numbers read as numbers: w2 before w10.
+
+    >>> sorted(["w10", "w2", "w1", "b1"], key=natural_key)
+    ['b1', 'w1', 'w2', 'w10']
+    """
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))

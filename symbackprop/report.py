@@ -94,14 +94,13 @@ def derivation_record(derivation: Derivation, form: str, digits: int, with_value
     as_text = as_text or text_printer().doprint
     as_latex = as_latex or latex_printer(engine.graph).doprint
     value_digits = digits if with_value else None
-    record = {
-        "chain": [
-            factor_record(f, t, engine, value_digits, as_text) for t, term in enumerate(derivation.chain) for f in term
-        ],
-        "paths": derivation.path_count,
-        "compact": as_text(derivation.compact),
-        "latex": as_latex(_form_expression(derivation, form)),
-    }
+    record: dict = {}
+    if form == "chain":  # the factors only where they were asked for
+        record["chain"] = [factor_record(f, t, engine, value_digits, as_text)
+                           for t, term in enumerate(derivation.chain) for f in term]
+    record["paths"] = derivation.path_count
+    record["compact"] = as_text(derivation.compact)
+    record["latex"] = formula_latex(derivation, form, as_latex)
     if form in ("closed", "simplified"):
         record[form] = as_text(_form_expression(derivation, form))
     if with_value:
@@ -114,7 +113,7 @@ def derive_json(derivations: Iterable[Derivation], form: str, digits: int, with_
     as_text = text_printer().doprint
     as_latex = latex_printer(derivations[0].engine.graph).doprint if derivations else None
     gradients = {str(d.wrt): derivation_record(d, form, digits, with_value, as_text, as_latex) for d in derivations}
-    return json.dumps({"gradients": gradients}, ensure_ascii=False, indent=2)
+    return json.dumps({"form": form, "gradients": gradients}, ensure_ascii=False, indent=2)
 
 
 def chain_latex(derivation: Derivation) -> str:
@@ -131,17 +130,19 @@ def chain_latex(derivation: Derivation) -> str:
                       for term in derivation.chain) or "0"
 
 
+def formula_latex(derivation: Derivation, form: str, as_latex=None) -> str:
+    """The right-hand side of ∂E/∂p in ``form``: the chain form names every factor, then the compact form."""
+    as_latex = as_latex or latex_printer(derivation.engine.graph).doprint
+    body = as_latex(_form_expression(derivation, form))
+    return f"{chain_latex(derivation)} = {body}" if form == "chain" else body
+
+
 def derive_latex(derivations: Iterable[Derivation], form: str) -> str:
     """One line of LaTeX per derivative: ∂E/∂p = its formula (the chain form adds the factors first)."""
-    lines = []
-    for derivation in derivations:
-        engine = derivation.engine
-        head = factor_latex(derivation.of, derivation.wrt, engine.graph)
-        body = latex(_form_expression(derivation, form), engine.graph)
-        if form == "chain":
-            body = f"{chain_latex(derivation)} = {body}"
-        lines.append(f"{head} = {body}")
-    return "\n".join(lines)
+    derivations = list(derivations)
+    as_latex = latex_printer(derivations[0].engine.graph).doprint if derivations else None
+    return "\n".join(f"{factor_latex(d.of, d.wrt, d.engine.graph)} = {formula_latex(d, form, as_latex)}"
+                     for d in derivations)
 
 
 #: Significant digits that round-trip a float64: all that a float64 finite difference holds.

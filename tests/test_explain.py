@@ -34,16 +34,17 @@ RELU_SIGMOID_SOFTMAX = EXAMPLES / "relu_sigmoid_softmax.toml"
 EVERY_ACTIVATION = EXAMPLES / "every_activation.toml"
 THREE_NETWORKS = [LINEAR_2_2_1, SIGMOID_2_2_2, RELU_SIGMOID_SOFTMAX]
 
-_NUMBER = r"-?\d+\.\d+(?: \\times 10\^\{-?\d+\})?"
+_NUMBER = r"-?\d+(?:\.\d+)?(?: \\times 10\^\{-?\d+\})?"  # an exact zero is written 0
 _LAST_NUMBER = re.compile(rf"=\s*({_NUMBER})\s*$")
 #: Finite differences at 40 digits resolve values down to about this size, no further.
 ORACLE_FLOOR = 1e-30
 _FRACTION = re.compile(r"^\\frac\{\\partial (.+)\}\{\\partial (.+)\}$")
 
 
-def shown(value, places: int) -> str:
+def shown(value, places: int, scientific: bool = False) -> str:
     """``value`` as an explanation shows it, rounded here with the decimal module (not the package's code):
-    half to even at ``places`` decimals; scientific below two significant digits or from 10¹⁶ on."""
+    half to even at ``places`` decimals; scientific below two significant digits or from 10¹⁶ on (or always,
+    with ``scientific``: the total of a sum whose terms need it)."""
     from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
     with mpmath.workdps(80), localcontext() as context:
@@ -51,7 +52,7 @@ def shown(value, places: int) -> str:
         value = mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else mpmath.mpf(value)
         number = Decimal(mpmath.nstr(value, 60, min_fixed=-(10**6), max_fixed=10**6))
         quantum = Decimal(1).scaleb(-places)
-        if number and (abs(number) < Decimal(10) ** (1 - places) or number.adjusted() >= 16):
+        if number and (scientific or abs(number) < Decimal(10) ** (1 - places) or number.adjusted() >= 16):
             power = number.adjusted()
             mantissa = number.scaleb(-power).quantize(quantum, ROUND_HALF_EVEN)
             if abs(mantissa) >= 10:
@@ -129,7 +130,7 @@ def unchecked_statements(document, oracle: Oracle) -> list[str]:
         value = oracle.value(lhs)
         if value is None:
             continue
-        expected = shown(value, oracle.places)
+        expected = shown(value, oracle.places, scientific=r"\times" in number)
         if abs(value) < ORACLE_FLOOR and abs(_to_number(number)) < ORACLE_FLOOR:
             continue  # below what finite differences resolve: an exact zero and its noise look alike
         if number != expected:
@@ -303,7 +304,7 @@ def test_explain_refuses_a_network_too_big_to_write_out(tmp_path):
 
 def test_bad_digits_is_a_usage_error():
     with pytest.raises(SystemExit) as caught:
-        main(["explain", str(LINEAR_2_2_1), "--digits", "0"])
+        main(["explain", str(LINEAR_2_2_1), "--decimals", "0"])
     assert caught.value.code == 2
 
 
