@@ -25,7 +25,7 @@ _EXPORTS = {
     "CheckReport": "check", "GradientCheck": "check", "check_gradients": "check",
     "InputError": "errors",
     "BatchFunction": "codegen", "compile_gradients": "codegen",
-    "explain": "explain", "Document": "document", "to_latex": "document", "to_markdown": "document",
+    "Document": "document", "to_latex": "document", "to_markdown": "document",
     "network_dot": "diagram",
     "SymbolicGraph": "graph", "build_graph": "graph",
     "Quantity": "quantity", "parse_quantity": "quantity",
@@ -36,13 +36,13 @@ _EXPORTS = {
     "register_loss": "losses",
     "Bias": "network", "Layer": "network", "Loss": "network", "Network": "network", "Parameter": "network",
 }
-__all__ = sorted([*_EXPORTS, "audit"])
+__all__ = sorted([*_EXPORTS, "audit", "explain"])
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name == "audit":  # the subpackage, callable: sbp.audit("tutorial.toml") returns the report
-        return import_module(".audit", __name__)
+    if name in ("audit", "explain"):  # callable modules: sbp.audit(path), sbp.explain(engine)
+        return import_module(f".{name}", __name__)
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

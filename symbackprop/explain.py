@@ -43,8 +43,6 @@ from .values import Point, momentum_update, point_of, rational, updated_paramete
 MAX_PARAMETERS = 400
 #: Most paths listed one by one for a single gradient.
 MAX_LISTED_PATHS = 64
-#: Characters of LaTeX past which an equation is set one side per line (it would not fit a page).
-LONG_EQUATION = 220
 #: More digits used to tell an exact zero from a tiny value.
 EXTRA_ZERO_DIGITS = 60
 
@@ -143,7 +141,7 @@ class _Writer:
             if side != kept[-1]:
                 kept.append(side)
         one_line = " = ".join(kept)
-        long = len(one_line) > LONG_EQUATION and len(kept) > 2
+        long = visible_width(one_line) > LINE_WIDTH + visible_width(kept[0]) and len(kept) > 2
         self.blocks.append(Display(_aligned(kept[0], kept[1:]) if long else one_line))
 
     def say(self, *spans) -> None:
@@ -192,11 +190,77 @@ def _aligned(lhs: str, sides: Sequence[str | Sequence[str]]) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(body) + "\n\\end{aligned}"
 
 
-def _joined(parts: Sequence[str], operator: str, width: int = 160) -> list[str]:
-    """Parts joined by ``operator`` as the lines of one side, a new line past ``width`` characters of LaTeX."""
-    lines: list[list[str]] = [[]]
+#: Widest line of a display, in the units of :func:`visible_width` (about a character of 11 pt math): what
+#: fits the 2 cm margins of the LaTeX document with the left-hand side and a \quad of indent beside it.
+LINE_WIDTH = 62
+
+
+_MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.S)
+#: Binary operators and relations, typeset with space on both sides.
+_SPACED = frozenset({r"\cdot", r"\to", r"\times", r"\approx", r"\le", r"\ge", r"\qquad", r"\quad"})
+
+
+def visible_width(tex: str) -> float:
+    r"""About how many characters wide ``tex`` is typeset: commands count as one symbol, scripts as half,
+    a fraction as its wider part, an operator with its spaces as two, ``\left``/``\right``/``\mathrm`` as nothing.
+
+    >>> visible_width(r"\frac{\partial E}{\partial \mathrm{out}_{o1}}"), visible_width(r"\left(-1.3066 \times 10^{-3}\right)")
+    (6.0, 14.0)
+    """
+    matrices = 0.0
+    for matrix in _MATRIX.findall(tex):  # a matrix is as wide as its widest row
+        rows = [[visible_width(cell) for cell in row.split("&")] for row in matrix.split(r"\\")]
+        matrices += max(sum(row) + 2 * len(row) for row in rows) + 2
+    tex = _MATRIX.sub("", tex)
+    width, index = matrices, 0
+    while index < len(tex):
+        if tex.startswith(r"\frac", index):
+            numerator, index = _group(tex, index + 5)
+            denominator, index = _group(tex, index)
+            width += max(visible_width(numerator), visible_width(denominator)) + 1  # and the space beside it
+            continue
+        char = tex[index]
+        if char in "_^":
+            script, index = _group(tex, index + 1)
+            width += visible_width(script) / 2
+            continue
+        if char == "\\":
+            command = re.match(r"\\([a-zA-Z]+|.)", tex[index:])[0]
+            index += len(command)
+            invisible = command in (r"\left", r"\right", r"\mathrm", r"\operatorname", r"\text")
+            width += 0 if invisible else 2 if command in _SPACED else 1
+            continue
+        index += 1
+        width += 0 if char in "{} " else 2 if char in "+=<>" else 1
+    return width
+
+
+def _group(tex: str, index: int) -> tuple[str, int]:
+    """The braced group (or single character) at ``index``, and the index after it."""
+    if index >= len(tex):
+        return "", index
+    if tex[index] != "{":
+        return tex[index], index + 1
+    depth = 0
+    for end in range(index, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[end], 0)
+        if depth == 0:
+            return tex[index + 1:end], end + 1
+    return tex[index + 1:], len(tex)
+
+
+def _joined(parts: Sequence[str], operator: str, width: float = LINE_WIDTH) -> list[str]:
+    """Parts joined by ``operator`` as the lines of one side, a new line before a part that would pass
+    ``width`` (:func:`visible_width`); a product too wide for a line of its own breaks at its dots."""
+    pieces: list[str] = []
     for part in parts:
-        if lines[-1] and len(f" {operator} ".join(lines[-1] + [part])) > width:
+        if visible_width(part) > width and r" \cdot " in part:
+            pieces += _joined(part.split(r" \cdot "), r"\cdot", width)
+        else:
+            pieces.append(part)
+    lines: list[list[str]] = [[]]
+    for part in pieces:
+        if lines[-1] and visible_width(f" {operator} ".join(lines[-1] + [part])) > width:
             lines.append([])
         lines[-1].append(part)
     joined = [f" {operator} ".join(line) for line in lines]
@@ -507,18 +571,43 @@ def _paths(w: _Writer, derivation: Derivation, name: str) -> None:
     if count > MAX_LISTED_PATHS:
         w.say(f"{count} paths lead from the parameter to the loss; their products sum to the value above.")
         return
-    w.say(f"The same value as the sum over all {count} paths from the parameter to the loss, "
-          "each path a product of local derivatives:")
-    lines = []
     paths = derivation.paths()
     *path_values, value = w.shown_alike([sp.Mul(*[f.expression for f in path]) for path in paths]
                                         + [derivation.compact])
-    for number, (path, shown) in enumerate(zip(paths, path_values), start=1):
-        route = r" \to ".join([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)])
-        factors = r" \cdot ".join(_operand(w.shown(f.expression)) for f in reversed(path))
-        lines.append(r"&\text{path %d: } %s: && %s = %s" % (number, route, factors, shown))
+    listed = [(number, path, shown) for number, (path, shown) in enumerate(zip(paths, path_values), start=1)
+              if shown != "0"]
+    w.say(f"{count} paths lead from the parameter to the loss, each a product of local derivatives; "
+          "their sum is the gradient.")
+    _zero_paths(w, [path for path, shown in zip(paths, path_values) if shown == "0"])
+    if not listed:
+        return
+    w.say("The paths, and their sum:" if len(listed) == count else f"The other {len(listed)}, and their sum:")
+    lines = []
+    for number, path, shown in listed:
+        route = _joined([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)], r"\to")
+        factors = _joined([_operand(w.shown(f.expression)) for f in reversed(path)], r"\cdot")
+        lines += [r"&\text{path %d: } %s" % (number, route[0])] + [r"&\qquad %s" % line for line in route[1:]]
+        factors[-1] += f" = {shown}"
+        lines += [r"&\qquad %s" % line for line in factors]
     w.blocks.append(Display("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"))
-    w.blocks.append(Display(_aligned(name, [_joined([_operand(v) for v in path_values], "+"), value])))
+    w.blocks.append(Display(_aligned(name, [_joined([_operand(shown) for _, _, shown in listed], "+"), value])))
+
+
+def _zero_paths(w: _Writer, paths: Sequence[tuple[Factor, ...]]) -> None:
+    """Paths that are exactly 0, in one sentence per factor that makes them so (a ReLU that is off)."""
+    by_factor: dict[Factor, int] = {}
+    for path in paths:
+        zero = next((f for f in reversed(path) if w.value(f.expression) == 0), None)
+        if zero is not None:
+            by_factor[zero] = by_factor.get(zero, 0) + 1
+    for factor, count in by_factor.items():
+        reason = ": a ReLU that is off" if factor.expression.has(sp.Heaviside) else ""
+        w.say(f"{count} path{'s have' if count > 1 else ' has'} the factor ", Math(_factor_name(w, factor) + " = 0"),
+              f"{reason}; {'they add' if count > 1 else 'it adds'} nothing to the sum.")
+    rest = len(paths) - sum(by_factor.values())
+    if rest:
+        w.say(f"{rest} more path{'s' if rest > 1 else ''} {'are' if rest > 1 else 'is'} 0: {'their' if rest > 1 else 'its'} "
+              "factors cancel exactly; they add nothing to the sum.")
 
 
 def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
@@ -875,3 +964,8 @@ def _graph_forward(w: _Writer, sample: int = -1) -> None:
         definition = graph.definitions.get(quantity)
         if definition is not None and quantity.sample == sample:
             w.equation(w.quantity(quantity), w.tex(definition), w.substituted(definition), w.shown(w.symbol(quantity)))
+
+
+from .callable_module import make_callable  # noqa: E402  (the module is complete: make it callable)
+
+make_callable(__name__, explain)  # sbp.explain(engine), even once this module is imported by name

@@ -35,6 +35,7 @@ EVERY_ACTIVATION = EXAMPLES / "every_activation.toml"
 THREE_NETWORKS = [LINEAR_2_2_1, SIGMOID_2_2_2, RELU_SIGMOID_SOFTMAX]
 
 _NUMBER = r"-?\d+(?:\.\d+)?(?: \\times 10\^\{-?\d+\})?"  # an exact zero is written 0
+_DECIMAL = r"-?\d+\.\d+(?: \\times 10\^\{-?\d+\})?"  # a number with its decimals, never a bare digit
 _LAST_NUMBER = re.compile(rf"=\s*({_NUMBER})\s*$")
 #: Finite differences at 40 digits resolve values down to about this size, no further.
 ORACLE_FLOOR = 1e-30
@@ -177,11 +178,11 @@ def test_every_number_substituted_into_a_formula_is_a_value_stated_elsewhere():
     stated = {number for _, number in stated_values(document)}
     leaves = {shown(Fraction(v), 4) for v in ("0.05", "0.10", "0.15", "0.20", "0.25", "0.30", "0.40", "0.45",
                                               "0.50", "0.55", "0.35", "0.60", "0.01", "0.99", "0.5")}
-    every = set(re.findall(_NUMBER, text))
+    every = set(re.findall(_DECIMAL, text))
     strays = {n for n in every - stated - leaves if not n.startswith("-") or n[1:] not in stated}
     # path products are checked by test_paths_sum_to_the_gradient; matrix entries repeat stated values
     path_text = "\n".join(b.latex for b in document.blocks if isinstance(b, Display) and "\\text{path" in b.latex)
-    path_products = set(re.findall(rf"= ({_NUMBER})", path_text))
+    path_products = set(re.findall(rf"= ({_DECIMAL})", path_text))
     assert strays - path_products == set()
 
 

@@ -292,7 +292,7 @@ def test_terms_of_a_worked_sum_share_one_form_and_add_up():
                 unit = max([10.0 ** -4] + [10.0 ** (int(t.partition("{")[2].rstrip("}") or 0) - 4)
                                           for t in nonzero + [total] if r"\times" in t])
                 assert abs(sum(map(_as_float, nonzero)) - _as_float(total)) <= unit * (len(terms) + 1) / 2, (terms, total)
-    assert seen > 50 and scientific > 5
+    assert seen > 30 and scientific > 5
 
 
 # ---- diagrams keep the file's order ------------------------------------------------------------------------
@@ -337,3 +337,84 @@ def test_diagram_keeps_units_in_file_order(tmp_path):
     for rank in ranks:
         heights = [centres[name][1] for name in rank]
         assert heights == sorted(heights), (rank, heights)  # SVG y grows downwards: top to bottom in file order
+
+
+# ---- LaTeX fits the page ------------------------------------------------------------------------------------
+MAX_OVERFULL_PT = 10
+SHIPPED = sorted(p for p in [*EXAMPLES.glob("*.toml"), *(EXAMPLES / "graphs").glob("*.toml")])
+
+
+def _pdflatex() -> str:
+    import os
+    import shutil
+
+    import pytest
+
+    program = shutil.which("pdflatex")
+    if program is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is missing: .ci/run installs texlive-latex-base and texlive-latex-recommended")
+        pytest.skip("pdflatex not installed here (CI installs it)")
+    return program
+
+
+def _widest_overfull_box(source: Path) -> float:
+    """Compile with pdflatex and read its log: the widest overfull \\hbox, in points (0 when none)."""
+    import subprocess
+
+    result = subprocess.run([_pdflatex(), "-interaction=nonstopmode", "-halt-on-error", source.name],
+                            cwd=source.parent, capture_output=True, text=True, timeout=300)
+    log = source.with_suffix(".log").read_text(errors="replace")
+    assert result.returncode == 0 and not re.search(r"^! ", log, flags=re.M), log[-2000:]
+    return max([float(width) for width in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)], default=0.0)
+
+
+def test_every_shipped_example_fits_the_page(tmp_path):
+    """relu_sigmoid_softmax had boxes 317 pt too wide; every_activation 577 pt."""
+    widths = {}
+    for path in SHIPPED:
+        if "[data]" not in path.read_text() and "[graph.values]" not in path.read_text():
+            continue  # a network without numbers has no worked example
+        source = tmp_path / f"{path.stem}.tex"
+        assert main(["explain", str(path), "--format", "latex", "-o", str(source)]) == 0, path
+        widths[path.stem] = _widest_overfull_box(source)
+    assert len(widths) >= 15 and max(widths.values()) <= MAX_OVERFULL_PT, widths
+
+
+def test_zero_paths_collapse_into_a_sentence():
+    from symbackprop.document import Display, Paragraph
+
+    document = sbp.explain(sbp.Engine(sbp.load_model(EXAMPLES / "relu_sigmoid_softmax.toml")))
+    sentences = ["".join(block.spans) for block in document.blocks if isinstance(block, Paragraph)]
+    zero = [s for s in sentences if "paths have the factor" in s and "a ReLU that is off" in s]
+    assert zero, "a dead ReLU's paths are summed up in one sentence"
+    listed = [block.latex for block in document.blocks if isinstance(block, Display) and r"\text{path" in block.latex]
+    assert listed and all(not re.search(r"= 0(?:\.0+)? *(?:\\\\|$)", latex, flags=re.M) for latex in listed)
+
+
+def _random_deep_documents():
+    from hypothesis import strategies as st
+
+    from tests.strategies import network_documents
+
+    return network_documents(max_depth=4, max_width=4).filter(lambda d: len(d["network"]["layers"]) >= 3)
+
+
+def test_random_three_and_four_layer_networks_fit_the_page(tmp_path_factory):
+    from hypothesis import HealthCheck, assume, given, settings
+
+    from symbackprop.errors import InputError
+
+    @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.filter_too_much])
+    @given(_random_deep_documents())
+    def fits(document):
+        try:
+            explained = sbp.explain(sbp.Engine(sbp.network_from_mapping(document)))
+        except InputError:
+            assume(False)  # undefined at these numbers (ln 0): refused, nothing to typeset
+        source = tmp_path_factory.mktemp("tex") / "random.tex"
+        source.write_text(sbp.to_latex(explained))
+        assert _widest_overfull_box(source) <= MAX_OVERFULL_PT
+
+    fits()

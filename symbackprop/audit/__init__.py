@@ -5,9 +5,9 @@ Data flow: worked-example file → :mod:`.claims` (parsed, validated) → :mod:`
 with or without a mistake) → :mod:`.mistakes` (the library of changed computations) →
 :mod:`.verdict` (ok | rounding | propagated | error, with diagnoses) → :mod:`.report`.
 """
-import sys
-import types
 from pathlib import Path
+
+from ..callable_module import make_callable
 
 from .claims import Claim, ClaimKey, load_claims, claims_from_document
 from .verdict import AuditReport, ClaimVerdict, audit
@@ -26,11 +26,4 @@ def audit_file(path: "str | Path", progress=None) -> AuditReport:
     return audit(*load_claims(path), progress=progress)
 
 
-class _CallablePackage(types.ModuleType):
-    """``symbackprop.audit`` is this package, and ``symbackprop.audit(path)`` audits a file."""
-
-    def __call__(self, path: "str | Path", progress=None) -> AuditReport:
-        return audit_file(path, progress)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, audit_file)  # sbp.audit(path) returns the report
