@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
                        help=_FORMAT_HELP.format("a table, a corrected tutorial in Markdown, or JSON"))
     audit.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of standard output")
 
+    claims = _command(commands, "claims", "print a [[claims]] skeleton to transcribe a tutorial into, exact values "
+                      "as comments")
+    claims.add_argument("-o", "--output", metavar="OUT", help="write the skeleton to OUT instead of standard output")
+
     explain = _command(commands, "explain", "write the whole worked example: forward, backward, update")
     explain.add_argument("--format", choices=("markdown", "latex"), default="markdown",
                          help=_FORMAT_HELP.format("Markdown (GitHub and Jupyter render it) or a LaTeX document"))
@@ -166,7 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args.source = _source(args.file)
         commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
-                    "diagram": _diagram, "train": _train}
+                    "diagram": _diagram, "train": _train, "claims": _claims}
         return commands[args.command](args)
     except InputError as error:
         print(f"symbackprop: {error.located(_name(args.file))}", file=sys.stderr)
@@ -431,6 +435,14 @@ def _audit(args) -> int:
         text = audit_text(report)
     _emit(text, args.output)
     return EXIT_OK if report.clean else EXIT_FOUND
+
+
+def _claims(args) -> int:
+    from .audit.skeleton import claims_skeleton
+    from .loader import load_model
+
+    _emit(claims_skeleton(load_model(args.source), _name(args.file)), args.output)
+    return EXIT_OK
 
 
 def _emit(content: str | bytes, output: Optional[str]) -> None:

@@ -622,12 +622,14 @@ def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 
 # ---- update ------------------------------------------------------------------------------
-def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Mapping] = None) -> None:
+def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Mapping] = None) -> Optional[Point]:
+    """The update of every parameter, and the loss after it; the point the update reaches (None without a
+    learning rate)."""
     network, graph = w.network, w.graph
     w.heading("Update")
     if graph.learning_rate is None:
         w.say("The file gives no training.learning_rate, so no update is shown.")
-        return
+        return None
     rate = w.shown(rational(graph.learning_rate))
     if graph.training.momentum:
         updated = _momentum_update(w, derivations, velocity or {})
@@ -657,7 +659,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Ma
             for index in range(len(network.layers)):
                 w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
         _graph_loss_after(w, after)
-        return
+        return after
     for index in range(len(network.layers)):
         w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
     w.heading("Loss after the update", 3)
@@ -672,6 +674,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Ma
     w.equation("E^{+}", " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms), " + ".join(map(_operand, values)),
                total)
     _loss_change(w, after)
+    return after
 
 
 def _momentum_update(w: _Writer, derivations: Sequence[Derivation], velocity: Mapping) -> dict:
@@ -724,6 +727,24 @@ def _loss_change(w: _Writer, after: Point) -> None:
           Math(w.shown(w.symbol(Quantity.loss()))), ".")
 
 
+def _summary(w: _Writer, derivations: Sequence[Derivation], after: Optional[Point], check) -> list[Paragraph]:
+    """What a reader sees first: the loss and what one step does to it; the largest gradient and the proof."""
+    loss = w.symbol(Quantity.loss())
+    first = ["The loss is ", Math("E = " + w.shown(loss))]
+    if after is not None:
+        first += [" and one step of gradient descent (", Math(r"\eta = " + w.shown(rational(w.graph.learning_rate))),
+                  ") brings it to ", Math("E^{+} = " + w.shown(loss, after))]
+    largest = max(derivations, key=lambda d: abs(w.value(d.compact)), default=None)
+    second: list = []
+    if largest is not None:
+        second = [f"The largest of the {len(derivations)} gradients is " if len(derivations) > 1 else "The gradient is ",
+                  Math(factor_latex(largest.of, largest.wrt, w.graph) + " = " + w.shown(largest.compact))]
+    if check is not None:
+        second.append("; every one " + ("agrees" if check.passed else "does NOT agree")
+                      + f" with finite differences at {check.digits} digits")
+    return [Paragraph(tuple(first + ["."])), Paragraph(tuple(second + ["."]))] if second else [Paragraph(tuple(first + ["."]))]
+
+
 def _verification(w: _Writer, check) -> None:
     if check is None:
         return
@@ -757,9 +778,10 @@ def require_explainable(engine: Engine) -> None:
             f"(at most {MAX_WRITTEN_PATHS}); derive writes its gradients in δ form", place="network")
 
 
-def explain(engine: Engine, places: int = 4, check=None, title: str = "", velocity: Optional[Mapping] = None) -> Document:
+def explain(engine: Engine, places: int = 4, check=None, title: str = "", velocity: Optional[Mapping] = None,
+            summary: bool = True) -> Document:
     """The whole worked example for ``engine``'s network at its numbers (``velocity``: under momentum, each
-    parameter's velocity of the update before)."""
+    parameter's velocity of the update before), opening with a two-line summary (unless ``summary`` is False)."""
     whole_number(places, 1, 30, "places")
     require_explainable(engine)
     network = engine.network
@@ -778,8 +800,10 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
         _forward(w)
         _loss(w)
     _backward(w, derivations)
-    _update(w, derivations, velocity)
+    after = _update(w, derivations, velocity)
     _verification(w, check)
+    if summary:
+        w.blocks[:0] = _summary(w, derivations, after, check)
     if network is None:
         heading = title or engine.graph.title or "Backpropagation, step by step, through a graph of formulas"
     else:
@@ -817,7 +841,8 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
             with mpmath.workdps(places + 40):
                 velocity = {name: sp.Float((before.parameters[name] - run.parameters[name]) / to_mpf(graph.learning_rate),
                                            places + 40) for name in run.parameters}
-        document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title, velocity=velocity)
+        document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title, velocity=velocity,
+                           summary=False)
         heading = heading or document.title
         parts = list(document.blocks)
         if run.step:
@@ -861,7 +886,7 @@ def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
                 values = {**template.values, **{template.symbols[Quantity.param(n)]: v for n, v in parameters.items()}}
                 engine = Engine(graph_of_samples(dataclasses.replace(template, values=values),
                                                  [graph.samples[i] for i in group]))
-            document = explain(engine, places, title=title, velocity=velocity)
+            document = explain(engine, places, title=title, velocity=velocity, summary=False)
             heading = heading or document.title
             names = ", ".join(str(i) for i in group)
             blocks.append(Heading(f"Update {number}: sample{'s' if len(group) > 1 else ''} {names}", 3))

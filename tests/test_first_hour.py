@@ -393,8 +393,6 @@ def test_zero_paths_collapse_into_a_sentence():
 
 
 def _random_deep_documents():
-    from hypothesis import strategies as st
-
     from tests.strategies import network_documents
 
     return network_documents(max_depth=4, max_width=4).filter(lambda d: len(d["network"]["layers"]) >= 3)
@@ -418,3 +416,41 @@ def test_random_three_and_four_layer_networks_fit_the_page(tmp_path_factory):
         assert _widest_overfull_box(source) <= MAX_OVERFULL_PT
 
     fits()
+
+
+# ---- a skeleton to transcribe a tutorial into ---------------------------------------------------------------
+def test_claims_skeleton_lists_every_number_in_tutorial_order_and_audits_clean_when_filled(capsys, tmp_path):
+    """Filled with the exact values it gives as comments, the skeleton is a worked example the auditor passes
+    claim by claim; its order is Mazur's: forward unit by unit, the loss, the output layer, then the hidden."""
+    for path in (EXAMPLES / "mazur.toml", EXAMPLES / "graphs" / "residual.toml", EXAMPLES / "xor.toml"):
+        skeleton = _out(capsys, "claims", path)
+        quantities = re.findall(r'^quantity = "([^"]+)"', skeleton, flags=re.M)
+        filled = re.sub(r'value = ""  # exact (\S+)', r'value = "\1"', skeleton)
+        assert 'value = ""' not in filled
+        worked = tmp_path / f"{path.stem}_claims.toml"
+        worked.write_text(path.read_text() + "\n" + filled)
+        code, report = main(["audit", str(worked), "--format", "json"]), json.loads(capsys.readouterr().out)
+        assert code == 0 and report["summary"]["ok"] == len(quantities), (path, report["summary"])
+        if path.stem == "mazur":
+            assert quantities[:4] == ["net(h1)", "out(h1)", "net(h2)", "out(h2)"]
+            assert quantities[10:13] == ["E", "dE/dw5", "dE/dw6"]
+            assert quantities.index("new(w8)") < quantities.index("dE/dw1") and quantities[-1] == "new(b1)"
+    # a network without numbers has nothing to transcribe: one line, exit 2
+    bare = tmp_path / "bare.toml"
+    bare.write_text((EXAMPLES / "mazur.toml").read_text().split("[data]")[0])
+    assert main(["claims", str(bare)]) == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_explain_opens_with_a_two_line_summary(capsys):
+    """The loss and what one step does to it, then the largest gradient and the proof, before anything else;
+    every number in it is checked against the finite-difference oracle of the check."""
+    from symbackprop.check import check_gradients
+
+    markdown = _out(capsys, "explain", EXAMPLES / "mazur.toml").splitlines()
+    assert markdown[2] == r"The loss is $E = 0.2984$ and one step of gradient descent ($\eta = 0.5000$) brings it to $E^{+} = 0.2910$."
+    report = check_gradients(sbp.load_model(EXAMPLES / "mazur.toml"))
+    largest = max(report.rows, key=lambda row: abs(row.numeric))
+    assert largest.name == "b2" and f"{float(largest.numeric):.4f}" == "0.1004"
+    assert markdown[4] == (r"The largest of the 10 gradients is $\frac{\partial E}{\partial b_{2}} = 0.1004$; every one "
+                           "agrees with finite differences at 30 digits.")
+    assert markdown[6].startswith("## ")
