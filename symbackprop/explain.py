@@ -141,7 +141,8 @@ class _Writer:
             if side != kept[-1]:
                 kept.append(side)
         one_line = " = ".join(kept)
-        long = visible_width(one_line) > LINE_WIDTH + visible_width(kept[0]) and len(kept) > 2
+        long = len(kept) > 1 and (visible_width(one_line) > PAGE_WIDTH
+                                  or len(kept) > 2 and visible_width(one_line) > LINE_WIDTH + visible_width(kept[0]))
         self.blocks.append(Display(_aligned(kept[0], kept[1:]) if long else one_line))
 
     def say(self, *spans) -> None:
@@ -181,18 +182,29 @@ def _bmatrix(rows: Sequence[Sequence[str]]) -> str:
 def _aligned(lhs: str, sides: Sequence[str | Sequence[str]]) -> str:
     """``lhs = side₁ = side₂ …``, one side a line (a side given as lines continues over them)."""
     as_lines = [[side] if isinstance(side, str) else list(side) for side in sides]
-    if len(as_lines) == 1 and len(as_lines[0]) == 1:
+    if len(as_lines) == 1 and len(as_lines[0]) == 1 and visible_width(f"{lhs} = {as_lines[0][0]}") <= PAGE_WIDTH:
         return f"{lhs} = {as_lines[0][0]}"
+    room = PAGE_WIDTH - min(visible_width(lhs), PAGE_WIDTH - LINE_WIDTH)
+    as_lines = [[piece for line in lines for piece in _fitted(line, room)] for lines in as_lines]
     body = []
-    for number, lines in enumerate(as_lines):
-        body.append(("%s &= %s" % (lhs, lines[0])) if number == 0 else f"&= {lines[0]}")
-        body += [f"&\\quad {line}" for line in lines[1:]]
+    widest = max(visible_width(line) for lines in as_lines for line in lines)
+    if visible_width(lhs) + widest > PAGE_WIDTH:  # a wide left-hand side stands alone, the sides below it
+        body.append(f"&{lhs}")
+        for lines in as_lines:
+            body.append(f"&\\quad = {lines[0]}")
+            body += [f"&\\qquad {line}" for line in lines[1:]]
+    else:
+        for number, lines in enumerate(as_lines):
+            body.append(("%s &= %s" % (lhs, lines[0])) if number == 0 else f"&= {lines[0]}")
+            body += [f"&\\quad {line}" for line in lines[1:]]
     return "\\begin{aligned}\n" + " \\\\\n".join(body) + "\n\\end{aligned}"
 
 
 #: Widest line of a display, in the units of :func:`visible_width` (about a character of 11 pt math): what
 #: fits the 2 cm margins of the LaTeX document with the left-hand side and a \quad of indent beside it.
 LINE_WIDTH = 62
+#: The whole width of the page's text, in the same units.
+PAGE_WIDTH = 84
 
 
 _MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.S)
@@ -247,6 +259,27 @@ def _group(tex: str, index: int) -> tuple[str, int]:
         if depth == 0:
             return tex[index + 1:end], end + 1
     return tex[index + 1:], len(tex)
+
+
+def _fitted(line: str, width: float) -> list[str]:
+    """``line`` as it is, or broken before its top-level ``+`` signs (outside braces, brackets and matrices)
+    when it is wider than ``width``."""
+    if visible_width(line) <= width:
+        return [line]
+    terms, depth, start = [], 0, 0
+    for index, char in enumerate(line):
+        if char == "{" or line.startswith((r"\begin", r"\left"), index):
+            depth += 1
+        elif char == "}" or line.startswith((r"\end", r"\right"), index):
+            depth -= 1
+        elif depth == 0 and line.startswith(" + ", index):
+            terms.append(line[start:index])
+            start = index + 3
+    terms.append(line[start:])
+    if len(terms) == 1:
+        return [line]
+    head, *rest = _joined(terms, "+", width)
+    return [head] + rest
 
 
 def _joined(parts: Sequence[str], operator: str, width: float = LINE_WIDTH) -> list[str]:
@@ -584,7 +617,8 @@ def _paths(w: _Writer, derivation: Derivation, name: str) -> None:
     w.say("The paths, and their sum:" if len(listed) == count else f"The other {len(listed)}, and their sum:")
     lines = []
     for number, path, shown in listed:
-        route = _joined([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)], r"\to")
+        route = _joined([w.quantity(path[-1].wrt)] + [w.quantity(f.of) for f in reversed(path)], r"\to",
+                        LINE_WIDTH - visible_width(r"\text{path %d: }" % number))
         factors = _joined([_operand(w.shown(f.expression)) for f in reversed(path)], r"\cdot")
         lines += [r"&\text{path %d: } %s" % (number, route[0])] + [r"&\qquad %s" % line for line in route[1:]]
         factors[-1] += f" = {shown}"

@@ -311,10 +311,7 @@ def _svg_centres(svg: str) -> dict[str, tuple[float, float]]:
 
 def test_diagram_keeps_units_in_file_order(tmp_path):
     """Graphviz drew x2, x3, x1 / h1, h3, h2: each layer now reads top to bottom as the file lists it."""
-    import os
-    import shutil
-
-    import pytest
+    from .test_diagram_and_display import _dot
 
     path = EXAMPLES / "relu_sigmoid_softmax.toml"
     network = sbp.load_model(path)
@@ -327,10 +324,7 @@ def test_diagram_keeps_units_in_file_order(tmp_path):
     for rank in ranks:
         assert " -> ".join(f'"{name}"' for name in rank) + " [style=invis];" in dot
     assert "decorate=true" in dot  # every label is tied to its edge
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz's dot is missing: .ci/run installs graphviz")
-        pytest.skip("Graphviz not installed here (CI installs it)")
+    _dot()  # Graphviz, or a skip here and a failure in CI
     svg = tmp_path / "net.svg"
     assert main(["diagram", str(path), "-o", str(svg)]) == 0
     centres = _svg_centres(svg.read_text())
@@ -344,23 +338,11 @@ MAX_OVERFULL_PT = 10
 SHIPPED = sorted(p for p in [*EXAMPLES.glob("*.toml"), *(EXAMPLES / "graphs").glob("*.toml")])
 
 
-def _pdflatex() -> str:
-    import os
-    import shutil
-
-    import pytest
-
-    program = shutil.which("pdflatex")
-    if program is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing: .ci/run installs texlive-latex-base and texlive-latex-recommended")
-        pytest.skip("pdflatex not installed here (CI installs it)")
-    return program
-
-
 def _widest_overfull_box(source: Path) -> float:
     """Compile with pdflatex and read its log: the widest overfull \\hbox, in points (0 when none)."""
     import subprocess
+
+    from .test_explain import _pdflatex
 
     result = subprocess.run([_pdflatex(), "-interaction=nonstopmode", "-halt-on-error", source.name],
                             cwd=source.parent, capture_output=True, text=True, timeout=300)
@@ -404,7 +386,7 @@ def test_random_three_and_four_layer_networks_fit_the_page(tmp_path_factory):
     from symbackprop.errors import InputError
 
     @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                     HealthCheck.filter_too_much])
+                                                                     HealthCheck.filter_too_much, HealthCheck.nested_given])
     @given(_random_deep_documents())
     def fits(document):
         try:
@@ -454,3 +436,24 @@ def test_explain_opens_with_a_two_line_summary(capsys):
     assert markdown[4] == (r"The largest of the 10 gradients is $\frac{\partial E}{\partial b_{2}} = 0.1004$; every one "
                            "agrees with finite differences at 30 digits.")
     assert markdown[6].startswith("## ")
+
+
+def test_readme_command_table_is_one_table_with_every_command():
+    """A blank line once split the table, so the explain, latex and diagram rows rendered as pipes."""
+    tokens = list(_flatten(_markdown_tokens((ROOT / "README.md").read_text())))
+    tables = [i for i, token in enumerate(tokens) if token.type == "table_open"]
+    commands = None
+    for start in tables:
+        end = next(i for i in range(start, len(tokens)) if tokens[i].type == "table_close")
+        cells = [t.content for t in tokens[start:end] if t.type == "inline"]
+        if cells[:3] == ["command", "what it does", "exit code"]:
+            commands = [re.match(r"`symbackprop (\w+)", cell)[1] for cell in cells[3::3]]
+    assert commands == ["derive", "check", "audit", "claims", "explain", "latex", "train", "diagram"]
+    import argparse
+
+    from symbackprop.cli import _parser
+
+    subcommands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(commands) == sorted(subcommands.choices)
+    head = (ROOT / "README.md").read_text().splitlines()[:8]
+    assert "Python 3.11 or newer" in " ".join(head) and "seven minutes" in " ".join(head)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import mpmath
-
 from ..chain import Engine
 from ..exact import format_decimal, to_mpf
 from ..graph import SymbolicGraph, build_graph
