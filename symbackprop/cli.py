@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                              "tidied (softmax + cross-entropy → out − t); matrix: the layer-wise vectorised "
                              "backward pass (dZ, dW, db, dA) with every matrix's numbers")
     derive.add_argument("--format", choices=("text", "latex", "json"), default="text",
-                        help=_FORMAT_HELP.format("text, LaTeX (align*) or JSON"))
+                        help=_FORMAT_HELP.format("text, LaTeX (a line per derivative) or JSON"))
     derive.add_argument("--digits", type=_digits, default=40, metavar="5..1000",
                         help="significant digits of every value")
     derive.add_argument("--sample", type=_whole_number_between(0, 10_000, "sample"), default=None, metavar="S",
