@@ -16,7 +16,7 @@ import html
 from .exact import format_decimal
 from .notebook import register
 from .printing import factor_latex, latex
-from .report import chain_latex
+from .report import formula_latex
 
 VALUE_DIGITS = 10
 
@@ -38,13 +38,9 @@ def _value(derivation) -> str:
 
 @register("Derivation", "latex")
 def derivation_latex(derivation) -> str:
-    graph = derivation.engine.graph
-    sides = [factor_latex(derivation.of, derivation.wrt, graph)]
-    if derivation.chain:
-        sides.append(chain_latex(derivation))
-    sides.append(latex(derivation.compact, graph))
+    name = factor_latex(derivation.of, derivation.wrt, derivation.engine.graph)
     value = _value(derivation)
-    return r"$\displaystyle %s%s$" % (" = ".join(sides), rf" \approx {value}" if value else "")
+    return r"$\displaystyle %s = %s%s$" % (name, formula_latex(derivation, "chain"), rf" \approx {value}" if value else "")
 
 
 @register("Derivation", "html")

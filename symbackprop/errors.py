@@ -55,3 +55,20 @@ def whole_number(value: object, low: int, high: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"must be a whole number from {low} to {high}, not {printable(repr(value))[:40]}", place=name)
     return value
+
+
+def did_you_mean(name: str, known, quote: bool = False) -> str:
+    """``; did you mean w5?`` for a name that differs from a known one in case or spelling, else "".
+
+    >>> did_you_mean("W5", ["w5", "w6"]), did_you_mean("activaton", ["activation"], quote=True), did_you_mean("zz", ["w1"])
+    ('; did you mean w5?', "; did you mean 'activation'?", '')
+    """
+    import difflib
+
+    folded = {str(candidate).casefold(): str(candidate) for candidate in known}
+    spelled = name.casefold()
+    close = [spelled] if spelled in folded else difflib.get_close_matches(spelled, list(folded), n=1, cutoff=0.75)
+    if not close:
+        return ""
+    meant = folded[close[0]]
+    return f"; did you mean {meant!r}?" if quote else f"; did you mean {meant}?"

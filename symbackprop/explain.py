@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Iterator, Mapping, Optional, Sequence
 
 import mpmath
 import sympy as sp
@@ -86,11 +86,19 @@ class _Writer:
         self.point: Point = engine.point
         self.blocks: list = []
         self.explained: set[Factor] = set()
+        # Values already worked out, per point: sums, paths and the summary restate values shown elsewhere.
+        self._values: dict[int, tuple[Point, dict[sp.Expr, sp.Expr]]] = {}
 
     # ---- numbers -------------------------------------------------------------------------
     def value(self, expression: sp.Expr, point: Optional[Point] = None) -> sp.Expr:
         """The value to the places shown; a sum that cancels exactly (softmax terms often do) shows 0."""
         point = point or self.point
+        _, known = self._values.setdefault(id(point), (point, {}))  # the point is kept, so its id stays its own
+        if expression not in known:
+            known[expression] = self._evaluated(expression, point)
+        return known[expression]
+
+    def _evaluated(self, expression: sp.Expr, point: Point) -> sp.Expr:
         digits = 30 + self.places
         value = point.evalf(expression, digits)
         if value.is_Rational or abs(value) > sp.Float(10) ** -(self.places + 20):
@@ -204,7 +212,7 @@ def _aligned(lhs: str, sides: Sequence[str | Sequence[str]]) -> str:
 #: fits the 2 cm margins of the LaTeX document with the left-hand side and a \quad of indent beside it.
 LINE_WIDTH = 62
 #: The whole width of the page's text, in the same units.
-PAGE_WIDTH = 84
+PAGE_WIDTH = 78
 
 
 _MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.S)
@@ -213,11 +221,11 @@ _SPACED = frozenset({r"\cdot", r"\to", r"\times", r"\approx", r"\le", r"\ge", r"
 
 
 def visible_width(tex: str) -> float:
-    r"""About how many characters wide ``tex`` is typeset: commands count as one symbol, scripts as half,
+    r"""About how many characters wide ``tex`` is typeset: commands count as one symbol, scripts as 0.7,
     a fraction as its wider part, an operator with its spaces as two, ``\left``/``\right``/``\mathrm`` as nothing.
 
     >>> visible_width(r"\frac{\partial E}{\partial \mathrm{out}_{o1}}"), visible_width(r"\left(-1.3066 \times 10^{-3}\right)")
-    (6.0, 14.0)
+    (6.4, 14.4)
     """
     matrices = 0.0
     for matrix in _MATRIX.findall(tex):  # a matrix is as wide as its widest row
@@ -234,7 +242,7 @@ def visible_width(tex: str) -> float:
         char = tex[index]
         if char in "_^":
             script, index = _group(tex, index + 1)
-            width += visible_width(script) / 2
+            width += 0.7 * visible_width(script)  # script size
             continue
         if char == "\\":
             command = re.match(r"\\([a-zA-Z]+|.)", tex[index:])[0]
@@ -262,24 +270,70 @@ def _group(tex: str, index: int) -> tuple[str, int]:
 
 
 def _fitted(line: str, width: float) -> list[str]:
-    """``line`` as it is, or broken before its top-level ``+`` signs (outside braces, brackets and matrices)
-    when it is wider than ``width``."""
+    """``line`` as it is, or, when it is wider than ``width``, broken before its top-level ``+`` signs (outside
+    braces, brackets and matrices); with none, inside its widest parenthesis, before the signs there
+    (each line closing and opening it with ``\right.`` and ``\left.``)."""
     if visible_width(line) <= width:
         return [line]
-    terms, depth, start = [], 0, 0
+    terms = _split_terms(line, (" + ",))
+    if len(terms) > 1:
+        return _joined([line[a:b] for a, b in terms], "+", width)
+    inner = max(_parentheses(line), key=lambda span: span[1] - span[0], default=None)
+    if inner is None:
+        return [line]
+    start, end = inner
+    signed = _split_terms(line[start:end], (" + ", " - "), keep=True)
+    if len(signed) < 2:
+        return [line]
+    lines = _grouped([line[start + a:start + b] for a, b in signed], " ", width - visible_width(line[:start]))
+    if len(lines) < 2:
+        return [line]
+    return ([line[:start] + lines[0] + r" \right."] + [r"\left. " + text + r" \right." for text in lines[1:-1]]
+            + [r"\left. " + lines[-1] + line[end:]])
+
+
+def _depths(line: str) -> Iterator[tuple[int, int]]:
+    """(index, depth) of every character: braces, \\begin…\\end and \\left…\\right nest."""
+    depth = 0
     for index, char in enumerate(line):
         if char == "{" or line.startswith((r"\begin", r"\left"), index):
             depth += 1
         elif char == "}" or line.startswith((r"\end", r"\right"), index):
             depth -= 1
-        elif depth == 0 and line.startswith(" + ", index):
-            terms.append(line[start:index])
-            start = index + 3
-    terms.append(line[start:])
-    if len(terms) == 1:
-        return [line]
-    head, *rest = _joined(terms, "+", width)
-    return [head] + rest
+        yield index, depth
+
+
+def _split_terms(line: str, separators: tuple[str, ...], keep: bool = False) -> list[tuple[int, int]]:
+    """Spans of the terms of ``line`` between top-level ``separators`` (with ``keep``, each term after the
+    first starts with its sign)."""
+    spans, start = [], 0
+    for index, depth in _depths(line):
+        if depth == 0 and index > start and line.startswith(separators, index):
+            spans.append((start, index))
+            start = index + (1 if keep else 3)
+    return spans + [(start, len(line))]
+
+
+def _parentheses(line: str) -> list[tuple[int, int]]:
+    """Spans of the contents of the top-level ``\left( … \right)`` groups of ``line``."""
+    spans, opened = [], None
+    for index, depth in _depths(line):
+        if depth == 1 and opened is None and line.startswith(r"\left(", index):
+            opened = index + len(r"\left(")
+        elif depth == 0 and opened is not None and line.startswith(r"\right)", index):
+            spans.append((opened, index))
+            opened = None
+    return spans
+
+
+def _grouped(parts: Sequence[str], separator: str, width: float) -> list[str]:
+    """``parts`` joined by ``separator`` into lines, a new line before a part that would pass ``width``."""
+    lines: list[list[str]] = [[]]
+    for part in parts:
+        if lines[-1] and visible_width(separator.join(lines[-1] + [part])) > width:
+            lines.append([])
+        lines[-1].append(part)
+    return [separator.join(line) for line in lines]
 
 
 def _joined(parts: Sequence[str], operator: str, width: float = LINE_WIDTH) -> list[str]:
@@ -291,12 +345,7 @@ def _joined(parts: Sequence[str], operator: str, width: float = LINE_WIDTH) -> l
             pieces += _joined(part.split(r" \cdot "), r"\cdot", width)
         else:
             pieces.append(part)
-    lines: list[list[str]] = [[]]
-    for part in pieces:
-        if lines[-1] and visible_width(f" {operator} ".join(lines[-1] + [part])) > width:
-            lines.append([])
-        lines[-1].append(part)
-    joined = [f" {operator} ".join(line) for line in lines]
+    joined = _grouped(pieces, f" {operator} ", width)
     return [joined[0]] + [f"{operator} {line}" for line in joined[1:]]
 
 

@@ -33,7 +33,7 @@ from typing import Mapping, Optional, Sequence
 import sympy as sp
 
 from .activations import Activation, activation, softmax_outputs
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .losses import LossKind, loss_kind
 from .network import Network, Training
 from .quantity import Quantity, sampled
@@ -160,20 +160,12 @@ class SymbolicGraph:
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:
-    """``; did you mean w5?`` for a name that differs from a known one in case or spelling, else "".
+    """:func:`~symbackprop.errors.did_you_mean`, reading ``out_h1`` (how out(h1) prints) as ``out(h1)``.
 
-    >>> _did_you_mean("W5", ["w5", "w6"]), _did_you_mean("out_h1", ["w1", "out(h1)"]), _did_you_mean("zz", ["w1"])
-    ('; did you mean w5?', '; did you mean out(h1)?', '')
+    >>> _did_you_mean("out_h1", ["w1", "out(h1)"])
+    '; did you mean out(h1)?'
     """
-    import difflib
-
-    folded = {candidate.casefold(): candidate for candidate in known}
-    spelled = name.casefold()
-    for written in (spelled, re.sub(r"^(net|out)_(.+)$", r"\1(\2)", spelled)):  # out_h1 is how out(h1) prints
-        if written in folded:
-            return f"; did you mean {folded[written]}?"
-    close = difflib.get_close_matches(spelled, list(folded), n=1, cutoff=0.75)
-    return f"; did you mean {folded[close[0]]}?" if close else ""
+    return did_you_mean(re.sub(r"^(net|out)_(.+)$", r"\1(\2)", name), known)
 
 
 def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.Symbol],

@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .exact import NumberError, TomlFloat, exact_from_toml
 from .network import METHODS, REDUCTIONS, Bias, Layer, Loss, Network, Training
 
@@ -780,10 +780,7 @@ def _require_table(value: Any, place: str, what: str) -> None:
 def _no_unknown_keys(table: Mapping[str, Any], known: set[str], place: str) -> None:
     for key in table:
         if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
+            hint = did_you_mean(str(key)[:80], sorted(known), quote=True) or f"; known keys: {', '.join(sorted(known))}"
             raise InputError(f"unknown key {str(key)[:40]!r}{hint}", place=f"{place}.{key}" if place else str(key)[:40])
 
 

@@ -131,10 +131,11 @@ def chain_latex(derivation: Derivation) -> str:
 
 
 def formula_latex(derivation: Derivation, form: str, as_latex=None) -> str:
-    """The right-hand side of ∂E/∂p in ``form``: the chain form names every factor, then the compact form."""
+    """The right-hand side of ∂E/∂p in ``form``: the chain form names every factor (when there is a chain),
+    then the compact form."""
     as_latex = as_latex or latex_printer(derivation.engine.graph).doprint
     body = as_latex(_form_expression(derivation, form))
-    return f"{chain_latex(derivation)} = {body}" if form == "chain" else body
+    return f"{chain_latex(derivation)} = {body}" if form == "chain" and derivation.chain else body
 
 
 def derive_latex(derivations: Iterable[Derivation], form: str) -> str:

@@ -33,11 +33,11 @@ def number(index: int) -> str:
     return f"#{index + 1}"
 
 
-def why(verdict: ClaimVerdict) -> str:
-    """The reason column: the first error and its mistakes, what a propagated number inherits, or how
-    a rounded number was reproduced."""
+def why(verdict: ClaimVerdict, first_error: str = "first error") -> str:
+    """The reason column: the first error (headed ``first_error``) and its mistakes, what a propagated number
+    inherits, or how a rounded number was reproduced."""
     if verdict.verdict == "error":
-        return "first error: " + (diagnoses_text(verdict) or "no known mistake reproduces it")
+        return f"{first_error}: " + (diagnoses_text(verdict) or "no known mistake reproduces it")
     if verdict.verdict == "propagated":
         return f"inherits the error of {number(verdict.source)}"
     return diagnoses_text(verdict) if verdict.diagnoses else ("" if verdict.verdict == "ok" else verdict.reason)
@@ -90,11 +90,8 @@ def audit_text(report: AuditReport) -> str:
     rows = []
     for v in report.verdicts:
         quantity = v.claim.quantity + _when(v, " [sample {}]", " [after step {}]")
-        reason = why(v)
-        if v.verdict == "error":
-            reason = "FIRST ERROR" + reason[len("first error"):]
         rows.append((str(v.index + 1), quantity, v.claim.written, shown_value(v.exact, v),
-                     shown_value(v.recomputed, v), MARKS[v.verdict], reason))
+                     shown_value(v.recomputed, v), MARKS[v.verdict], why(v, first_error="FIRST ERROR")))
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header) - 1)]
     lines = []
     for r in [header] + rows:
