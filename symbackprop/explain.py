@@ -270,7 +270,7 @@ def _group(tex: str, index: int) -> tuple[str, int]:
 
 
 def _fitted(line: str, width: float) -> list[str]:
-    """``line`` as it is, or, when it is wider than ``width``, broken before its top-level ``+`` signs (outside
+    r"""``line`` as it is, or, when it is wider than ``width``, broken before its top-level ``+`` signs (outside
     braces, brackets and matrices); with none, inside its widest parenthesis, before the signs there
     (each line closing and opening it with ``\right.`` and ``\left.``)."""
     if visible_width(line) <= width:
@@ -315,7 +315,7 @@ def _split_terms(line: str, separators: tuple[str, ...], keep: bool = False) -> 
 
 
 def _parentheses(line: str) -> list[tuple[int, int]]:
-    """Spans of the contents of the top-level ``\left( … \right)`` groups of ``line``."""
+    r"""Spans of the contents of the top-level ``\left( … \right)`` groups of ``line``."""
     spans, opened = [], None
     for index, depth in _depths(line):
         if depth == 1 and opened is None and line.startswith(r"\left(", index):
