@@ -1,6 +1,7 @@
 """The command line: the only module that reads argv, writes stdout/stderr and returns exit codes.
 
-Exit codes: 0 success, 1 a check or audit found a problem, 2 bad input.
+Exit codes: 0 success, 1 a check or audit found a problem (or digits that could not be proved), 2 bad
+input, 3 the output could not be written, 130 interrupted.
 Heavy modules (SymPy) are imported inside the commands, so ``--help`` is instant.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 from typing import Optional, Sequence
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+#: Exit codes of a run cut short: interrupted (Ctrl-C, as a shell reports SIGINT), or its output not written.
+EXIT_INTERRUPTED, EXIT_FAILED = 130, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,7 +168,7 @@ _places = _whole_number_between(1, 30)  # decimals shown in a worked example, di
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; return its exit code."""
     args = _parser().parse_args(argv)
-    from .errors import InputError
+    from .errors import InputError, UncertifiedDigits, printable
 
     try:
         args.source = _source(args.file)
@@ -175,8 +178,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except InputError as error:
         print(f"symbackprop: {error.located(_name(args.file))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except UncertifiedDigits as error:  # the numbers exist, but no digit of them could be proved: refuse
+        print(f"symbackprop: {printable(_name(args.file))}: {error}", file=sys.stderr)
+        return EXIT_FOUND
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:  # standard output on a full disk, or closed
+        if getattr(error, "filename", None) is not None:
+            raise
+        print(f"symbackprop: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 #: How standard input is named in messages.
@@ -392,7 +406,7 @@ def _train(args) -> int:
     from .loader import load_model
     from .network import Network
     from .report import loss_svg, training_json, training_text
-    from .training import UncertifiedDigits, train
+    from .training import train
 
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
@@ -400,12 +414,8 @@ def _train(args) -> int:
     graph = training_graph(model) if isinstance(model, Network) else model
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
-    progress = _Progress(time.monotonic(), 2 * (steps + 1), "steps", "computed (two runs, to certify the digits)")
-    try:
-        result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)))
-    except UncertifiedDigits as error:
-        print(f"symbackprop: {_name(args.file)}: {error}", file=sys.stderr)
-        return EXIT_FOUND
+    progress = _Progress(time.monotonic(), steps + 1, "steps", "certified (each computed at two precisions)")
+    result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)))
     progress.done()
     print(training_json(result, digits) if args.format == "json" else training_text(result, digits))
     if args.plot is not None:

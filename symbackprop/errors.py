@@ -72,3 +72,8 @@ def did_you_mean(name: str, known, quote: bool = False) -> str:
         return ""
     meant = folded[close[0]]
     return f"; did you mean {meant!r}?" if quote else f"; did you mean {meant}?"
+
+
+class UncertifiedDigits(ValueError):
+    """Numbers that exist but whose digits could not be proved (runs at two precisions disagree, or a
+    branch sits in the rounding noise): refused, never printed. The CLI exits 1 with this one line."""

@@ -919,10 +919,12 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
     for before, run in zip([None] + runs, runs):
         values = dict(graph.values)
         for name, value in run.parameters.items():
-            values[graph.symbols[Quantity.param(name)]] = Fraction(mpmath.nstr(value, places + 40, min_fixed=-1, max_fixed=1))
+            values[graph.symbols[Quantity.param(name)]] = value if isinstance(value, Fraction) else Fraction(
+                mpmath.nstr(value, places + 40, min_fixed=-1, max_fixed=1))
         if before is not None and graph.training.momentum:  # v of the last update: p⁺ = p − η·v
             with mpmath.workdps(places + 40):
-                velocity = {name: sp.Float((before.parameters[name] - run.parameters[name]) / to_mpf(graph.learning_rate),
+                velocity = {name: sp.Float((to_mpf(before.parameters[name]) - to_mpf(run.parameters[name]))
+                                           / to_mpf(graph.learning_rate),
                                            places + 40) for name in run.parameters}
         document = explain(Engine(dataclasses.replace(graph, values=values)), places, title=title, velocity=velocity,
                            summary=False)

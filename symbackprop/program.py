@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Mapping
+from typing import Mapping, Optional
 
 import sympy as sp
 
@@ -139,10 +139,10 @@ def _function_table():
     from .activations import ACTIVATIONS, softmax_numeric
 
     # exp, log, tanh, sin, … come from mpmath by name (see _numeric_function); these are the rest.
-    table = {"Abs": abs, "abs": abs, "Max": max, "Min": min, "sign": lambda x: (x > 0) - (x < 0),
+    # On exact arguments these give exact results (Fractions), so that exactness survives a switch.
+    table = {"Abs": abs, "abs": abs, "Max": max, "Min": min, "sign": lambda x: Fraction((x > 0) - (x < 0)),
              "softmax": lambda k, *nets: softmax_numeric(list(nets))[int(k)],
-             "Heaviside": lambda x, at_zero=mpmath.mpf(0): mpmath.mpf(1) if x > 0 else (
-                 at_zero if x == 0 else mpmath.mpf(0))}
+             "Heaviside": lambda x, at_zero=Fraction(0): Fraction(1) if x > 0 else (at_zero if x == 0 else Fraction(0))}
     for name, rule in ACTIVATIONS.items():
         if rule.elementwise and name not in table:
             table[name] = (lambda numeric: lambda x, alpha=None: numeric(x, alpha))(rule.numeric)
@@ -191,7 +191,8 @@ _MPMATH_NAMES = frozenset({"sin", "cos", "tan", "asin", "acos", "atan", "sinh", 
                            "atanh", "exp", "log", "erf", "erfc", "gamma", "polygamma"})
 
 
-def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None):
+def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None,
+                        switches: Optional[list] = None):
     """``expression`` with its symbols given ``values``, at the current mpmath precision.
 
     Values that are :class:`~fractions.Fraction` stay exact through +, −, ×, ÷, whole powers and
@@ -205,6 +206,16 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
 
     With ``limit``, a value beyond it in magnitude raises :class:`OverflowError` and a complex
     value (the log of a negative number) :class:`ValueError`, as soon as it is computed.
+
+    With ``switches``, every switch argument met in binary (not exact) arithmetic is appended to it: a
+    ReLU's, |x|'s or a step's argument, the winner of a max or min less each other argument, the two
+    sides of a case split's comparison. Two runs at different precisions that list different numbers
+    took a branch by rounding noise (see :func:`symbackprop.training.switches_agree`).
+
+    >>> import mpmath
+    >>> met = []
+    >>> evaluate_expression(sp.Max(x, y), {x: Fraction(1, 3), y: mpmath.mpf(1) / 3}, switches=met) > 0.3, len(met)
+    (True, 1)
     """
     import mpmath
 
@@ -244,10 +255,14 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             raise ValueError(f"no branch of {node} holds here")
         args = [walk(argument) for argument in node.args]
         exact = all(isinstance(a, Fraction) for a in args)
+        if switches is not None and not exact and type(node).__name__ in _EXACT_FUNCTIONS:
+            note_switch(type(node).__name__, args)
         if node.is_Add:
             return sum(args, Fraction(0)) if exact else mpmath.fsum(number(a) for a in args)
         if node.is_Mul:
-            if exact:
+            if exact or any(a == 0 for a in args if isinstance(a, Fraction)):  # 0 times a finite number is 0
+                if not exact:
+                    return Fraction(0)
                 product = Fraction(1)
                 for a in args:
                     product *= a
@@ -268,7 +283,8 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if function is None:
             raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
         if name in _EXACT_FUNCTIONS and exact:
-            return function(*args)
+            value = function(*args)
+            return Fraction(value) if isinstance(value, int) else value
         return function(*(number(a) for a in args))
 
     def condition_holds(condition) -> bool:
@@ -280,7 +296,18 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         compare = _COMPARISONS.get(type(condition).__name__)
         if compare is None:
             raise NotImplementedError(f"no numeric rule for the condition {condition}")
-        return compare(walk(condition.lhs), walk(condition.rhs))
+        lhs, rhs = walk(condition.lhs), walk(condition.rhs)
+        if switches is not None and not (isinstance(lhs, Fraction) and isinstance(rhs, Fraction)):
+            switches.append(number(lhs) - number(rhs))
+        return compare(lhs, rhs)
+
+    def note_switch(name: str, args: list) -> None:
+        if name in ("Max", "Min"):
+            numbers = [number(a) for a in args]
+            chosen = (max if name == "Max" else min)(range(len(numbers)), key=numbers.__getitem__)
+            switches.extend(abs(numbers[chosen] - n) for i, n in enumerate(numbers) if i != chosen)
+        else:
+            switches.append(number(args[0]))
 
     return walk(expression)
 

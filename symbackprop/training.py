@@ -4,12 +4,15 @@ The gradient of each sample is the straight-line program of the graph (the same 
 reads) evaluated at that sample's inputs and targets; the reduced gradient is their mean (or sum).
 An update is p − η·g, or with classical momentum v ← μ·v + g, p ← p − η·v (PyTorch's rule).
 
-Numbers are not kept exact across steps: after a few updates an exact value is a tower of nested
-exponentials. Every step is computed in mpmath at two working precisions, ``digits`` + 15 and
-``digits`` + 35; the run is accepted only when every printed number agrees between the two to
-``digits`` significant digits, and the numbers of the more precise run are printed. When they
-disagree (a computation that loses more than 15 digits), both precisions are raised and the run is
-repeated, and after three attempts the run is refused rather than printed.
+Numbers are kept exact (rationals) while the computation is rational — a linear or ReLU network, and
+every step at which a ReLU, |x|, max or min is met exactly at its switch — and otherwise computed in
+mpmath: after a few updates an exact transcendental value is a tower of nested exponentials. Every step
+is computed at two working precisions, ``digits`` + 15 and ``digits`` + 35, the two runs advanced in
+turn; the run is accepted only when every printed number agrees between the two to ``digits``
+significant digits *and* every switch argument the runs met (a ReLU's net, the two sides of a max) is
+the same number in both, so that no branch was taken by rounding noise; the numbers of the more
+precise run are printed. When they disagree, both precisions are raised and the run is repeated, and
+after three attempts the run is refused rather than printed.
 
 Time and memory are linear in the number of steps times the number of samples.
 
@@ -19,7 +22,7 @@ Time and memory are linear in the number of steps times the number of samples.
 ...     "weights": [["1"]], "weight_names": [["w"]]}]}, "loss": {"kind": "half_sse", "targets": [["0"], ["0"]]},
 ...     "data": {"inputs": [["1"], ["2"]]}, "training": {"learning_rate": "0.1", "steps": 2}})
 >>> [(step.step, str(step.loss), str(step.parameters["w"])) for step in train(build_graph(net), digits=5)]
-[(0, '1.25', '1.0'), (1, '0.703125', '0.75'), (2, '0.3955078125', '0.5625')]
+[(0, '5/4', '1'), (1, '45/64', '3/4'), (2, '405/1024', '9/16')]
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from .errors import InputError
+from .errors import InputError, UncertifiedDigits
 from .exact import fast_mpf as _mpf
 from .graph import SymbolicGraph
 from .network import Training
@@ -50,12 +53,8 @@ class TrainingStep:
     """The parameters after ``step`` updates (step 0: the file's) and the reduced loss at them."""
 
     step: int
-    loss: mpmath.mpf
-    parameters: Mapping[str, mpmath.mpf] = field(default_factory=dict)
-
-
-class UncertifiedDigits(ValueError):
-    """Two runs at different precisions disagree in a digit that would be printed."""
+    loss: object  # a Fraction where the computation stayed rational, else an mpmath number
+    parameters: Mapping[str, object] = field(default_factory=dict)
 
 
 def samples_of(graph: SymbolicGraph) -> tuple[Mapping[sp.Symbol, Fraction], ...]:
@@ -88,7 +87,7 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     """Every step's loss and parameters, each printed digit certified (see the module's docstring).
 
     ``steps`` overrides the file's ``[training] steps``; ``progress(done)`` is called as each step of
-    each of the two runs finishes (``done`` counts up to 2·(steps + 1), and further if a run is repeated).
+    the two runs finishes (``done`` counts up to steps + 1, and further if the runs are repeated).
     """
     training = graph.training
     steps = training.steps if steps is None else steps
@@ -98,20 +97,24 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     program = straight_line_program(template)  # one sample's program, run on each sample
     guards = GUARDS
     done = [0]
-
-    def tick(_step: int) -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0])
-
     for _ in range(ATTEMPTS):
-        rough = _run(template, program, samples, training, steps, digits + guards[0], tick)
-        fine = _run(template, program, samples, training, steps, digits + guards[1], tick)
-        if _agree(rough, fine, digits):
-            return [_rounded(step, digits + 5) for step in fine]
+        rough = _run(template, program, samples, training, steps, digits + guards[0])
+        fine = _run(template, program, samples, training, steps, digits + guards[1])
+        found: list[TrainingStep] = []
+        for (step_a, switches_a), (step_b, switches_b) in zip(rough, fine):
+            if not (_agree([step_a], [step_b], digits) and switches_agree(switches_a, switches_b)):
+                break
+            found.append(_rounded(step_b, digits + 5))
+            done[0] += 1
+            if progress is not None:
+                progress(done[0])
+        else:
+            return found
         guards = (guards[1], guards[1] + 2 * (guards[1] - guards[0]))
     raise UncertifiedDigits(f"{digits} digits could not be certified: runs at {digits + guards[0]} and more digits "
-                            "still disagree (this training loses precision fast; ask for fewer digits)")
+                            "still disagree, or a ReLU, |x|, max, min or case split meets its switch within their "
+                            "rounding noise (this training loses precision fast, or sits at a kink; ask for fewer "
+                            "digits or move the parameters off the kink)")
 
 
 def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int) -> None:
@@ -126,60 +129,104 @@ def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int
                          f"at most {MAX_SAMPLE_STEPS:,} in one run", place="training.steps")
 
 
-def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int,
-         progress) -> list[TrainingStep]:
-    """One run of the whole training at ``dps`` working digits."""
+#: Bits beyond which an exact (rational) parameter is carried as a binary number instead: the rationals of
+#: a piecewise-linear network's updates grow with every step, and past this a step would cost more than it
+#: keeps (a kink met later is then caught in the rounding noise by :func:`switches_agree`).
+MAX_EXACT_BITS = 4096
+
+
+def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int):
+    """One run of the whole training at ``dps`` working digits, a step at a time: yields each step's
+    :class:`TrainingStep` and the inexact switch arguments its computation met (see :func:`switches_agree`).
+
+    Numbers stay exact (Fractions) as long as the computation is rational, so a ReLU, |x|, max or min
+    met exactly at its switch sees exactly 0. The precision is set for each step alone, so that two runs
+    can be advanced in turn.
+    """
     names = graph.parameters()
     symbols = {name: graph.symbols[Quantity.param(name)] for name in names}
     trained = [name for name in names if name not in graph.frozen]
     count = len(samples)
-    scale = mpmath.mpf(1)
-    with mpmath.workdps(dps):
-        rate = _mpf(graph.learning_rate)
-        momentum = _mpf(training.momentum)
-        parameters = {name: _mpf(graph.values[symbols[name]]) for name in names}
-        velocity = {name: mpmath.mpf(0) for name in trained}
-        groups = batches(count, training)
-        found = []
-        for step in range(steps + 1):
-            losses, gradients = _passes(program, samples, symbols, parameters, need_gradients=(
+    rate, momentum = graph.learning_rate, training.momentum
+    parameters = {name: graph.values[symbols[name]] for name in names}
+    velocity = {name: Fraction(0) for name in trained}
+    groups = batches(count, training)
+    for step in range(steps + 1):
+        switches: list = []
+        with mpmath.workdps(dps):
+            losses, gradients = _passes(program, samples, symbols, parameters, switches, need_gradients=(
                 step < steps and training.method == "batch"))
-            found.append(TrainingStep(step, _reduce(losses, training.reduction), dict(parameters)))
-            if progress is not None:
-                progress(step)
-            if step == steps:
-                break
-            for group in groups:
-                if training.method != "batch":
-                    _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, True)
-                scale = mpmath.mpf(1) / len(group) if training.reduction == "mean" else mpmath.mpf(1)
-                for name in trained:
-                    gradient = mpmath.fsum(g[name] for g in gradients) * scale
-                    velocity[name] = momentum * velocity[name] + gradient
-                    parameters[name] = parameters[name] - rate * velocity[name]
-    return found
+            found = TrainingStep(step, _reduce(losses, training.reduction), dict(parameters))
+            if step < steps:
+                for group in groups:
+                    if training.method != "batch":
+                        _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, switches,
+                                               True)
+                    for name in trained:
+                        gradient = _reduce([g[name] for g in gradients], training.reduction)
+                        velocity[name] = _kept(_plus(gradient, momentum, velocity[name]) if momentum else gradient)
+                        parameters[name] = _kept(_plus(parameters[name], -rate, velocity[name]))
+        yield found, switches
+
+
+def _plus(a, factor: Fraction, b):
+    """a + factor·b, exact where both are."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a + factor * b
+    return _mpf(a) + _mpf(factor) * _mpf(b)
+
+
+def _kept(value):
+    """``value`` as the next step reads it: exact while its rational stays small, else a binary number."""
+    if isinstance(value, Fraction) and max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_EXACT_BITS:
+        return _mpf(value)
+    return value
+
+
+def switches_agree(rough: Sequence, fine: Sequence) -> bool:
+    """Whether the switch arguments two runs at different precisions met are the same numbers, so that
+    every ReLU, |x|, max, min and case split took a branch that rounding noise did not choose.
+
+    An argument that is exactly 0 in binary arithmetic, or whose two values differ by half the finer
+    one or more, sits in the noise: its sign is not proved. (Exact zeros, computed in rationals, are
+    never listed: their branch is the convention's.)
+
+    >>> import mpmath
+    >>> switches_agree([mpmath.mpf("1e-47")], [mpmath.mpf("-1e-67")]), switches_agree([mpmath.mpf("0.25")], [mpmath.mpf("0.25")])
+    (False, True)
+    """
+    if len(rough) != len(fine):
+        return False
+    for a, b in zip(rough, fine):
+        if b == 0 or a == 0 or abs(a - b) * 2 >= abs(b):
+            return False
+    return True
 
 
 def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, sp.Symbol],
-            parameters: Mapping[str, mpmath.mpf], need_gradients: bool) -> tuple[list, list]:
+            parameters: Mapping[str, object], switches: list, need_gradients: bool) -> tuple[list, list]:
     """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, walked."""
     losses, gradients = [], []
     for sample in samples:
         values = dict(sample)
         values.update((symbols[name], value) for name, value in parameters.items())
         for symbol, expression in program.forward:
-            values[symbol] = evaluate_expression(expression, values)
-        losses.append(_mpf(values[program.loss]))
+            values[symbol] = evaluate_expression(expression, values, switches=switches)
+        losses.append(values[program.loss])
         if need_gradients:
             for symbol, expression in program.backward:
-                values[symbol] = evaluate_expression(expression, values)
-            gradients.append({name: _mpf(evaluate_expression(expression, values))
+                values[symbol] = evaluate_expression(expression, values, switches=switches)
+            gradients.append({name: evaluate_expression(expression, values, switches=switches)
                               for name, expression in program.gradients.items()})
     return losses, gradients
 
 
-def _reduce(values: list, reduction: str) -> mpmath.mpf:
-    total = mpmath.fsum(values)
+def _reduce(values: list, reduction: str):
+    """The mean or sum of numbers, exact where they all are."""
+    if all(isinstance(value, Fraction) for value in values):
+        total = sum(values, Fraction(0))
+    else:
+        total = mpmath.fsum(_mpf(value) for value in values)
     return total / len(values) if reduction == "mean" else total
 
 
@@ -190,6 +237,11 @@ def _agree(rough: list[TrainingStep], fine: list[TrainingStep], digits: int) -> 
         for a, b in zip(rough, fine):
             pairs = [(a.loss, b.loss)] + [(a.parameters[n], b.parameters[n]) for n in b.parameters]
             for x, y in pairs:
+                if isinstance(x, Fraction) and isinstance(y, Fraction):
+                    if x != y:
+                        return False
+                    continue
+                x, y = _mpf(x), _mpf(y)
                 if not (mpmath.isfinite(x) and mpmath.isfinite(y)):
                     return False
                 if abs(x - y) > tolerance * max(abs(y), mpmath.mpf(10) ** -(digits + 60)):
@@ -198,5 +250,7 @@ def _agree(rough: list[TrainingStep], fine: list[TrainingStep], digits: int) -> 
 
 
 def _rounded(step: TrainingStep, digits: int) -> TrainingStep:
+    """The step with its binary numbers rounded to ``digits``; exact ones stay exact."""
     with mpmath.workdps(digits):
-        return TrainingStep(step.step, +step.loss, {name: +value for name, value in step.parameters.items()})
+        keep = lambda value: value if isinstance(value, Fraction) else +value
+        return TrainingStep(step.step, keep(step.loss), {name: keep(value) for name, value in step.parameters.items()})

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from symbackprop.cli import main
+from symbackprop.exact import to_mpf
 from symbackprop.graph import build_graph
 from symbackprop.loader import load_model, network_from_mapping
 from symbackprop.numeric import finite_difference
@@ -65,9 +66,9 @@ def test_xor_trained_a_thousand_steps_matches_a_hand_written_reference_at_30_dig
     assert len(steps) == 1001
     with mpmath.workdps(60):
         for step, (loss, parameters) in zip(steps, reference):
-            assert abs(step.loss - loss) <= abs(loss) * mpmath.mpf(10) ** -30, (step.step, step.loss, loss)
+            assert abs(to_mpf(step.loss) - loss) <= abs(loss) * mpmath.mpf(10) ** -30, (step.step, step.loss, loss)
             for name, value in parameters.items():
-                assert abs(step.parameters[name] - value) <= max(abs(value), 1) * mpmath.mpf(10) ** -30, (step.step, name)
+                assert abs(to_mpf(step.parameters[name]) - value) <= max(abs(value), 1) * mpmath.mpf(10) ** -30, (step.step, name)
     # the loss stays on its plateau, then falls, as published XOR runs show
     assert steps[100].loss > mpmath.mpf("0.12") and steps[1000].loss < mpmath.mpf("0.002")
 
@@ -143,7 +144,7 @@ def test_training_matches_an_update_loop_over_the_finite_difference_oracle(docum
     last = train(build_graph(network), digits=20)[-1]
     expected = _independent_training(document)
     for name, value in expected.items():
-        got = last.parameters[name]
+        got = to_mpf(last.parameters[name])
         assert abs(got - mpmath.mpf(value.numerator) / value.denominator) <= mpmath.mpf(10) ** -15 * max(1, abs(got)), name
 
 
@@ -188,7 +189,7 @@ def test_a_one_sample_file_trains_one_update_per_step_as_mazur_published_it():
     step = train(build_graph(load_model(EXAMPLES / "mazur.toml")), steps=1, digits=30)[1]
     for name, value in published.items():
         places = len(value.split(".")[1])
-        assert abs(step.parameters[name] - mpmath.mpf(value)) <= mpmath.mpf(10) ** -places / 2, name
+        assert abs(to_mpf(step.parameters[name]) - mpmath.mpf(value)) <= mpmath.mpf(10) ** -places / 2, name
 
 
 GRAPH_MINIBATCH = """
@@ -227,7 +228,7 @@ def test_a_formula_graph_trains_in_minibatches_with_momentum_as_a_hand_written_l
         for step in range(4):
             loss = sum((mpmath.tanh(w * x + b) - t) ** 2 / 2 for x, t in rows)  # summed, not averaged
             assert abs(steps[step].loss - loss) < m(10) ** -30
-            assert abs(steps[step].parameters["w"] - w) < m(10) ** -30 and abs(steps[step].parameters["b"] - b) < m(10) ** -30
+            assert abs(to_mpf(steps[step].parameters["w"]) - w) < m(10) ** -30 and abs(to_mpf(steps[step].parameters["b"]) - b) < m(10) ** -30
             for batch in (rows[:2], rows[2:]):
                 gw = gb = m(0)
                 for x, t in batch:
@@ -364,7 +365,7 @@ def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
     graph = dataclasses.replace(graph, training=dataclasses.replace(graph.training, momentum=Fraction(9, 10)))
     text = to_markdown(explain_steps(graph, 3, places=6))
     updated = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("{w_{5}}^{+}")]
-    shown = [number_latex(sp.Float(step.parameters["w5"], 40), 6) for step in train(graph, steps=3, digits=40)[1:]]
+    shown = [number_latex(sp.Float(to_mpf(step.parameters["w5"], 40), 40), 6) for step in train(graph, steps=3, digits=40)[1:]]
     assert updated == shown, (updated, shown)
     assert r"v^{+}_{w_{5}} = \mu v_{w_{5}} + \frac{\partial E}{\partial w_{5}}" in text
 
@@ -382,4 +383,4 @@ def test_explain_writes_a_formula_graphs_minibatch_steps_with_momentum(tmp_path)
         "### Update 1: samples 0, 1", "### Update 2: sample 2"] * 2
     after = [line.rsplit("= ", 1)[1] for line in text.splitlines() if line.startswith("{w}^{+}")]
     steps = train(load_model(path), digits=30)
-    assert [after[1], after[3]] == [number_latex(sp.Float(steps[k].parameters["w"], 30), 6) for k in (1, 2)]
+    assert [after[1], after[3]] == [number_latex(sp.Float(to_mpf(steps[k].parameters["w"], 30), 30), 6) for k in (1, 2)]

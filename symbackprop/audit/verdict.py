@@ -124,9 +124,11 @@ class _ExactValues:
         return self._points[step]
 
     def after(self, updates: int) -> dict[str, object]:
-        """Every parameter after ``updates`` updates: one step, exact where the network is linear; more, by
-        the training module's certified runs (the file's method and momentum)."""
-        if updates == 1 and not self.engine.graph.training.momentum:
+        """Every parameter after ``updates`` steps, as ``train`` computes them: the training module's
+        certified runs (the file's method, batches and momentum); one full-batch step without momentum
+        directly from the straight-line program's gradients (the same rule, with no run to start)."""
+        graph = self.engine.graph
+        if updates == 1 and not graph.training.momentum and (graph.training.method == "batch" or len(graph.samples) <= 1):
             return self.updated()
         if updates not in self._after:
             from ..training import train
