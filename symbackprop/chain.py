@@ -38,6 +38,8 @@ from .network import Network
 
 #: The most significant digits a value is asked for.
 MAX_DIGITS = 1000
+#: Digits beyond MAX_DIGITS that gradient_values may be asked for: the guard digits check puts on a request.
+ANALYTIC_GUARD = 50
 
 if TYPE_CHECKING:
     from .model import Model
@@ -401,7 +403,7 @@ class Engine:
         from .values import certified
 
         program = straight_line_program(self.graph)
-        digits = whole_number(digits, 1, MAX_DIGITS, "digits")
+        digits = whole_number(digits, 1, MAX_DIGITS + ANALYTIC_GUARD, "digits")  # check asks for guard digits
         runs: dict[int, dict] = {}
 
         def at(working: int) -> dict:

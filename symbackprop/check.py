@@ -23,7 +23,7 @@ from typing import Callable, Literal, Mapping, Optional
 import mpmath
 
 from .activations import activation
-from .errors import InputError, whole_number
+from .errors import InputError, UncertifiedDigits, whole_number
 from .exact import to_mpf
 from .network import Network, Parameter
 from .notebook import Displayable
@@ -87,11 +87,24 @@ def tolerance(digits: int, float64: bool) -> mpmath.mpf:
 
 
 def _noise(digits: int, float64: bool, loss) -> mpmath.mpf:
-    """The absolute floor below which two gradients cannot be told apart in this mode."""
-    scale = max(1, abs(loss))
+    """The absolute floor below which two gradients cannot be told apart in this mode.
+
+    In high precision it is the precision of the analytic values alone: a finite difference whose own
+    rounding error is larger (a loss of 1e50, an output that cancels its target) is recomputed at more
+    digits until it settles (see :func:`check_gradients`), never excused by a floor that grows with |E|.
+    In float64 the difference's rounding error is |E|·2⁻⁵²/h, and a loss too large for it to tell an
+    O(1) gradient to 6 digits is refused (see :data:`FLOAT64_MAX_LOSS`).
+    """
     if float64:
-        return mpmath.mpf("1e-11") * scale
-    return mpmath.mpf(10) ** (-max(digits, ANALYTIC_DIGITS)) * scale
+        return mpmath.mpf("1e-11") * max(1, abs(loss))
+    return mpmath.mpf(10) ** (-max(digits, ANALYTIC_DIGITS))
+
+
+#: The largest |E| at which float64 finite differences can judge a gradient (their floor 1e-11·|E| reaches 1e-6).
+FLOAT64_MAX_LOSS = 10**5
+#: Extra working digits with which a finite difference that disagrees is recomputed, in turn, before it
+#: is believed: a disagreement that the finite difference's own rounding made goes away.
+REFINING_DIGITS = (40, 120, 400)
 
 
 @dataclass(frozen=True)
@@ -178,9 +191,16 @@ def check_gradients(
         raise InputError(f"check_gradients takes a Network, a Model or a graph, not {type(network).__name__}",
                          place="network")
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
-    with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
-        oracle = _dense_oracle(network, digits, float64) if isinstance(network, Network) else _graph_oracle(
-            network, digits, float64)
+    oracles: dict[int, _Oracle] = {}
+
+    def oracle_at(working: int) -> _Oracle:
+        if working not in oracles:
+            with mpmath.workdps(max(working, ANALYTIC_DIGITS) + 10):
+                oracles[working] = _dense_oracle(network, working, float64) if isinstance(network, Network) \
+                    else _graph_oracle(network, working, float64)
+        return oracles[working]
+
+    oracle = oracle_at(digits)
     if analytic is None:
         from .chain import Engine
 
@@ -191,6 +211,10 @@ def check_gradients(
             raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)",
                              place="analytic")
         loss = oracle.loss()
+        if float64 and abs(loss) > FLOAT64_MAX_LOSS:
+            raise InputError(f"float64 finite differences cannot judge gradients at a loss of {mpmath.nstr(loss, 3)} "
+                             f"(their rounding error grows with |E|; at most {FLOAT64_MAX_LOSS:.0e}): run the check "
+                             "without --float64, in high precision", place="float64")
         threshold, noise = tolerance(digits, float64), _noise(digits, float64, loss)
         rows: list[GradientCheck] = []
         for name in oracle.names:
@@ -200,19 +224,19 @@ def check_gradients(
                 exact = to_mpf(analytic[name])
             except TypeError:
                 raise InputError(f"the analytic value of {name!r} is not a number", place="analytic") from None
-            numeric = mpmath.mpf(oracle.central(name).value)
-            if not mpmath.isfinite(numeric):
-                if float64:
-                    raise InputError(
-                        f"float64 cannot evaluate the loss near {name!r} (it overflows); "
-                        "run the check without --float64, in high precision", place="float64")
-                raise InputError(f"the loss is undefined near {name!r}", place="loss.kind")
+            numeric = _finite(mpmath.mpf(oracle.central(name).value), name, float64)
+            if not mpmath.isfinite(exact):  # an infinite or undefined gradient never agrees with anything
+                rows.append(GradientCheck(name, exact, numeric, mpmath.inf, mpmath.inf, "mismatch"))
+                continue
+            crossed = () if _agrees(exact, numeric, threshold, noise) else oracle.kinks_crossed(name)
+            if not (float64 or crossed or _agrees(exact, numeric, threshold, noise)):
+                numeric = _settled(lambda extra: _finite(mpmath.mpf(oracle_at(digits + extra).central(name).value),
+                                                         name, float64), numeric, name, threshold, noise)
             error = abs(exact - numeric)
             relative = error / max(abs(exact), abs(numeric), noise)  # below the floor, relative to the floor
             if _agrees(exact, numeric, threshold, noise):
                 rows.append(GradientCheck(name, exact, numeric, error, relative, "ok"))
                 continue
-            crossed = oracle.kinks_crossed(name)
             if crossed:
                 left, right = oracle.one_sided(name)
                 sides = (mpmath.mpf(left.value), mpmath.mpf(right.value))
@@ -222,6 +246,27 @@ def check_gradients(
                 continue
             rows.append(GradientCheck(name, exact, numeric, error, relative, "mismatch"))
     return CheckReport(loss, tuple(rows), digits, float64)
+
+
+def _finite(numeric, name: str, float64: bool):
+    if not mpmath.isfinite(numeric):
+        if float64:
+            raise InputError(f"float64 cannot evaluate the loss near {name!r} (it overflows); "
+                             "run the check without --float64, in high precision", place="float64")
+        raise InputError(f"the loss is undefined near {name!r}", place="loss.kind")
+    return numeric
+
+
+def _settled(central_with: Callable[[int], object], numeric, name: str, threshold, noise):
+    """The finite difference recomputed with more working digits until two in turn agree: the value
+    its own rounding no longer moves. Refused when it does not settle."""
+    for extra in REFINING_DIGITS:
+        better = central_with(extra)
+        if _agrees(better, numeric, threshold, noise):
+            return better
+        numeric = better
+    raise UncertifiedDigits(f"the finite difference of {name!r} does not settle with up to {REFINING_DIGITS[-1]} "
+                            "extra working digits (the loss cancels more digits than that): nothing is certified")
 
 
 def _agrees(analytic, numeric, threshold, noise) -> bool:

@@ -306,9 +306,11 @@ def _base_pass(network: Network, digits: int):
 
 
 def working_digits(digits: int) -> int:
-    """The precision of the shifted passes: the requested digits, the few that f(x+h) − f(x−h) cancels
-    (log10(1/h), 7 at 50 digits), and a margin for Richardson's combinations."""
-    return digits + 30
+    """The precision of the shifted passes: the requested digits, the digits that f(x+h) − f(x−h) and
+    f(x+h) − f(x) cancel (log10(1/h) of the larger step's, 7 at 50 digits but 39 at 300), and a margin
+    for Richardson's combinations."""
+    cancelled = max(math.ceil((digits + 10) / (2 * RICHARDSON_LEVELS)) + 1, math.ceil((digits + 10) / ONE_SIDED_LEVELS))
+    return digits + 30 + cancelled
 
 
 def central_step(digits: int, float64: bool = False):

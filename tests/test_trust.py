@@ -270,3 +270,63 @@ def test_audit_at_an_exact_kink_after_two_steps_with_momentum():
     ]}, graph)
     verdicts = [v.verdict for v in audit(graph, claims).verdicts]
     assert verdicts[:2] == ["ok", "ok"] and verdicts[2] == "error"
+
+
+# ---- 4. check: a floor that does not grow with |E|, and infinities never agree -------------
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def _mazur_with_target(tmp_path, target: str):
+    text = (EXAMPLES / "mazur.toml").read_text().replace('targets = ["0.01", "0.99"]', f'targets = ["{target}", "0.99"]')
+    path = tmp_path / "large.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("target", ["1e25", "-3e40"])
+def test_check_fails_every_corrupted_gradient_when_the_loss_is_huge(tmp_path, target):
+    import mpmath
+
+    from symbackprop.chain import Engine
+    from symbackprop.check import check_gradients
+    from symbackprop.loader import load_model
+
+    network = load_model(_mazur_with_target(tmp_path, target))
+    good = Engine(build_graph(network)).gradient_values(60)
+    assert check_gradients(network, good).passed
+    for name in good:
+        for corrupt in (0, -good[name], good[name] * (1 + mpmath.mpf(10) ** -30), mpmath.inf, -mpmath.inf, mpmath.nan):
+            analytic = dict(good, **{name: corrupt})
+            assert check_gradients(network, analytic).row(name).status == "mismatch", (name, corrupt)
+
+
+def test_check_cli_fails_an_analytic_zero_on_a_huge_loss(tmp_path, capsys):
+    # the last-layer weights of o2 keep an O(0.02) gradient while |E| ~ 1e50
+    from symbackprop.cli import main
+
+    path = _mazur_with_target(tmp_path, "1e25")
+    assert main(["check", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(path), "--float64"]) == 2
+    assert "float64" in capsys.readouterr().err
+
+
+def test_check_api_infinite_analytic_is_a_mismatch():
+    import mpmath
+
+    from symbackprop.check import check_gradients
+    from symbackprop.loader import load_model
+
+    network = load_model(EXAMPLES / "mazur.toml")
+    for bad in (mpmath.inf, -mpmath.inf, mpmath.nan):
+        report = check_gradients(network, {**{p.name: 0 for p in network.parameters()}, "w5": bad})
+        assert report.row("w5").status == "mismatch" and not report.passed
+
+
+# ---- 17. every precision the CLI accepts passes a correct gradient -------------------------
+@pytest.mark.parametrize("precision", [5, 50, 280, 300, 500, 995, 1000])
+def test_check_passes_mazur_at_every_documented_precision(precision, capsys):
+    from symbackprop.cli import main
+
+    assert main(["check", str(EXAMPLES / "mazur.toml"), "--precision", str(precision)]) == 0
+    assert f"10 ok" in capsys.readouterr().out
