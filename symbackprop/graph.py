@@ -33,7 +33,7 @@ from typing import Mapping, Optional, Sequence
 import sympy as sp
 
 from .activations import Activation, activation, softmax_outputs
-from .errors import InputError, did_you_mean
+from .errors import InputError, did_you_mean, printable
 from .losses import LossKind, loss_kind
 from .network import Network, Training
 from .quantity import Quantity, sampled
@@ -72,6 +72,9 @@ class SymbolicGraph:
     training: Training = field(default_factory=Training)
     #: For a graph over several samples: the graph of one sample, without numbers (what training runs on each).
     one_sample: Optional["SymbolicGraph"] = None
+
+    def __post_init__(self) -> None:
+        _check_distinct_names(self.symbols, self.targets, self.deltas)
 
     def symbol(self, quantity: Quantity) -> sp.Symbol:
         return self.symbols[quantity]
@@ -157,6 +160,38 @@ class SymbolicGraph:
     def target(self, unit: str, sample: int = -1) -> sp.Symbol:
         """The target symbol of output ``unit`` (of one sample, in a graph over several)."""
         return self.targets[sampled(unit, sample)]
+
+
+def _check_distinct_names(symbols: Mapping[Quantity, sp.Symbol], targets: Mapping[str, sp.Symbol],
+                          deltas: Mapping[str, sp.Symbol]) -> None:
+    """Every symbol the graph holds has a name of its own: a file's parameter called ``E_o1`` must not
+    become the loss term of output o1 (SymPy takes two symbols of one name for one)."""
+    owners: dict[str, str] = {}
+    seen: set[sp.Symbol] = set()
+
+    def claim(symbol: sp.Symbol, owner: str) -> None:
+        if symbol in seen and owners.get(symbol.name) == owner:
+            return
+        if symbol.name in owners and owners[symbol.name] != owner:
+            raise InputError(f"the name {printable(symbol.name)!r} stands for both {owners[symbol.name]} and {owner}: "
+                             "the names symbackprop generates (net_, out_, E_, t_, delta_ or dout_ "
+                             "and a unit's name) are taken; rename it", place="names")
+        owners[symbol.name] = owner
+        seen.add(symbol)
+
+    for quantity, symbol in symbols.items():
+        claim(symbol, _owner(quantity))
+    for name, symbol in targets.items():
+        if symbol not in seen:
+            claim(symbol, f"the target of {printable(name)}")
+    for unit, symbol in deltas.items():
+        claim(symbol, f"∂E/∂net({printable(unit)})")
+
+
+def _owner(quantity: Quantity) -> str:
+    kinds = {"param": "the parameter", "node": "the node", "net": "", "out": "", "loss": "", "loss_term": ""}
+    text = printable(str(quantity))
+    return f"{kinds[quantity.kind]} {text}".strip()
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:

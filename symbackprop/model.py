@@ -162,6 +162,24 @@ class Model:
             samples.append(sample)
         self._samples = tuple(samples)
 
+    def _check_assumptions(self) -> None:
+        """Inputs and targets whose values contradict their symbol's assumptions, and parameters that carry
+        any beyond being real (their values move), are refused (see :func:`_assumption_conflict`)."""
+        for name, role in self._roles.items():
+            symbol = self._symbols[name]
+            if role == "node" or set(_given_assumptions(symbol)) <= REAL_ASSUMPTIONS:
+                continue
+            if role == "parameter":
+                values = [None]
+            else:
+                values = [sample[symbol] for sample in self._samples if symbol in sample]
+            for value in values:
+                conflict = _assumption_conflict(symbol, value)
+                if conflict:
+                    raise InputError(f"{name}: {conflict}; SymPy has already simplified the expressions with "
+                                     f"that assumption, so declare it sp.Symbol({name!r}) (real=True is fine)",
+                                     place=f"{role}s.{name}" if role != "input" else f"inputs.{name}")
+
     def _check_expression(self, expression: object, place: str) -> None:
         if not isinstance(expression, (sp.Expr, int, Fraction)) or isinstance(expression, bool):
             raise InputError(f"expected a SymPy expression, got {type(expression).__name__}", place=place)
@@ -182,12 +200,44 @@ class Model:
         """The general graph of this model."""
         if self._loss is None:
             raise InputError("the model has no loss: call loss(...)", place="loss")
+        self._check_assumptions()
         return formula_graph(
             leaves=[(n, self._symbols[n], self._roles[n]) for n in self._symbols if self._roles[n] != "node"],
             nodes=[(n, self._symbols[n], self._definitions[n]) for n in self._symbols if self._roles[n] == "node"],
             loss=self._loss, values=self._values, learning_rate=self.learning_rate, title=self.title,
             samples=self._samples, training=Training(reduction=self._reduction),
         )
+
+
+#: Assumptions every value here satisfies (real numbers): a symbol may carry these and no others freely.
+REAL_ASSUMPTIONS = frozenset({"real", "extended_real", "complex", "finite", "infinite", "imaginary", "hermitian",
+                              "antihermitian", "commutative", "noncommutative", "extended_nonreal", "nonreal"})
+
+
+def _assumption_conflict(symbol: sp.Symbol, value: Optional[Fraction]) -> Optional[str]:
+    """Why ``value`` may not stand for ``symbol``: SymPy simplified every expression with the symbol's
+    assumptions as it was built (``Abs(w)`` is ``w`` for a positive ``w``), so a value that contradicts one
+    gives the wrong E and the wrong gradient — and the oracle would read the same folded formula."""
+    told = {key: held for key, held in _given_assumptions(symbol).items() if key not in REAL_ASSUMPTIONS}
+    if not told:
+        return None
+    if value is None:
+        return f"it is assumed {_listed(told)}, and a parameter moves with every update"
+    number = sp.Rational(value.numerator, value.denominator)
+    implied = {key: held for key, held in symbol.assumptions0.items() if key not in REAL_ASSUMPTIONS}
+    for key, held in [*told.items(), *sorted(implied.items())]:  # what was written is named first
+        if getattr(number, f"is_{key}") is not held:
+            return f"it is assumed {key}={held}, but its value is {value}"
+    return None
+
+
+def _given_assumptions(symbol: sp.Symbol) -> dict[str, bool]:
+    """The assumptions as the user wrote them (``positive=True``), not all they imply."""
+    return dict(getattr(symbol, "_assumptions_orig", None) or symbol.assumptions0)
+
+
+def _listed(told: Mapping[str, bool]) -> str:
+    return ", ".join(f"{key}={held}" for key, held in sorted(told.items()))
 
 
 def _real(expression) -> sp.Expr:

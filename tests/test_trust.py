@@ -330,3 +330,109 @@ def test_check_passes_mazur_at_every_documented_precision(precision, capsys):
 
     assert main(["check", str(EXAMPLES / "mazur.toml"), "--precision", str(precision)]) == 0
     assert f"10 ok" in capsys.readouterr().out
+
+
+# ---- 5. every name the engine generates is taken ------------------------------------------
+def _generated_names(graph) -> set[str]:
+    from symbackprop.program import straight_line_program
+
+    program = straight_line_program(graph)
+    names = {symbol.name for symbol in graph.symbols.values()} | {s.name for s in graph.targets.values()}
+    names |= {s.name for s in graph.deltas.values()} | {symbol.name for symbol, _ in program.backward}
+    user = {q.name for q in graph.order if graph.roles[q] in ("input", "parameter")}
+    user |= {q.name for q in graph.order if q.kind == "node"}
+    import re
+
+    return {name for name in names - user if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name)}
+
+
+def test_every_generated_name_is_refused_as_a_parameter_name_of_a_dense_file():
+    import copy
+
+    from symbackprop.errors import InputError
+
+    base = {"network": {"inputs": ["i1", "i2"], "layers": [
+        {"units": ["h1", "h2"], "activation": "sigmoid", "weights": [["0.15", "0.25"], ["0.2", "0.3"]],
+         "weight_names": [["w1", "w3"], ["w2", "w4"]], "bias": "0.35", "bias_names": "b1"},
+        {"units": ["o1", "o2"], "activation": "softmax", "weights": [["0.4", "0.5"], ["0.45", "0.55"]],
+         "weight_names": [["w5", "w7"], ["w6", "w8"]], "bias": "0.6", "bias_names": "b2"}]},
+        "loss": {"kind": "cross_entropy", "targets": ["0", "1"]}, "data": {"inputs": ["0.05", "0.1"]}}
+    generated = _generated_names(build_graph(network_from_mapping(base)))
+    assert {"E_o1", "net_h1", "out_o2", "t_o1", "delta_h2"} <= generated
+    for name in sorted(generated):
+        document = copy.deepcopy(base)
+        document["network"]["layers"][0]["weight_names"][0][0] = name
+        with pytest.raises(InputError):
+            build_graph(network_from_mapping(document))
+
+
+def test_a_parameter_named_like_a_loss_term_is_refused_by_every_command(tmp_path, capsys):
+    from symbackprop.cli import main
+
+    text = (EXAMPLES / "mazur.toml").read_text().replace('[["w1", "w3"], ["w2", "w4"]]', '[["E_o1", "w3"], ["w2", "w4"]]')
+    path = tmp_path / "collide.toml"
+    path.write_text(text)
+    for command in (["derive", str(path), "--wrt", "E_o1"], ["check", str(path)], ["train", str(path)],
+                    ["explain", str(path)]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "E_o1" in err[0] and "collide.toml" in err[0]
+
+
+def test_a_formula_graph_refuses_taken_names_and_renames_its_own_adjoints():
+    import copy
+
+    import sympy as sp
+
+    from symbackprop.chain import Engine
+    from symbackprop.errors import InputError
+
+    base = formula_graph("sigmoid(w*x) + v", {"w": "0.5", "v": "0.1"})
+    for name in ("E", "t", "x"):  # the loss, the target and the input are taken
+        document = copy.deepcopy(base)
+        document["graph"]["parameters"] = {name: "0.5", "v": "0.1"}
+        document["graph"]["nodes"][0]["formula"] = f"sigmoid({name}*x) + v"
+        with pytest.raises(InputError):
+            graph_from_mapping(document)
+    # the program's own adjoint names step aside for a parameter that has one of them
+    document = copy.deepcopy(base)
+    document["graph"]["parameters"] = {"delta_h": "0.5", "v": "0.1"}
+    document["graph"]["nodes"][0]["formula"] = "sigmoid(delta_h*x) + v"
+    graph = graph_from_mapping(document)
+    w, v, x, t = sp.symbols("w v x t")
+    loss = (1 / (1 + sp.exp(-w * x)) + v - t) ** 2 / 2
+    expected = sp.diff(loss, w).subs({w: sp.Rational(1, 2), v: sp.Rational(1, 10), x: 1, t: 0})
+    got = Engine(graph).gradient("delta_h").evalf(30)
+    assert abs(sp.N(got - expected, 40)) < 1e-28
+
+
+# ---- 6. SymPy assumptions that the values contradict ---------------------------------------
+def test_assumptions_that_fold_expressions_are_refused_or_checked_against_values():
+    import sympy as sp
+
+    import symbackprop as sbp
+    from symbackprop.errors import InputError
+
+    x, t = sp.symbols("x t")
+    w = sp.Symbol("w", positive=True)
+    model = sbp.Model(inputs=[x], targets=[t], parameters={w: "-0.5"})
+    h = model.node("h", sp.Abs(w) * x)  # SymPy has already folded Abs(w) to w
+    model.loss((h - t) ** 2 / 2)
+    model.data(inputs=["1"], targets=["0"])
+    for use in (sbp.Engine, sbp.check_gradients):
+        with pytest.raises(InputError, match="positive=True"):
+            use(model)
+    positive_x = sp.Symbol("x", positive=True)
+    v = sp.Symbol("v")
+    model = sbp.Model(inputs=[positive_x], targets=[t], parameters={v: "-0.5"})
+    model.loss((model.node("h", sp.Abs(positive_x) * v) - t) ** 2 / 2)
+    model.data(inputs=["-1"], targets=["0"])
+    with pytest.raises(InputError, match="positive=True, but its value is -1"):
+        sbp.Engine(model)
+    model.data(inputs=["2"], targets=["0"])  # a value the assumption holds for: the folded formula is right
+    assert sbp.Engine(model).gradient("v").exact == 4 * sp.Rational(-1, 2)  # d/dv (2v)²/2 = 4v
+    real_x = sp.Symbol("x", real=True)  # real symbols fold nothing our values contradict
+    model = sbp.Model(inputs=[real_x], targets=[t], parameters={v: "-0.5"})
+    model.loss((model.node("h", sp.Abs(real_x) * v) - t) ** 2 / 2)
+    model.data(inputs=["-1"], targets=["0"])
+    assert sbp.check_gradients(model).passed and sbp.Engine(model).gradient("v").exact == sp.Rational(-1, 2)
