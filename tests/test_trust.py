@@ -436,3 +436,140 @@ def test_assumptions_that_fold_expressions_are_refused_or_checked_against_values
     model.loss((model.node("h", sp.Abs(real_x) * v) - t) ** 2 / 2)
     model.data(inputs=["-1"], targets=["0"])
     assert sbp.check_gradients(model).passed and sbp.Engine(model).gradient("v").exact == sp.Rational(-1, 2)
+
+
+# ---- 7-11. the auditor's reasons are earned -------------------------------------------------
+MAZUR_NETWORK = (EXAMPLES / "mazur.toml").read_text()
+
+
+def _audit_text(tmp_path, claims: str, network: str = MAZUR_NETWORK):
+    from symbackprop.audit.claims import load_claims
+
+    path = tmp_path / "claims.toml"
+    path.write_text(network + "\n" + claims)
+    graph, loaded = load_claims(path)
+    return audit(graph, loaded).verdicts
+
+
+def test_toml_float_claims_are_judged_as_written(tmp_path):
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "E"
+value = 0.2980
+[[claims]]
+quantity = "dE/dw5"
+value = 0.08216704056423077999999
+[[claims]]
+quantity = "dE/dw5"
+value = 0.08216704056423077884641903355410638770526
+""")
+    # E = 0.298371…: 0.2980 claims four decimals and is wrong in the fourth; repr would read "0.298", ok
+    assert [v.verdict for v in verdicts] == ["error", "error", "ok"]
+    assert verdicts[0].claim.written == "0.2980" and verdicts[0].claim.unit == F(1, 10**4)
+
+
+def test_more_than_35_written_decimals_are_all_judged(tmp_path):
+    exact = "0.08216704056423077884641903355410638770526"  # ∂E/∂w5, 41 decimals (derive --digits 40)
+    wrong_last = exact[:-1] + "7"
+    wrong_40th = exact[:-2] + "96"
+    verdicts = _audit_text(tmp_path, "".join(f'[[claims]]\nquantity = "dE/dw5"\nvalue = "{v}"\n'
+                                           for v in (exact, wrong_last, wrong_40th)))
+    assert [v.verdict for v in verdicts] == ["ok", "error", "error"]
+
+
+def test_a_coarse_claim_excuses_no_finer_one_and_no_digit_is_flagged(tmp_path):
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "out(o1)"
+value = "1"
+[[claims]]
+quantity = "dE/dw5"
+value = "0.000000000"
+[[claims]]
+quantity = "E(o2)"
+value = "0e50"
+""")
+    assert [v.verdict for v in verdicts] == ["ok", "error", "ok"]
+    assert "no significant digit" in verdicts[2].reason
+
+
+def test_rounding_is_not_granted_through_a_coarse_reading(tmp_path):
+    # an author who writes "1" for out(o1) does not thereby round every number to whole ones
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "out(o1)"
+value = "1"
+[[claims]]
+quantity = "E"
+value = "0.000000"
+""")
+    assert verdicts[1].verdict == "error"
+
+
+def test_propagated_only_from_a_claim_the_number_reads(tmp_path):
+    # out(h1) is wrong; out(h2) is right (rounded); σ′ of h2 from the author's out(h2) reads nothing of h1
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "out(h1)"
+value = "0.65"
+[[claims]]
+quantity = "out(h2)"
+value = "0.60"
+[[claims]]
+quantity = "dout(h2)/dnet(h2)"
+value = "0.2400"
+[[claims]]
+quantity = "net(o1)"
+value = "0.93"
+""")
+    assert [v.verdict for v in verdicts[:3]] == ["error", "ok", "rounding"]
+    # net(o1) = w5·out(h1) + w6·out(h2) + b2 = 0.4·0.65 + 0.45·0.60 + 0.6 = 1.13 would be propagated; 0.93 is
+    # neither exact (1.1059) nor the author's: an error
+    assert verdicts[3].verdict == "error"
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "out(h1)"
+value = "0.65"
+[[claims]]
+quantity = "out(h2)"
+value = "0.60"
+[[claims]]
+quantity = "net(o1)"
+value = "1.13"
+""")
+    assert verdicts[2].verdict == "propagated" and verdicts[2].source == 0  # reads claim 1, inherits its error
+
+
+GRADIENT_DESCENT = """
+[graph]
+inputs = []
+[graph.parameters]
+x = "1.23456"
+y = "2.5"
+[[graph.nodes]]
+name = "f"
+formula = "x^2 + y^2"
+[loss]
+formula = "f"
+[training]
+learning_rate = "0.1"
+steps = 1
+"""
+
+
+def test_derivatives_right_from_the_authors_own_numbers_are_not_blamed_on_a_wrong_loss(tmp_path):
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "x"
+value = "1.23"
+[[claims]]
+quantity = "E"
+value = "9.0"
+[[claims]]
+quantity = "dE/dx"
+value = "2.46"
+[[claims]]
+quantity = "dE/dy"
+value = "5.00"
+""", network=GRADIENT_DESCENT)
+    assert [v.verdict for v in verdicts] == ["ok", "error", "rounding", "ok"]

@@ -125,7 +125,8 @@ def claims_from_document(document: Mapping[str, Any], graph: SymbolicGraph) -> l
             value = exact_from_toml(written)
         except NumberError as error:
             raise InputError(str(error), place=f"{place}.value") from None
-        text = written if isinstance(written, str) else repr(written)
+        # the digits as written: a TOML float keeps its text (0.2980 claims four decimals, not repr's 0.298)
+        text = written if isinstance(written, str) else getattr(written, "text", None) or repr(written)
         quantity = table["quantity"] if "sample" not in table else f"{table['quantity']} (sample {table['sample']})"
         claims.append(Claim(index, quantity, key, text.strip(), value, written_unit(text), place))
     return claims

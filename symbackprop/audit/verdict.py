@@ -39,6 +39,8 @@ from .mistakes import (
 from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
+#: How much coarser (relative precision) an author's earlier number may be than a claim it is fed into.
+COARSER = 1000
 #: A mistake model is re-run by every route only when its first route lands within this many half-units.
 NEAR = 1000
 #: Re-computations the mistake search may make for one claim (mistakes of method come first).
@@ -96,12 +98,13 @@ class _ExactValues:
     """Values of claim quantities: the engine's own expressions evaluated at the file's numbers.
 
     Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0); everything
-    else is evaluated in mpmath at :data:`WORKING_DIGITS` + 10 digits, by a walk over the
+    else is evaluated in mpmath at the auditor's working digits + 10, by a walk over the
     expressions (SymPy's evalf of activations is orders of magnitude slower).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, digits: int = WORKING_DIGITS) -> None:
         self.engine = engine
+        self.digits = digits
         self._points: dict[int, dict] = {}
         self._updated: Optional[dict[str, object]] = None
         self._after: dict[int, dict[str, object]] = {}
@@ -135,7 +138,7 @@ class _ExactValues:
 
             if self.engine.graph.learning_rate is None:
                 raise InputError("an update needs training.learning_rate", place="training.learning_rate")
-            steps = train(self.engine.graph, steps=updates, digits=WORKING_DIGITS + 10)
+            steps = train(self.engine.graph, steps=updates, digits=self.digits + 10)
             self._after.update({step.step: dict(step.parameters) for step in steps})
         return self._after[updates]
 
@@ -163,7 +166,7 @@ class _ExactValues:
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         engine = self.engine
-        with mpmath.workdps(WORKING_DIGITS + 10):
+        with mpmath.workdps(self.digits + 10):
             if key.kind == "new":
                 value = self.after(key.step + 1)[key.of.name]
             elif key.kind == "derivative":
@@ -221,7 +224,8 @@ class Auditor:
         self.network = graph.network
         self.claims = list(claims)
         self.engine = Engine(graph)
-        self.exact = _ExactValues(self.engine)
+        self.digits = working_digits(self.claims)
+        self.exact = _ExactValues(self.engine, self.digits)
         self.reach = descendants(graph)
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
@@ -240,11 +244,35 @@ class Auditor:
         if rewrite not in self._computations:
             self._computations[rewrite] = computation(self.graph, rules)
         return World(self.graph, self.reach, rules, overrides if overrides is not None else self._none, reading, exempt,
-                     self._computations[rewrite], self._passes)
+                     self._computations[rewrite], self._passes, digits=self.digits)
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
-        """The author's numbers written before ``claim`` (the latest for each quantity)."""
-        return {c.key: to_mpf(c.value) for c in self.claims[: claim.index] if c.key != claim.key}
+        """The author's numbers written before ``claim`` (the latest for each quantity) that may be evidence
+        for it: none far coarser than the claim (see :meth:`evidence`)."""
+        latest = {c.key: c for c in self.claims[: claim.index] if c.key != claim.key}
+        return {key: to_mpf(c.value) for key, c in latest.items() if self.evidence(c, claim)}
+
+    def evidence(self, earlier: Claim, claim: Claim) -> bool:
+        """Whether the author's ``earlier`` number may be fed into a recomputation of ``claim``.
+
+        A number is evidence when it is exactly its quantity's value, or when it has a significant digit
+        and its relative precision is at most :data:`COARSER` times coarser than the claim's: "1"
+        written for 0.75 excuses no "0.000000000", and "0e50" (a unit beyond its size) excuses nothing.
+        """
+        if not earlier.unit:
+            return True  # an exact fraction, as written
+        exact = self.exact_value(earlier.key)
+        if to_mpf(earlier.value) == exact:
+            return True
+        if written_digits(earlier) == 0:
+            return False
+        with mpmath.workdps(self.digits):
+            scale = max(abs(to_mpf(claim.value)), abs(self.exact_value(claim.key)))
+            if not claim.unit or scale == 0:
+                return True  # an exact claim or an exact 0: nothing finer to compare with
+            theirs = to_mpf(earlier.unit) / abs(to_mpf(earlier.value))
+            ours = to_mpf(claim.unit) / scale
+            return theirs <= COARSER * ours
 
     @functools.cached_property
     def precision(self) -> tuple[str, int, int]:
@@ -254,9 +282,13 @@ class Auditor:
         the style is the one the rounded numbers keep constant: a fixed number of decimals (small
         numbers then carry fewer significant digits) or a fixed number of significant digits.
         """
-        with mpmath.workdps(WORKING_DIGITS):
+        with mpmath.workdps(self.digits):
+            # the habit is read from numbers that are right up to their last digit (rounded or cut), never
+            # from wrong ones, and from numbers that have a significant digit
             inexact = [c for c in self.claims
-                       if c.unit and abs(to_mpf(c.value) - self.exact_value(c.key)) > mpmath.mpf("1e-30") * max(1, abs(to_mpf(c.value)))]
+                       if c.unit and written_digits(c) > 0
+                       and mpmath.mpf(10) ** -(self.digits - 10) * max(1, abs(to_mpf(c.value)))
+                       < abs(to_mpf(c.value) - self.exact_value(c.key)) <= to_mpf(c.unit)]
             chosen = inexact or [c for c in self.claims if c.unit] or self.claims
             significant = [_significant(c) for c in chosen]
             places = [_places(c) for c in chosen]
@@ -286,15 +318,24 @@ class Auditor:
         for mode in ("round", "cut") if self.cuts else ("round",):
             for kind, digits in wanted:
                 reading = Reading(mode, kind, min(max(digits, 1), 30))
-                if reading not in found:
+                if reading not in found and self._fine_enough(reading, claim):
                     found.append(reading)
         return tuple(found)
+
+    def _fine_enough(self, reading: Reading, claim: Claim) -> bool:
+        """Whether a reading rounds the unwritten numbers no more than :data:`COARSER` times coarser than the
+        claim is written: rounding every intermediate to whole numbers excuses no nine-decimal claim."""
+        if not claim.unit:
+            return True
+        if reading.style == "places":
+            return Fraction(1, 10**reading.digits) <= COARSER * claim.unit
+        return reading.digits + 3 >= written_digits(claim)
 
     @functools.cached_property
     def cuts(self) -> bool:
         """Whether cutting is the author's habit: of the written numbers whose exact value cuts and rounds
         differently, more are its cut than its rounding."""
-        with mpmath.workdps(WORKING_DIGITS):
+        with mpmath.workdps(self.digits):
             cut = rounded = 0
             for claim in self.claims:
                 exact = self.exact_value(claim.key)
@@ -314,7 +355,7 @@ class Auditor:
         return AuditReport(tuple(self._verdicts[c.index] for c in self.claims), self.graph)
 
     def judge(self, claim: Claim) -> ClaimVerdict:
-        with mpmath.workdps(WORKING_DIGITS):
+        with mpmath.workdps(self.digits):
             claimed = to_mpf(claim.value)
             exact = self.exact_value(claim.key)
             overrides = self.author_numbers(claim)
@@ -328,49 +369,76 @@ class Auditor:
                 claim, exact, value, v, source, tuple(diagnoses), formula, reason, used, paths)
 
             if abs(claimed - exact) <= half:
+                if claim.unit and exact != 0 and written_digits(claim) == 0:
+                    return verdict("ok", f"the exact value rounds to the written digits — but {claim.written} has no "
+                                   "significant digit (its written unit exceeds its size): it says only |x| < "
+                                   f"{mpmath.nstr(to_mpf(claim.half_unit), 3)}, and it is evidence for no later number")
                 return verdict("ok", "the exact value rounds to the written digits")
-            bad = [self._verdicts[i] for i in used if self._verdicts[i].verdict in ("error", "propagated")]
-            roots = sorted({v.index if v.verdict == "error" else v.source for v in bad})
-
-            reproduced = self.reproduction(claim, claimed, overrides, recomputed)
+            reproduced = self.reproduction(claim, claimed, overrides, author)
             if reproduced is None:
                 diagnoses, complete = self.diagnose(claim, claimed, recomputed, exact, overrides)
                 cut = "" if complete else (f"; the search for the mistake stopped after {MAX_DIAGNOSIS_WORLDS} "
                                            "re-computations, mistakes of method first")
                 return verdict("error", "no reading of the author's numbers gives it: wrong even given them" + cut,
                                diagnoses=diagnoses)
-            value, reading, from_author, cut = reproduced
-            source = "the author's own earlier numbers" if from_author and used else "the exact inputs"
+            value, reading, from_author, cut, read = reproduced
+            read_claims = [c.index for c in self.claims[: claim.index] if c.key in read]
+            source = "the author's own earlier numbers" if from_author and read_claims else "the exact inputs"
             reason = f"recomputed from {source}, {reading}" + (
                 ", and the result cut (not rounded) at the last written digit" if cut else "")
             diagnoses = [Diagnosis("truncation", "the value was cut at the last written digit instead of rounded "
                                    f"({_digits(value, claim.unit)} when rounded)")] if cut else []
+            bad = [i for i in read_claims if self._verdicts[i].verdict in ("error", "propagated")]
             if from_author and bad and abs(value - exact) > half:
-                return verdict("propagated", f"right given the author's earlier numbers ({reading}); the mistake "
-                               f"comes from claim {roots[0] + 1}", source=roots[0], diagnoses=diagnoses, value=value)
+                inherited = self.inherited(claim, claimed, overrides, reading, bad)
+                if inherited is not None:
+                    root = self._verdicts[inherited]
+                    via = f" (itself propagated from claim {root.source + 1})" if root.verdict == "propagated" else ""
+                    return verdict("propagated", f"right given the author's earlier numbers ({reading}); it reads "
+                                   f"claim {inherited + 1}, and with that number's exact value it is not reproduced: "
+                                   f"the mistake comes from claim {inherited + 1}{via}", source=inherited,
+                                   diagnoses=diagnoses, value=value)
             return verdict("rounding", reason, diagnoses=diagnoses, value=value)
 
-    def reproduction(self, claim: Claim, claimed, overrides, recomputed):
-        """(value, reading, from the author's numbers, cut) of the first recomputation that gives the
-        claim within half a unit, or None. Each candidate is one concrete computation; the first, from
-        the author's numbers with nothing rounded, is ``recomputed``, already made."""
+    def inherited(self, claim: Claim, claimed, overrides, reading: Reading, bad: Sequence[int]) -> Optional[int]:
+        """The earlier wrong claim whose error ``claim`` inherits: the first of ``bad`` (claims the
+        reproducing recomputation read) such that putting its quantity's exact value in place of the
+        author's number no longer reproduces the claim. None when no wrong number matters to it."""
+        for index in bad:
+            key = self.claims[index].key
+            corrected = {**overrides, key: self.exact_value(key)}
+            if not self._reproduces(claim, claimed, self.world(overrides=corrected, reading=reading,
+                                                                exempt=claim.key).value(claim.key)):
+                return index
+        return None
+
+    def _reproduces(self, claim: Claim, claimed, value) -> bool:
+        return mpmath.isfinite(value) and (abs(claimed - value) <= self._half(claim) or _truncates(claim, value))
+
+    def reproduction(self, claim: Claim, claimed, overrides, author: World):
+        """(value, reading, from the author's numbers, cut, the author's numbers it read) of the first
+        recomputation that gives the claim within half a unit, or None. Each candidate is one concrete
+        computation; the first, from the author's numbers with nothing rounded, is ``author``'s, already made."""
         half = self._half(claim)
         for numbers in ((overrides, self._none) if overrides else (self._none,)):
             for reading in self.readings(claim):
                 if numbers is overrides and reading == Reading():
-                    value = recomputed
+                    world = author  # already computed
                 else:
-                    value = self.world(overrides=numbers, reading=reading, exempt=claim.key).value(claim.key)
+                    world = self.world(overrides=numbers, reading=reading, exempt=claim.key)
+                value = world.value(claim.key)
                 if not mpmath.isfinite(value):
                     continue
                 if abs(claimed - value) <= half:
-                    return value, reading, bool(numbers), False
+                    return value, reading, bool(numbers), False, frozenset(world.used)
                 if _truncates(claim, value):
-                    return value, reading, bool(numbers), True
+                    return value, reading, bool(numbers), True, frozenset(world.used)
         return None
 
     def _half(self, claim: Claim) -> mpmath.mpf:
-        return to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-WORKING_DIGITS + 5)
+        # the floor is the working precision's noise, relative to the number: it never widens a claim of many digits
+        scale = max(abs(to_mpf(claim.value)), to_mpf(claim.unit), mpmath.mpf(10) ** -self.digits)
+        return to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-self.digits + 5) * scale
 
     # ---- diagnosis -----------------------------------------------------------------------
     def diagnose(self, claim, claimed, recomputed, exact, overrides) -> tuple[list[Diagnosis], bool]:
@@ -390,7 +458,7 @@ class Auditor:
         # Screened by the exact reading from the exact inputs and from the author's numbers (either can
         # hide a model: a written later number, or a mistake that only the author's route makes visible).
         numbers_routes = (self._none, overrides) if overrides else (self._none,)
-        exact_reading, *rounded = self._diagnosis_readings()
+        exact_reading, *rounded = self._diagnosis_readings(claim)
         screens = [(numbers, exact_reading) for numbers in numbers_routes]
         routes = screens + [(numbers, reading) for numbers in numbers_routes for reading in rounded]
 
@@ -444,7 +512,7 @@ class Auditor:
                     unchanged.append(variant)
                     continue
                 result = values(variant.rules)
-                if all(_same(a, b) for a, b in zip(result, base)):
+                if all(_same(a, b, self.digits) for a, b in zip(result, base)):
                     unchanged.append(variant)  # alone it cannot explain this claim; it may still act in a pair
                     continue
                 changed.append((variant, result))
@@ -492,12 +560,14 @@ class Auditor:
                 if gives(values(combined.rules)):
                     note(combined.mistakes, combined.explanation, combined.implied)
 
-    def _diagnosis_readings(self) -> tuple[Reading, ...]:
-        """Exact, and rounded in the author's own style and precision."""
+    def _diagnosis_readings(self, claim: Claim) -> tuple[Reading, ...]:
+        """Exact, and rounded in the author's own style and precision (where that is fine enough for ``claim``)."""
         style, significant, places = self.precision
         if style == "significant":
-            return Reading(), Reading("round", "significant", min(max(significant, 1), 30))
-        return Reading(), Reading("round", "places", min(places, 30))
+            rounded = Reading("round", "significant", min(max(significant, 1), 30))
+        else:
+            rounded = Reading("round", "places", min(places, 30))
+        return (Reading(), rounded) if self._fine_enough(rounded, claim) else (Reading(), Reading())
 
     def _terms(self, claim: Claim) -> int:
         """How many terms the sum behind ``claim`` has (0 when it is not a sum)."""
@@ -511,7 +581,7 @@ class Auditor:
         name = claim.key.of.name
         stated = to_mpf(self.graph.learning_rate)
         for numbers in ((overrides, self._none) if overrides else (self._none,)):
-            for reading in self._diagnosis_readings():
+            for reading in self._diagnosis_readings(claim):
                 world = self.world(overrides=numbers, reading=reading)
                 step = claim.key.step
                 old = world.parameter(name, step)
@@ -558,10 +628,35 @@ def _specific(variant: Variant) -> int:
     return int(variant.mistakes[0] in ("wrong_weight", "wrong_bias", "term_slip"))
 
 
-def _same(a, b) -> bool:
+def _same(a, b, digits: int) -> bool:
     if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
         return not mpmath.isfinite(a) and not mpmath.isfinite(b)
-    return abs(a - b) <= mpmath.mpf(10) ** (-WORKING_DIGITS + 8) * max(1, abs(a))
+    return abs(a - b) <= mpmath.mpf(10) ** (-digits + 8) * max(1, abs(a))
+
+
+def working_digits(claims: Sequence[Claim]) -> int:
+    """The auditor's working precision: :data:`WORKING_DIGITS`, or 20 more than the most significant digits
+    any claim writes (from its first digit to its last written place), so every written digit is judged.
+
+    >>> from symbackprop.quantity import Quantity
+    >>> key = ClaimKey("value", 0, Quantity.loss())
+    >>> working_digits([Claim(0, "E", key, "0." + "1" * 60, Fraction(1, 9), Fraction(1, 10**60), "claims[0]")])
+    80
+    """
+    written = [written_digits(claim) for claim in claims]
+    return max([WORKING_DIGITS] + [digits + 20 for digits in written])
+
+
+def written_digits(claim: Claim) -> int:
+    """How many digits a claim writes from its leading digit to its last written place (0 for a number
+    whose written unit exceeds its size, such as "0.000" or "0e50"; exact fractions count as none)."""
+    if not claim.unit or claim.value == 0:
+        return 0
+    size, unit = abs(claim.value), claim.unit
+    digits = 0
+    while unit * 10**digits <= size:
+        digits += 1
+    return digits
 
 
 def audit(graph: SymbolicGraph, claims: Sequence[Claim],

@@ -36,6 +36,7 @@ from ..training import batches
 from ..quantity import Quantity
 from .claims import ClaimKey
 
+#: The least working precision of a world; the auditor raises it to follow the most digits a claim writes.
 WORKING_DIGITS = 40
 LOSS = Quantity.loss()
 
@@ -238,6 +239,7 @@ class World:
     changed: Optional[Computation] = None  # the graph as the rules rewrite it (computed when not given)
     passes: Optional[dict] = None  # forward passes shared by worlds that compute them alike (see forward)
     used: set = field(default_factory=set)
+    digits: int = WORKING_DIGITS  # working precision: the auditor's, which follows the claims' written digits
 
     def __post_init__(self) -> None:
         if self.changed is None:
@@ -297,7 +299,7 @@ class World:
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
-        with mpmath.workdps(WORKING_DIGITS):
+        with mpmath.workdps(self.digits):
             update = key.step * self._per_pass
             if key.kind == "new":
                 return self.new(key.of.name, update + self._per_pass - 1)
