@@ -116,6 +116,9 @@ class _Oracle:
     central: Callable[[str], NumericDerivative]
     one_sided: Callable[[str], tuple[NumericDerivative, NumericDerivative]]
     kinks_crossed: Callable[[str], tuple[str, ...]]
+    #: The kinks downstream of a parameter met exactly at the file's numbers (a ReLU's net exactly 0, a
+    #: tie of max or min): there the gradient is a convention, even where the central difference agrees.
+    kinks_met: Callable[[str], tuple[str, ...]]
     #: Whether any value between the one-sided derivatives is a convention here: a formula graph's
     #: |x| takes sign(0) = 0 and max and min take ½ each (the mean), and with several switches at
     #: once the conventions mix; a ReLU layer takes exactly the left derivative.
@@ -131,17 +134,21 @@ def _dense_oracle(network: Network, digits: int, float64: bool) -> _Oracle:
         return _kinks_within_step(network, parameter, _kinks_fed(network, parameter, candidates), base_nets,
                                   digits, float64)
 
+    met = {unit: layer for unit, layer in candidates.items() if base_nets[unit] == 0}
     return _Oracle(
         names=tuple(parameter.name for parameter in network.parameters()),
         loss=lambda: loss_at(network, {}, digits),
         central=lambda name: finite_difference(network, name, digits, float64),
         one_sided=lambda name: one_sided_derivatives(network, name, digits, float64),
         kinks_crossed=kinks_crossed,
+        kinks_met=lambda name: _kinks_fed(network, network.parameter(name), met) if met else (),
     )
 
 
 def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
-    from .numeric import graph_finite_difference, graph_forward, graph_kinks_crossed, graph_loss, graph_one_sided
+    from .numeric import (
+        graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss, graph_one_sided,
+    )
     from .values import point_of
 
     point_of(graph)  # the numbers must all be there: one clear message if not
@@ -158,6 +165,7 @@ def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
         central=lambda name: graph_finite_difference(forward, name, digits, float64),
         one_sided=lambda name: graph_one_sided(forward, name, digits, float64),
         kinks_crossed=lambda name: graph_kinks_crossed(forward, name, step, digits),
+        kinks_met=lambda name: graph_kinks_met(forward, name, digits),
         between=True,
     )
 
@@ -228,6 +236,17 @@ def check_gradients(
             if not mpmath.isfinite(exact):  # an infinite or undefined gradient never agrees with anything
                 rows.append(GradientCheck(name, exact, numeric, mpmath.inf, mpmath.inf, "mismatch"))
                 continue
+            if _agrees(exact, numeric, threshold, noise):
+                met = oracle.kinks_met(name)
+                sides = _one_sided_values(oracle, name) if met else None
+                if sides is not None and not _agrees(sides[0], sides[1], threshold, noise):
+                    # a kink met exactly: the central difference is the mean of two one-sided derivatives
+                    status = "kink" if any(_agrees(exact, side, threshold, noise) for side in sides) or (
+                        oracle.between and min(sides) <= exact <= max(sides)) else "mismatch"
+                    rows.append(GradientCheck(name, exact, numeric, abs(exact - numeric),
+                                              abs(exact - numeric) / max(abs(exact), abs(numeric), noise),
+                                              status, met, sides))
+                    continue
             crossed = () if _agrees(exact, numeric, threshold, noise) else oracle.kinks_crossed(name)
             if not (float64 or crossed or _agrees(exact, numeric, threshold, noise)):
                 numeric = _settled(lambda extra: _finite(mpmath.mpf(oracle_at(digits + extra).central(name).value),
@@ -238,14 +257,35 @@ def check_gradients(
                 rows.append(GradientCheck(name, exact, numeric, error, relative, "ok"))
                 continue
             if crossed:
-                left, right = oracle.one_sided(name)
-                sides = (mpmath.mpf(left.value), mpmath.mpf(right.value))
+                sides = _one_sided_values(oracle, name)
                 status = "kink" if any(_agrees(exact, side, threshold, noise) for side in sides) or (
                     oracle.between and min(sides) <= exact <= max(sides)) else "mismatch"
                 rows.append(GradientCheck(name, exact, numeric, error, relative, status, crossed, sides))
                 continue
             rows.append(GradientCheck(name, exact, numeric, error, relative, "mismatch"))
     return CheckReport(loss, tuple(rows), digits, float64)
+
+
+def kink_met(graph, name: str, digits: int = 50) -> Optional[tuple[tuple[str, ...], mpmath.mpf, mpmath.mpf]]:
+    """(the kinks met, ∂E/∂name from the left, from the right) where a kink downstream of parameter ``name``
+    is met exactly at the file's numbers and its two one-sided derivatives differ; else None.
+    The one-sided derivatives are the independent oracle's (finite differences of the forward loss)."""
+    network = graph.network if graph.network is not None and graph.network.is_classic else None
+    with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
+        oracle = _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+        met = oracle.kinks_met(name)
+        if not met:
+            return None
+        left, right = _one_sided_values(oracle, name)
+        tolerance_here = tolerance(digits, False)
+        if _agrees(left, right, tolerance_here, _noise(digits, False, 0)):
+            return None
+        return met, left, right
+
+
+def _one_sided_values(oracle: _Oracle, name: str) -> tuple[mpmath.mpf, mpmath.mpf]:
+    left, right = oracle.one_sided(name)
+    return mpmath.mpf(left.value), mpmath.mpf(right.value)
 
 
 def _finite(numeric, name: str, float64: bool):
@@ -303,4 +343,4 @@ def _kinks_within_step(network: Network, parameter: Parameter, units: tuple[str,
     return tuple(found)
 
 
-__all__ = ["CheckReport", "GradientCheck", "NumericDerivative", "check_gradients", "tolerance"]
+__all__ = ["CheckReport", "GradientCheck", "NumericDerivative", "check_gradients", "kink_met", "tolerance"]

@@ -583,3 +583,21 @@ def graph_kinks_crossed(forward: GraphForward, parameter: str, step, digits: int
                     found.append(str(node))
                     break
     return tuple(found)
+
+
+def graph_kinks_met(forward: GraphForward, parameter: str, digits: int = 50) -> tuple[str, ...]:
+    """The nodes downstream of ``parameter`` whose kink is met exactly at the file's numbers: a switching
+    expression that is exactly 0 there (a tie of max or min, |0|, a ReLU at 0)."""
+    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    key = ("met", mpmath.mp.prec)
+    if key not in forward._cache:
+        with mpmath.workdps(working_digits(digits)):
+            values = graph_values(forward)
+            forward._cache[key] = frozenset(
+                node for node, switches in forward.switches.items()
+                if any(_walk(switch, values, _MP_FUNCTIONS, False) == 0 for switch in switches))
+    met = forward._cache[key]
+    if not met:
+        return ()
+    downstream = {forward.definitions[position][0] for position in forward.downstream(symbol)}
+    return tuple(str(node) for node in met if node in downstream)

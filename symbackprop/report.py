@@ -167,6 +167,9 @@ def check_record(report: CheckReport) -> dict:
                 "rel_error": format_decimal(row.rel_error, 3),
                 "status": row.status,
                 **({"kinks": list(row.kinks)} if row.kinks else {}),
+                **({"one_sided": {"left": format_decimal(row.one_sided[0], numeric_digits),
+                                  "right": format_decimal(row.one_sided[1], numeric_digits)}}
+                   if row.one_sided is not None else {}),
             }
             for row in report.rows
         },
@@ -187,7 +190,9 @@ def check_text(report: CheckReport, shown_digits: int = 20) -> str:
             format_decimal(row.analytic, digits),
             format_decimal(row.numeric, digits),
             format_decimal(row.rel_error, 2),
-            row.status + (f" ({', '.join(row.kinks)} at 0)" if row.kinks else ""),
+            row.status + (f" ({', '.join(row.kinks)} at 0" + (
+                f"; from the left {format_decimal(row.one_sided[0], 8)}, from the right "
+                f"{format_decimal(row.one_sided[1], 8)}" if row.one_sided is not None else "") + ")" if row.kinks else ""),
         )
         for row in report.rows
     ]

@@ -573,3 +573,62 @@ quantity = "dE/dy"
 value = "5.00"
 """, network=GRADIENT_DESCENT)
     assert [v.verdict for v in verdicts] == ["ok", "error", "rounding", "ok"]
+
+
+# ---- 14. ties of max and min are kinks -------------------------------------------------------
+TIE = """
+[graph]
+inputs = []
+[graph.parameters]
+p1 = "1"
+p2 = "2"
+p3 = "7"
+p4 = "7"
+[[graph.nodes]]
+name = "m"
+formula = "max(max(p1, p2), max(p3, p4))"
+[loss]
+formula = "m^2/2"
+[training]
+learning_rate = "0.1"
+"""
+
+
+def test_a_tie_of_max_is_a_kink_with_both_one_sided_derivatives(tmp_path):
+    import mpmath
+
+    from symbackprop.check import check_gradients
+
+    graph = graph_from_mapping(__import__("tomllib").loads(TIE))
+    report = check_gradients(graph)
+    for name, (left, right) in {"p3": (0, 7), "p4": (0, 7)}.items():
+        row = report.row(name)
+        assert row.status == "kink" and row.kinks == ("m",)
+        # by hand: E = m²/2 with m = 7: raising p3 raises m (right: m·1 = 7), lowering it leaves m (left: 0)
+        assert [round(float(side), 9) for side in row.one_sided] == [left, right]
+        assert row.analytic == mpmath.mpf(7) / 2  # the documented convention: the mean of the two sides
+    assert report.row("p1").status == "ok" and report.passed
+    # a wrong gradient at the tie is still a mismatch: outside both sides
+    assert check_gradients(graph, {"p1": 0, "p2": 0, "p3": 8, "p4": 3.5}).row("p3").status == "mismatch"
+
+
+def test_the_audit_accepts_either_one_sided_derivative_at_a_tie_and_names_the_convention(tmp_path):
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "dE/dp3"
+value = "7"
+[[claims]]
+quantity = "dE/dp4"
+value = "0"
+[[claims]]
+quantity = "dE/dp3"
+value = "3.5"
+[[claims]]
+quantity = "dE/dp3"
+value = "5"
+[[claims]]
+quantity = "dE/dp1"
+value = "7"
+""", network=TIE)
+    assert [v.verdict for v in verdicts] == ["ok", "ok", "ok", "error", "error"]
+    assert "from the right" in verdicts[0].reason and "from the left" in verdicts[1].reason

@@ -374,6 +374,9 @@ class Auditor:
                                    "significant digit (its written unit exceeds its size): it says only |x| < "
                                    f"{mpmath.nstr(to_mpf(claim.half_unit), 3)}, and it is evidence for no later number")
                 return verdict("ok", "the exact value rounds to the written digits")
+            side = self.one_sided(claim, claimed, half)
+            if side is not None:
+                return verdict("ok", side, value=claimed)
             reproduced = self.reproduction(claim, claimed, overrides, author)
             if reproduced is None:
                 diagnoses, complete = self.diagnose(claim, claimed, recomputed, exact, overrides)
@@ -399,6 +402,27 @@ class Auditor:
                                    f"the mistake comes from claim {inherited + 1}{via}", source=inherited,
                                    diagnoses=diagnoses, value=value)
             return verdict("rounding", reason, diagnoses=diagnoses, value=value)
+
+    def one_sided(self, claim: Claim, claimed, half) -> Optional[str]:
+        """Why ``claim`` is right after all, where ∂E/∂p meets a kink exactly (a ReLU's net at 0, a tie of
+        max or min): the derivative there is a convention, and a claim equal to the derivative from
+        the left or from the right (the oracle's one-sided differences) is one of them. None otherwise."""
+        key = claim.key
+        if key.kind != "derivative" or key.of != Quantity.loss() or key.wrt.kind != "param" or key.step != 0:
+            return None
+        from ..check import kink_met
+
+        met = kink_met(self.graph, key.wrt.name, self.digits)
+        if met is None:
+            return None
+        kinks, left, right = met
+        for side, value in (("left", left), ("right", right)):
+            if abs(claimed - value) <= half:
+                return (f"at a kink met exactly ({', '.join(kinks)} at its switch) the derivative is a convention: "
+                        f"this is the derivative from the {side} ({mpmath.nstr(value, 8)}), as frameworks take it "
+                        "(a tie's whole gradient to one argument, a ReLU's left derivative at 0), where symbackprop "
+                        f"takes {mpmath.nstr(self.exact_value(key), 8)} (see docs/engine.md, Numbers)")
+        return None
 
     def inherited(self, claim: Claim, claimed, overrides, reading: Reading, bad: Sequence[int]) -> Optional[int]:
         """The earlier wrong claim whose error ``claim`` inherits: the first of ``bad`` (claims the
