@@ -152,7 +152,12 @@ class Derivation(Displayable):
 
     def evalf(self, digits: int = 30) -> sp.Float:
         """The value as a SymPy Float correct to about ``digits`` significant digits."""
-        return self.engine.point.evalf(self.compact, whole_number(digits, 1, MAX_DIGITS, "digits"))
+        from .errors import UndefinedValue, printable
+
+        try:
+            return self.engine.point.evalf(self.compact, whole_number(digits, 1, MAX_DIGITS, "digits"))
+        except UndefinedValue as error:
+            raise UndefinedValue(f"{printable(str(self))}: {error.problem}", place=error.place) from None
 
     def decimal(self, digits: int = 30) -> str:
         """The value as decimal text with ``digits`` significant digits."""

@@ -77,3 +77,8 @@ def did_you_mean(name: str, known, quote: bool = False) -> str:
 class UncertifiedDigits(ValueError):
     """Numbers that exist but whose digits could not be proved (runs at two precisions disagree, or a
     branch sits in the rounding noise): refused, never printed. The CLI exits 1 with this one line."""
+
+
+class UndefinedValue(InputError):
+    """A value with no real, finite number at these numbers: a log of 0 or of a negative number, a division
+    by 0, the infinite slope of sqrt at 0, 0 to a negative power. One line naming where, exit 2."""

@@ -327,6 +327,20 @@ def template_missing(template: SymbolicGraph) -> str:
     return ("values for " + ", ".join(missing[:10])) if missing else ""
 
 
+#: Constants SymPy folds a formula to where it has no real value: sqrt(-1) is I, log(0) is zoo.
+_NOT_REAL = (sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo)
+
+
+def _check_real_constants(definition, place: str) -> None:
+    """A definition whose constants are real and finite (``sqrt(-1)`` and ``log(0)`` fold to I and zoo)."""
+    if isinstance(definition, sp.Basic) and definition.has(*_NOT_REAL):
+        found = next(c for c in _NOT_REAL if definition.has(c))
+        meaning = {sp.I: "the imaginary unit (a square root of a negative constant)",
+                   sp.zoo: "complex infinity (a log of 0 or a division by 0)", sp.nan: "an undefined constant"}
+        raise InputError(f"the formula holds {found}, {meaning.get(found, 'an infinite constant')}: every value "
+                         "here is a real, finite number", place=place)
+
+
 def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training) -> SymbolicGraph:
     symbols: dict[Quantity, sp.Symbol] = {}
     roles: dict[Quantity, Role] = {}
@@ -347,6 +361,8 @@ def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, trainin
     symbols[Quantity.loss()], roles[Quantity.loss()] = sp.Symbol("E"), "loss"
     definitions[Quantity.loss()] = loss
     order.append(Quantity.loss())
+    for quantity, definition in definitions.items():
+        _check_real_constants(definition, "loss.formula" if quantity.kind == "loss" else f"graph.nodes.{quantity.name}.formula")
     needed = [symbol for (name, symbol, role) in leaves]
     missing = [str(symbol) for symbol in needed if symbol not in values]
     return SymbolicGraph(

@@ -32,6 +32,7 @@ from typing import Mapping, Optional
 
 import sympy as sp
 
+from .errors import UndefinedValue, printable
 from .graph import SymbolicGraph, build_graph
 from .quantity import Quantity, sampled
 
@@ -163,9 +164,18 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
     with mpmath.workdps(digits):
         values: dict[sp.Symbol, object] = {symbol: to_mpf(value) for symbol, value in leaves.items()}
         for symbol, expression in program.forward + program.backward:
-            values[symbol] = evaluate_expression(expression, values)
-        gradients = {name: evaluate_expression(expression, values) for name, expression in program.gradients.items()}
+            values[symbol] = evaluate_named(str(symbol), expression, values)
+        gradients = {name: evaluate_named(f"∂E/∂{name}", expression, values)
+                     for name, expression in program.gradients.items()}
     return values, gradients
+
+
+def evaluate_named(name: str, expression: sp.Expr, values: Mapping[sp.Symbol, object], **options):
+    """:func:`evaluate_expression`, an undefined value named by what it is the value of (a node, a δ, a gradient)."""
+    try:
+        return evaluate_expression(expression, values, **options)
+    except UndefinedValue as error:
+        raise UndefinedValue(f"{printable(name)}: {error.problem}", place=error.place) from None
 
 
 #: Largest magnitude a formula graph's node may reach at the file's numbers (checked when it is read).
@@ -239,7 +249,21 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             return mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
         if node in seen:
             return seen[node]
-        seen[node] = value = compute(node)
+        try:
+            value = compute(node)
+        except ZeroDivisionError:
+            raise _undefined(node, "a division by 0", seen, values) from None
+        except UndefinedValue:
+            raise
+        except ValueError as error:  # mpmath's domain errors; with a limit, the complex-value check below
+            if limit is not None:
+                raise
+            raise _undefined(node, str(error), seen, values) from None
+        if isinstance(value, mpmath.mpc) and limit is None:
+            raise _undefined(node, "not a real number", seen, values)
+        if limit is None and not isinstance(value, Fraction) and not mpmath.isfinite(value):
+            raise _undefined(node, "infinite" if mpmath.isinf(value) else "not a number", seen, values)
+        seen[node] = value
         if limit is not None:
             if isinstance(value, mpmath.mpc):
                 raise ValueError(f"{node} is not a real number here")
@@ -310,6 +334,26 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             switches.append(number(args[0]))
 
     return walk(expression)
+
+
+def _undefined(node: sp.Expr, why: str, seen: Mapping, values: Mapping) -> "UndefinedValue":
+    """The subexpression that has no real finite value, why, and the value of what it was applied to."""
+    import mpmath
+
+    from .exact import format_decimal
+
+    def short(expression) -> str:
+        text = printable(str(expression))
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    inner = node.args[0] if node.is_Function and node.args else (node.base if node.is_Pow else None)
+    at = ""
+    known = seen.get(inner, values.get(inner)) if inner is not None else None
+    if known is not None and not inner.is_Number and not isinstance(known, mpmath.mpc):
+        at = f", at {short(inner)} = {format_decimal(known, 6, trim=True)}"
+    elif inner is not None and inner.is_Number:
+        at = f", at {short(inner)}"
+    return UndefinedValue(f"{short(node)} has no real value at these numbers ({why}{at})")
 
 
 _COMPARISONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a <= b,

@@ -26,6 +26,7 @@ Time and memory are linear in the number of steps times the number of samples.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, Optional, Sequence
@@ -33,7 +34,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from .errors import InputError, UncertifiedDigits
+from .errors import InputError, UncertifiedDigits, UndefinedValue
 from .exact import fast_mpf as _mpf
 from .graph import SymbolicGraph
 from .network import Training
@@ -153,7 +154,7 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
     groups = batches(count, training)
     for step in range(steps + 1):
         switches: list = []
-        with mpmath.workdps(dps):
+        with mpmath.workdps(dps), _at_step(step):
             losses, gradients = _passes(program, samples, symbols, parameters, switches, need_gradients=(
                 step < steps and training.method == "batch"))
             found = TrainingStep(step, _reduce(losses, training.reduction), dict(parameters))
@@ -167,6 +168,16 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
                         velocity[name] = _kept(_plus(gradient, momentum, velocity[name]) if momentum else gradient)
                         parameters[name] = _kept(_plus(parameters[name], -rate, velocity[name]))
         yield found, switches
+
+
+@contextlib.contextmanager
+def _at_step(step: int):
+    """An undefined value met while training names the step it was met at."""
+    try:
+        yield
+    except UndefinedValue as error:
+        when = "at the file's parameters" if step == 0 else f"after {step} step(s) of training"
+        raise UndefinedValue(f"{when}: {error.problem}", place="training") from None
 
 
 def _plus(a, factor: Fraction, b):

@@ -152,12 +152,16 @@ def _defined(compute, quantity: Quantity, definition: sp.Expr):
     """A node's value, or one line saying it is undefined here (a log of 0, a division by 0)."""
     import mpmath
 
+    from .errors import UndefinedValue
+
+    place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
     try:
         value = compute()
+    except UndefinedValue as error:
+        raise InputError(f"{quantity} = {definition}: {error.problem}", place=place) from None
     except (ValueError, ZeroDivisionError, OverflowError):
         value = mpmath.nan
     if not isinstance(value, Fraction) and (isinstance(value, mpmath.mpc) or not mpmath.isfinite(value)):
-        place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
         raise InputError(f"{quantity} is undefined at these numbers ({definition})", place=place)
     return value
 

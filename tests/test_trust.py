@@ -6,6 +6,7 @@ rationals written out here, independent of the library (no evaluator, no program
 from __future__ import annotations
 
 import itertools
+import re
 from fractions import Fraction
 
 import pytest
@@ -632,3 +633,36 @@ value = "7"
 """, network=TIE)
     assert [v.verdict for v in verdicts] == ["ok", "ok", "ok", "error", "error"]
     assert "from the right" in verdicts[0].reason and "from the left" in verdicts[1].reason
+
+
+# ---- 15. undefined values: one line, exit 2, the same in every command -----------------------
+UNDEFINED = __import__("pathlib").Path(__file__).resolve().parent / "undefined"
+#: file -> (what every command must say, the commands whose computation meets it)
+UNDEFINED_CASES = {
+    "bce_neg": ("log(out_y) has no real value at these numbers (not a real number",
+                ("derive", "check", "explain", "diagram", "train", "audit", "claims")),
+    "ce_relu0": ("log(out_y) has no real value at these numbers (infinite, at out_y = 0)",
+                 ("derive", "check", "explain", "diagram", "train", "audit", "claims")),
+    "sqrt1": ("1/sqrt(w*x - 1) has no real value at these numbers (a division by 0, at w*x - 1 = 0)",
+              ("derive", "check", "explain", "diagram", "train", "claims")),
+    "train_00": ("has no real value at these numbers (a division by 0, at w*x - 1 = 0)",
+                 ("derive", "check", "explain", "diagram", "train", "claims")),
+    "train_log_out": ("after 1 step(s) of training: log(w*x) has no real value at these numbers (not a real number, "
+                      "at w*x = -85.6371)", ("train",)),
+    "log0": ("the formula holds zoo", ("derive", "check", "explain", "latex", "diagram", "train", "audit", "claims")),
+    "sqrtneg": ("the formula holds I", ("derive", "check", "explain", "latex", "diagram", "train", "audit", "claims")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNDEFINED_CASES))
+def test_undefined_values_are_one_line_in_every_command(name, capsys):
+    from symbackprop.cli import main
+
+    says, commands = UNDEFINED_CASES[name]
+    path = UNDEFINED / f"{name}.toml"
+    for command in commands:
+        code = main([command, str(path)])
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert err.count("\n") == 1 and err.startswith(f"symbackprop: {path}: ") and says in err, (command, err)
+        assert not re.search(r"\b(inf|nan)\b", err), err  # never printed as a value

@@ -283,12 +283,11 @@ class Auditor:
         numbers then carry fewer significant digits) or a fixed number of significant digits.
         """
         with mpmath.workdps(self.digits):
-            # the habit is read from numbers that are right up to their last digit (rounded or cut), never
-            # from wrong ones, and from numbers that have a significant digit
+            # the style is read from every number the author rounded that has a significant digit (a
+            # number rounded from the author's own rounded numbers shows the habit as well as any)
             inexact = [c for c in self.claims
                        if c.unit and written_digits(c) > 0
-                       and mpmath.mpf(10) ** -(self.digits - 10) * max(1, abs(to_mpf(c.value)))
-                       < abs(to_mpf(c.value) - self.exact_value(c.key)) <= to_mpf(c.unit)]
+                       and abs(to_mpf(c.value) - self.exact_value(c.key)) > mpmath.mpf("1e-30") * max(1, abs(to_mpf(c.value)))]
             chosen = inexact or [c for c in self.claims if c.unit] or self.claims
             significant = [_significant(c) for c in chosen]
             places = [_places(c) for c in chosen]
