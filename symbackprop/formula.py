@@ -36,6 +36,9 @@ MAX_FORMULA_LENGTH = 2000
 MAX_FORMULA_DEPTH = 32
 #: Largest literal exponent accepted (x^64): a power is written out, never multiplied out.
 MAX_POWER = 64
+#: Largest exponent SymPy may fold a formula into (x*x*…*x is x^600; (x^64)^64 would be x^4096); a Model's
+#: numeric exponents obey it too.
+MAX_FOLDED_POWER = 1024
 #: Largest magnitude, as a power of ten, a constant part of a formula may reach.
 MAX_CONSTANT_EXPONENT = 60
 
@@ -137,11 +140,21 @@ class _Builder:
         raise FormulaError(f"column {self.column(node)}: {problem}")
 
     def build(self, node: ast.AST) -> sp.Expr:
+        # Chains of one operator (a 999-term sum, 600 factors, 1,500 minus signs) are read in a loop, so the
+        # recursion goes only as deep as the parentheses and calls, which are bounded.
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            return self.chain(node, (ast.Add, ast.Sub))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+            return self.chain(node, (ast.Mult, ast.Div))
         if isinstance(node, ast.BinOp):
             return self.binary(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = self.build(node.operand)
-            return -operand if isinstance(node.op, ast.USub) else operand
+            negative = False
+            while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+                negative ^= isinstance(node.op, ast.USub)
+                node = node.operand
+            operand = self.build(node)
+            return -operand if negative else operand
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.Constant):
@@ -191,6 +204,27 @@ class _Builder:
         # (SymPy's checks for tanh(i·x) and the like cost a millisecond a call on large graphs).
         return function.build(*arguments, evaluate=False)
 
+    def chain(self, node: ast.BinOp, operators: tuple) -> sp.Expr:
+        """A left-leaning chain ``a + b - c + …`` or ``a * b / c * …``, built without recursing along it."""
+        parts = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, operators):
+            parts.append((node.op, node.right, node))
+            node = node.left
+        value = self.build(node)
+        for operator, right, at in reversed(parts):
+            other = self.build(right)
+            if isinstance(operator, ast.Add):
+                value = self.bounded(at, value + other)
+            elif isinstance(operator, ast.Sub):
+                value = self.bounded(at, value - other)
+            elif isinstance(operator, ast.Mult):
+                value = self.bounded(at, value * other)
+            else:
+                if other == 0:
+                    self.fail(at, "division by zero")
+                value = self.bounded(at, value / other)
+        return value
+
     def binary(self, node: ast.BinOp) -> sp.Expr:
         left, right = self.build(node.left), self.build(node.right)
         if isinstance(node.op, ast.Add):
@@ -216,6 +250,10 @@ class _Builder:
                 self.fail(node, "division by zero (0 to a negative power)")
             if base != 0 and abs(float(exponent)) * abs(math.log10(abs(float(base)))) > MAX_CONSTANT_EXPONENT:
                 self.fail(node, f"the constant {base}^{exponent} is too large")
+        if base.is_Pow and base.exp.is_Number and exponent.is_Number and abs(base.exp * exponent) > MAX_FOLDED_POWER:
+            # SymPy folds (x^64)^64 into x^4096: bounded before it is built
+            self.fail(node, f"the power of a power ({base})^{exponent} is a power {base.exp * exponent}: too large "
+                            f"(at most {MAX_FOLDED_POWER} in absolute value)")
         return base**exponent
 
     def bounded(self, node: ast.AST, value: sp.Expr) -> sp.Expr:

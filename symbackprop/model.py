@@ -30,7 +30,7 @@ import sympy as sp
 
 from .errors import InputError
 from .exact import NumberError, parse_exact
-from .formula import FUNCTIONS
+from .formula import FUNCTIONS, MAX_FOLDED_POWER
 from .graph import Role, SymbolicGraph, local_derivatives, reduced
 from .network import Training
 from .program import has_numeric_rule
@@ -195,6 +195,10 @@ class Model:
         for function in expression.atoms(sp.Function):
             if not has_numeric_rule(function):
                 raise InputError(f"no numeric rule for {type(function).__name__}", place=place)
+        for power in expression.atoms(sp.Pow):
+            if power.exp.is_Number and abs(power.exp) > MAX_FOLDED_POWER:
+                raise InputError(f"the power {power.exp} is too large (at most {MAX_FOLDED_POWER} in absolute value; "
+                                 "a symbol as the exponent has no bound)", place=place)
 
     def graph(self) -> SymbolicGraph:
         """The general graph of this model."""

@@ -297,7 +297,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             return product
         if node.is_Pow:
             base, power = args
-            if exact and power.denominator == 1 and (base != 0 or power >= 0):
+            if exact and power.denominator == 1 and (base != 0 or power >= 0) and _small_power(base, power):
                 return base ** int(power)
             if power == 0.5 or power == Fraction(1, 2):
                 return mpmath.sqrt(number(base))
@@ -334,6 +334,15 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             switches.append(number(args[0]))
 
     return walk(expression)
+
+
+#: Most bits an exact power may have; a larger one (x^w at w = 10^12) is computed in binary numbers instead.
+MAX_EXACT_POWER_BITS = 1 << 20
+
+
+def _small_power(base: Fraction, power: Fraction) -> bool:
+    bits = max(base.numerator.bit_length(), base.denominator.bit_length(), 1)
+    return abs(power.numerator) * bits <= MAX_EXACT_POWER_BITS
 
 
 def _undefined(node: sp.Expr, why: str, seen: Mapping, values: Mapping) -> "UndefinedValue":
