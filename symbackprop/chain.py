@@ -194,15 +194,10 @@ def _term_paths(term: tuple[Factor, ...]) -> Iterator[tuple[Factor, ...]]:
 class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
-    def __init__(self, network: "Network | SymbolicGraph | Model") -> None:
-        from .model import Model
+    def __init__(self, network: "Network | SymbolicGraph | Model | str") -> None:
+        from .model import as_graph
 
-        if isinstance(network, Model):
-            network = network.graph()
-        if not isinstance(network, (Network, SymbolicGraph)):
-            raise InputError(f"an Engine takes a Network, a Model or a SymbolicGraph, not {type(network).__name__} "
-                             "(load a file with symbackprop.load_model)", place="network")
-        self.graph = network if isinstance(network, SymbolicGraph) else build_graph(network)
+        self.graph = as_graph(network, "an Engine")
         self.network = self.graph.network
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
@@ -305,6 +300,9 @@ class Engine:
 
     def gradient(self, parameter: str) -> Derivation:
         """∂E/∂parameter."""
+        if not isinstance(parameter, str):
+            raise InputError(f"gradient takes a parameter's name (a string), not {type(parameter).__name__}",
+                             place="parameter")
         quantity = self.quantity(Quantity.param(parameter))
         return self.derivative(Quantity.loss(), quantity)
 

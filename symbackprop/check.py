@@ -184,20 +184,16 @@ def check_gradients(
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    from .graph import SymbolicGraph
-    from .model import Model
+    from .model import as_graph
 
-    if isinstance(network, Model):
-        network = network.graph()
-    if isinstance(network, SymbolicGraph) and network.network is not None:
-        network = network.network
+    if not isinstance(network, Network):
+        network = as_graph(network, "check_gradients")
+        if network.network is not None:
+            network = network.network
     if isinstance(network, Network) and not network.is_classic:
         from .graph import build_graph
 
         network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
-    if not isinstance(network, (Network, SymbolicGraph)):
-        raise InputError(f"check_gradients takes a Network, a Model or a graph, not {type(network).__name__}",
-                         place="network")
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
     oracles: dict[int, _Oracle] = {}
 

@@ -18,6 +18,7 @@ over the batch.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
@@ -71,7 +72,32 @@ def _numpy_functions() -> dict:
     functions["abs"] = np.abs
     functions["softplus"] = lambda x: np.logaddexp(0.0, x)
     functions["Heaviside"] = lambda x, at_zero=0.0: np.heaviside(x, at_zero)
+    for name in ("erf", "erfc", "gamma"):  # in the standard library, not in NumPy
+        functions[name] = np.vectorize(getattr(math, name), otypes=[float])
     return functions
+
+
+def _check_numpy_forms(graph: SymbolicGraph) -> None:
+    """Refuse, before code is generated, a function (in a definition or a local derivative) that has no
+    NumPy form: the generated function would raise on its first call."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    from .errors import InputError
+
+    known = set(_numpy_functions())
+    expressions = list(graph.definitions.values()) + [local for edges in graph.consumers.values() for _, local in edges]
+    seen: set[type] = set()
+    for expression in expressions:
+        for function in expression.atoms(sp.Function):
+            kind = type(function)
+            if kind in seen or kind.__name__ in known:
+                continue
+            seen.add(kind)
+            printer = NumPyPrinter()
+            printer.doprint(function)
+            if printer._not_supported:
+                raise InputError(f"float64 code has no NumPy form for {kind.__name__}: use the exact engine "
+                                 "(derive, check) for this graph", place="graph")
 
 
 def targets_are_distributions(batch_targets) -> bool:
@@ -289,9 +315,10 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     Correct for any targets: the softmax + cross-entropy collapse to out − t is used only on
     batches whose targets are distributions.
     """
-    from .graph import build_graph
+    from .model import as_graph
 
-    graph = model if isinstance(model, SymbolicGraph) else build_graph(model)
+    graph = as_graph(model, "compile_gradients")
+    _check_numpy_forms(graph)
     network = graph.network
     if network is None or not network.is_classic or len(network.parameters()) <= PROGRAM_LIMIT:
         return program_function(graph)

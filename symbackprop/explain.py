@@ -864,7 +864,10 @@ def require_explainable(engine: Engine) -> None:
 def explain(engine: Engine, places: int = 4, check=None, title: str = "", velocity: Optional[Mapping] = None,
             summary: bool = True) -> Document:
     """The whole worked example for ``engine``'s network at its numbers (``velocity``: under momentum, each
-    parameter's velocity of the update before), opening with a two-line summary (unless ``summary`` is False)."""
+    parameter's velocity of the update before), opening with a two-line summary (unless ``summary`` is False).
+    ``engine`` may also be anything an :class:`Engine` takes: a Model, a Network, a graph or a file's path."""
+    if not isinstance(engine, Engine):
+        engine = Engine(engine)
     whole_number(places, 1, 30, "places")
     require_explainable(engine)
     network = engine.network

@@ -71,11 +71,54 @@ def check_name(name: object, place: str) -> str:
     return name
 
 
+def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
+    """The one graph of anything the public API takes: a :class:`SymbolicGraph`, a dense
+    :class:`~symbackprop.network.Network`, a :class:`Model`, or the path of a network file.
+
+    >>> as_graph(5, "an Engine")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: network: an Engine takes a Network, a Model, a SymbolicGraph or a file's path, not int
+    """
+    from pathlib import Path
+
+    from .graph import build_graph
+    from .network import Network
+
+    if isinstance(model, (str, Path)):
+        from .loader import load_model
+
+        model = load_model(model)
+    if isinstance(model, Model):
+        return model.graph()
+    if isinstance(model, Network):
+        return build_graph(model)
+    if isinstance(model, SymbolicGraph):
+        return model
+    raise InputError(f"{taker} takes a Network, a Model, a SymbolicGraph or a file's path, not "
+                     f"{type(model).__name__}", place="network")
+
+
+def _listed_argument(value: object, name: str, what: str = "SymPy symbols (or names)", most: int = MAX_NODES) -> list:
+    """A list given to :class:`Model`, or a sentence saying what was expected."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InputError(f"{name} is a list of {what}, not {type(value).__name__}", place=name)
+    found = list(value)
+    if len(found) > most:
+        raise InputError(f"{len(found):,} entries; at most {most:,} are supported (as in files)", place=name)
+    return found
+
+
 class Model:
     """A network as SymPy expressions: declare leaves, add nodes in order, give the loss and the numbers."""
 
     def __init__(self, inputs: Iterable[sp.Symbol] = (), targets: Iterable[sp.Symbol] = (),
                  parameters: Mapping[sp.Symbol, object] | Iterable[sp.Symbol] = (), title: str = "") -> None:
+        inputs, targets = _listed_argument(inputs, "inputs"), _listed_argument(targets, "targets")
+        if not isinstance(parameters, Mapping):
+            parameters = _listed_argument(parameters, "parameters")
+        if not isinstance(title, str):
+            raise InputError(f"title is a string, not {type(title).__name__}", place="title")
         self._symbols: dict[str, sp.Symbol] = {}
         self._roles: dict[str, Role] = {}
         self._definitions: dict[str, sp.Expr] = {}
@@ -140,6 +183,11 @@ class Model:
         >>> m.graph().definitions[Quantity.loss()]
         E[0]/2 + E[1]/2
         """
+        from .loader import MAX_SAMPLES
+
+        what = "values (one per input), or a row of them per sample"
+        inputs = _listed_argument(inputs, "data.inputs", what, MAX_SAMPLES)
+        targets = _listed_argument(targets, "loss.targets", what, MAX_SAMPLES)
         declared_inputs = [self._symbols[n] for n, role in self._roles.items() if role == "input"]
         rows = bool(inputs) and isinstance(inputs[0], (list, tuple))
         if rows != (bool(targets) and isinstance(targets[0], (list, tuple))) and declared_inputs and self._targets:
@@ -185,6 +233,7 @@ class Model:
             raise InputError(f"expected a SymPy expression, got {type(expression).__name__}", place=place)
         if not isinstance(expression, sp.Expr):
             return
+        _check_real_constants(expression, place)
         if expression.has(sp.Float):
             raise InputError("the expression holds a float; write exact numbers (sp.Rational(1, 10), not 0.1)",
                              place=place)
@@ -192,6 +241,10 @@ class Model:
         for symbol in expression.free_symbols:
             if symbol not in known:
                 raise InputError(f"{symbol} is not an input, target, parameter or earlier node", place=place)
+        for part in sp.preorder_traversal(expression):
+            if not isinstance(part, _ALLOWED_KINDS) or isinstance(part, _REFUSED_KINDS):
+                raise InputError(f"{type(part).__name__} is not a node formula: write elementary functions, our "
+                                 "activations, Abs, Max, Min or Piecewise of real expressions", place=place)
         for function in expression.atoms(sp.Function):
             if not has_numeric_rule(function):
                 raise InputError(f"no numeric rule for {type(function).__name__}", place=place)
@@ -212,6 +265,12 @@ class Model:
             samples=self._samples, training=Training(reduction=self._reduction),
         )
 
+
+#: What a node's expression may be made of (checked part by part): arithmetic, numbers, symbols, functions
+#: with a numeric rule, and Piecewise with its conditions; an Integral, Sum, Derivative or matrix is not.
+_ALLOWED_KINDS = (sp.Symbol, sp.Number, sp.NumberSymbol, sp.Add, sp.Mul, sp.Pow, sp.Function, sp.Piecewise,
+                  sp.logic.boolalg.Boolean, sp.core.relational.Relational, sp.core.containers.Tuple)
+_REFUSED_KINDS = (sp.Dummy, sp.Wild)
 
 #: Assumptions every value here satisfies (real numbers): a symbol may carry these and no others freely.
 REAL_ASSUMPTIONS = frozenset({"real", "extended_real", "complex", "finite", "infinite", "imaginary", "hermitian",

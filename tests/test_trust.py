@@ -666,3 +666,73 @@ def test_undefined_values_are_one_line_in_every_command(name, capsys):
         assert code == 2, (command, err)
         assert err.count("\n") == 1 and err.startswith(f"symbackprop: {path}: ") and says in err, (command, err)
         assert not re.search(r"\b(inf|nan)\b", err), err  # never printed as a value
+
+
+# ---- 20. misuse of the Python API: a sentence at the call, never a crash inside ---------------
+def _model(expression=None):
+    import sympy as sp
+
+    import symbackprop as sbp
+
+    x, w, t = sp.symbols("x w t")
+    model = sbp.Model(inputs=[x], targets=[t], parameters={w: "0.5"})
+    model.loss((model.node("h", w * x if expression is None else expression(x, w)) - t) ** 2 / 2)
+    model.data(inputs=["1"], targets=["0"])
+    return model
+
+
+def test_api_misuse_is_an_input_error_at_the_call():
+    import sympy as sp
+
+    import symbackprop as sbp
+    from symbackprop.errors import InputError
+
+    calls = {
+        "inputs": lambda: sbp.Model(inputs=5),
+        "parameters": lambda: sbp.Model(parameters=5),
+        "parameter": lambda: sbp.Engine(_model()).gradient(5),
+        "network": lambda: sbp.Engine(None),
+        "file": lambda: sbp.explain("no such file.toml"),
+        "path": lambda: sbp.audit(None),
+        "data": lambda: _model().data(5, 6),
+        "check": lambda: sbp.check_gradients(5),
+        "compile": lambda: sbp.compile_gradients(3.5),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InputError):
+            call()
+    x, w = sp.symbols("x w")
+    for expression in (lambda x, w: sp.I * w, lambda x, w: sp.Integral(w * x, x), lambda x, w: sp.Sum(w, (x, 1, 3)),
+                       lambda x, w: x ** 10**9 * w, lambda x, w: sp.zoo * w, lambda x, w: sp.Derivative(w * x, x)):
+        with pytest.raises(InputError):
+            _model(expression).graph()
+
+
+def test_model_data_obeys_the_file_limits():
+    import sympy as sp
+
+    import symbackprop as sbp
+    from symbackprop.errors import InputError
+
+    x, w, t = sp.symbols("x w t")
+    with pytest.raises(InputError, match="out of range"):
+        sbp.Model(inputs=[x], parameters={w: "1e100"})
+    model = sbp.Model(inputs=[x], targets=[t], parameters={w: "0.5"})
+    model.loss((model.node("h", w * x) - t) ** 2 / 2)
+    with pytest.raises(InputError, match="at most 10,000"):
+        model.data([["1"]] * 10_001, [["0"]] * 10_001)
+
+
+def test_compile_gradients_of_erf_runs_and_agrees_with_finite_differences():
+    import numpy as np
+    import sympy as sp
+
+    import symbackprop as sbp
+
+    model = _model(lambda x, w: sp.erf(w * x) + sp.tanh(w))
+    function = sbp.compile_gradients(model)
+    losses, gradient = function.loss_and_gradients(np.array([[1.0]]), np.array([[0.0]]), np.array([0.5]))
+    loss = lambda w: (__import__("math").erf(w) + __import__("math").tanh(w)) ** 2 / 2  # written out here
+    h = 1e-6
+    assert abs(gradient[0] - (loss(0.5 + h) - loss(0.5 - h)) / (2 * h)) < 1e-8
+    assert abs(losses[0] - loss(0.5)) < 1e-15

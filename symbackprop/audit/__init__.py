@@ -23,6 +23,11 @@ def audit_file(path: "str | Path", progress=None) -> AuditReport:
     >>> report.clean, len(report.verdicts)
     (True, 28)
     """
+    if not isinstance(path, (str, Path)):
+        from ..errors import InputError
+
+        raise InputError(f"audit takes the path of a worked-example file (with [[claims]]), not {type(path).__name__}",
+                         place="path")
     return audit(*load_claims(path), progress=progress)
 
 
