@@ -170,7 +170,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     from .errors import InputError, UncertifiedDigits, printable
 
+    _speak_utf8()
+
     try:
+        _refuse_overwriting_the_input(args)
         args.source = _source(args.file)
         commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
                     "diagram": _diagram, "train": _train, "claims": _claims}
@@ -191,6 +194,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         print(f"symbackprop: cannot write the output: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _speak_utf8() -> None:
+    """Mathematics (∂, σ, ·) is written in UTF-8 whatever the locale says (LC_ALL=C, PYTHONIOENCODING=ascii),
+    as the files are; a stream that cannot be reconfigured escapes what it cannot encode."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+            except (ValueError, OSError):  # already written to, or not a text stream of ours
+                stream.reconfigure(errors="backslashreplace")
+
+
+def _refuse_overwriting_the_input(args) -> None:
+    """-o (or --plot) naming the file being read would destroy it: refused before any work."""
+    import os
+
+    from .errors import InputError
+
+    if args.file == "-":
+        return
+    for option, target in (("-o", getattr(args, "output", None)), ("--plot", getattr(args, "plot", None))):
+        if target and os.path.exists(target) and os.path.exists(args.file) and os.path.samefile(target, args.file):
+            raise InputError("names the input file itself, which would be overwritten: choose another name",
+                             place=option)
 
 
 #: How standard input is named in messages.

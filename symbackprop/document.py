@@ -87,17 +87,21 @@ def _spans(value) -> tuple[Span, ...]:
 
 
 # ---- Markdown (GitHub) -------------------------------------------------------------------
-# Brackets are escaped, so "(" can never follow a link text; "&" would start an entity such as &lt;.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#$&])")
+# Brackets are escaped, so "(" can never follow a link text; "&" would start an entity such as &lt;; "~" a
+# strikethrough; "@", "://" and "www." an autolink (an escaped character breaks the text a linkifier reads).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#$&~@])|(?<=\w)(:)(?=//)|(?<=www)(\.)", re.IGNORECASE)
 
 
 def markdown_text(text: str) -> str:
-    r"""Prose for Markdown: one line, and nothing in it can open a link, an HTML tag, code or a table cell.
+    r"""Prose for Markdown: one line, and nothing in it can open a link, an HTML tag, code, a table cell, a
+    strikethrough or an autolink.
 
     >>> markdown_text("<script>x</script> [a](javascript:b)\n| ok |")
     '\\<script\\>x\\</script\\> \\[a\\](javascript:b)\\\\n\\| ok \\|'
+    >>> markdown_text("~~x~~ https://a.b www.c.d e@f.g")
+    '\\~\\~x\\~\\~ https\\://a.b www\\.c.d e\\@f.g'
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + next(g for g in match.groups() if g), printable(text))
 
 
 def _markdown_spans(spans) -> str:

@@ -785,6 +785,8 @@ def _no_unknown_keys(table: Mapping[str, Any], known: set[str], place: str) -> N
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, TomlFloat):
+        return f"the float {value.text}"  # as written: steps = 2.0 is a float, not "TomlFloat"
     return {
         bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"
     }.get(type(value), type(value).__name__)

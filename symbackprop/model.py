@@ -22,6 +22,7 @@ h*x*(1 - h)*(h - t)
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import re
 from fractions import Fraction
 from typing import Iterable, Mapping, Optional, Sequence
@@ -68,6 +69,9 @@ def check_name(name: object, place: str) -> str:
                          place=place)
     if name in RESERVED:
         raise InputError(f"{name!r} is reserved (a function or the loss); choose another name", place=place)
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False", "None"):
+        raise InputError(f"{name!r} is a word of the formula syntax, so no formula could read it; choose another "
+                         "name", place=place)
     return name
 
 

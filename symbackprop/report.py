@@ -6,11 +6,12 @@ dicts; they never differentiate and never print.
 from __future__ import annotations
 
 import json
+import math
 from typing import Iterable, Iterator, Optional
 
 from .chain import Derivation, Engine, Factor
 from .check import CheckReport
-from .exact import format_decimal
+from .exact import format_decimal, to_mpf
 from .printing import factor_latex, latex, latex_printer, latex_symbol_name, text, text_printer
 
 FORMS = ("chain", "compact", "closed", "simplified")
@@ -281,6 +282,13 @@ def training_text(steps, digits: int) -> str:
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
+def _float_or_inf(value) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an exact rational beyond float range
+        return math.inf
+
+
 def loss_svg(steps, title: str = "") -> str:
     """The loss per step as a standalone SVG line chart (no plotting library needed).
 
@@ -291,8 +299,17 @@ def loss_svg(steps, title: str = "") -> str:
     """
     from html import escape
 
+    import mpmath
+
     width, height, left, right, top, bottom = 640, 400, 80, 20, 40, 50
-    losses = [float(step.loss) for step in steps]
+    losses = [_float_or_inf(step.loss) for step in steps]
+    axis = "E"
+    if not all(math.isfinite(value) for value in losses):
+        # a diverging run leaves the range of float coordinates: its loss is drawn as log10(E) instead
+        axis = "log10(E)"
+        logs = [float(mpmath.log10(to_mpf(step.loss))) if step.loss > 0 else None for step in steps]
+        floor = min((value for value in logs if value is not None), default=0.0) - 1
+        losses = [floor if value is None else value for value in logs]
     last = max(len(steps) - 1, 1)
     low, high = min(losses), max(losses)
     if high == low:
@@ -315,7 +332,7 @@ def loss_svg(steps, title: str = "") -> str:
         f'<path d="M{left},{top} V{height - bottom} H{width - right}" fill="none" stroke="black"/>',
         *ticks,
         f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">step</text>',
-        f'<text x="16" y="{height / 2}" text-anchor="middle" transform="rotate(-90 16 {height / 2})">E</text>',
+        f'<text x="16" y="{height / 2}" text-anchor="middle" transform="rotate(-90 16 {height / 2})">{axis}</text>',
         f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>',
         "</svg>", ""])
 

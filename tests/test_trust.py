@@ -736,3 +736,116 @@ def test_compile_gradients_of_erf_runs_and_agrees_with_finite_differences():
     h = 1e-6
     assert abs(gradient[0] - (loss(0.5 + h) - loss(0.5 - h)) / (2 * h)) < 1e-8
     assert abs(losses[0] - loss(0.5)) < 1e-15
+
+
+# ---- 21. smaller ones ---------------------------------------------------------------------
+def test_the_skeleton_escapes_the_file_name_in_its_comment(tmp_path, capsys):
+    import tomllib
+
+    from symbackprop.cli import main
+
+    path = tmp_path / 'a\n[[claims]]\nquantity = "E"\nvalue = "9".toml'
+    path.write_text(MAZUR_NETWORK)
+    assert main(["claims", str(path)]) == 0
+    out = capsys.readouterr().out
+    tables = tomllib.loads(out)["claims"]
+    assert all(table["value"] == "" for table in tables)  # no table forged by the name
+    assert out.splitlines()[0].startswith("# Claims to audit")
+
+
+def test_markdown_titles_open_no_autolink_and_no_strikethrough(tmp_path, capsys):
+    from markdown_it import MarkdownIt
+
+    from symbackprop.cli import main
+
+    title = "~~struck~~ https://evil.example/x www.evil.com mail@evil.com"
+    text = (EXAMPLES / "audit" / "mazur_published.toml").read_text().replace(
+        'title = "', f'title = "{title} ', 1)
+    path = tmp_path / "titled.toml"
+    path.write_text(text)
+    main(["audit", str(path), "--format", "markdown"])
+    html = MarkdownIt("gfm-like").render(capsys.readouterr().out.splitlines()[0])
+    assert "<a " not in html and "<s>" not in html and "www.evil.com" in html, html
+
+
+@pytest.mark.parametrize("command", [["audit"], ["claims"], ["explain"], ["diagram"], ["train", "--plot"]])
+def test_an_output_that_is_the_input_file_is_refused_and_the_file_kept(tmp_path, capsys, command):
+    from symbackprop.cli import main
+
+    path = tmp_path / "input.toml"
+    original = (EXAMPLES / "audit" / "mazur_published.toml").read_text()
+    path.write_text(original)
+    arguments = [command[0], str(path)] + (["--plot", str(path)] if "--plot" in command else ["-o", str(path)])
+    assert main(arguments) == 2
+    assert "names the input file itself" in capsys.readouterr().err
+    assert path.read_text() == original
+
+
+def test_a_diverging_run_plots_finite_coordinates(tmp_path):
+    from symbackprop.cli import main
+
+    path = tmp_path / "diverge.toml"
+    path.write_text(formula_graph_toml("w*x", x="10", rate="1", steps=200))
+    plot = tmp_path / "loss.svg"
+    assert main(["train", str(path), "--plot", str(plot)]) == 0
+    svg = plot.read_text()
+    numbers = re.findall(r"-?\d+(?:\.\d+)?|nan|inf", svg.split("<polyline points=")[1].split('"')[1])
+    assert numbers and all(n not in ("nan", "inf") for n in numbers) and "log10(E)" in svg
+
+
+def formula_graph_toml(formula: str, x="1", rate="0.1", steps=1) -> str:
+    return f"""[graph]
+inputs = ["x"]
+targets = ["t"]
+[graph.parameters]
+w = "1"
+[[graph.nodes]]
+name = "h"
+formula = "{formula}"
+[loss]
+formula = "(h - t)^2/2"
+targets = ["0"]
+[data]
+inputs = ["{x}"]
+[training]
+learning_rate = "{rate}"
+steps = {steps}
+"""
+
+
+def test_a_full_disk_and_an_ascii_locale_are_one_line_or_fine():
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "symbackprop", "derive", str(EXAMPLES / "mazur.toml"), "--wrt", "w5"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 3 and result.stderr.count("\n") == 1 and "No space left" in result.stderr
+    result = subprocess.run(command, capture_output=True, timeout=120,
+                            env={**__import__("os").environ, "LC_ALL": "C", "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and "∂E/∂w5".encode() in result.stdout, result.stderr[-300:]
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    import symbackprop.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_derive", interrupted)
+    assert cli.main(["derive", str(EXAMPLES / "mazur.toml")]) == 130
+    assert capsys.readouterr().err == "symbackprop: interrupted\n"
+
+
+def test_a_float_step_count_and_keyword_node_names_are_refused_plainly():
+    from symbackprop.errors import InputError
+
+    document = formula_graph(("w*x"), {"w": "1"})
+    with pytest.raises(InputError, match="the float 2.0"):
+        graph_from_mapping({**document, "training": {"learning_rate": "0.1", "steps": __import__("tomllib").loads(
+            "s = 2.0", parse_float=__import__("symbackprop.exact", fromlist=["TomlFloat"]).TomlFloat.parse)["s"]}})
+    for name in ("lambda", "import", "None", "match"):
+        bad = formula_graph("w*x", {"w": "1"})
+        bad["graph"]["nodes"][0]["name"] = name
+        with pytest.raises(InputError, match="word of the formula syntax"):
+            graph_from_mapping(bad)

@@ -14,6 +14,7 @@ from typing import Iterator
 
 from ..chain import Engine
 from ..exact import format_decimal, to_mpf
+from ..errors import printable
 from ..graph import SymbolicGraph, build_graph
 from ..network import Network
 from ..quantity import Quantity
@@ -33,7 +34,7 @@ def claims_skeleton(model: "Network | SymbolicGraph", source: str = "") -> str:
     point = engine.point
     gradients = engine.gradient_values(COMMENT_DIGITS + 10)
     updated = updated_parameters(engine, digits=COMMENT_DIGITS + 10) if graph.learning_rate is not None else {}
-    header = ("# Claims to audit" + (f" for {source}" if source else "") + ": fill in each value as the "
+    header = ("# Claims to audit" + (f" for {printable(source)}" if source else "") + ": fill in each value as the "
               "tutorial writes it (its digits set the precision), delete the numbers it does not state, "
               "and append the tables to the network file. The comments give the exact values.")
     tables = [header]
