@@ -23,7 +23,7 @@ from typing import Callable, Literal, Mapping, Optional
 import mpmath
 
 from .activations import activation
-from .errors import InputError, UncertifiedDigits, whole_number
+from .errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
 from .exact import to_mpf
 from .network import Network, Parameter
 from .notebook import Displayable
@@ -105,6 +105,8 @@ FLOAT64_MAX_LOSS = 10**5
 #: Extra working digits with which a finite difference that disagrees is recomputed, in turn, before it
 #: is believed: a disagreement that the finite difference's own rounding made goes away.
 REFINING_DIGITS = (40, 120, 400)
+#: Extra working digits with which the oracle is run, in turn, where it meets an undefined value.
+ESCALATING_DIGITS = (0, 150, 600, 2400)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,19 @@ def check_gradients(
         return oracles[working]
 
     oracle = oracle_at(digits)
+
+    def escalated(compute):
+        """``compute(oracle)``, with more working digits where the oracle meets an undefined value: 1 − σ(1000)
+        is 0 at 80 digits and 5e-435 at 500, so the loss the engine computes is finite there too."""
+        for extra in (0,) if float64 else ESCALATING_DIGITS:
+            try:
+                with mpmath.workdps(max(digits + extra, ANALYTIC_DIGITS) + 10):
+                    return compute(oracle_at(digits + extra))
+            except UndefinedValue as error:
+                last = error
+        raise UncertifiedDigits(f"the finite-difference oracle cannot evaluate the loss here even with "
+                                f"{ESCALATING_DIGITS[-1]:,} more working digits ({last.problem}; a sigmoid saturated "
+                                "beyond any precision leaves 1 - out = 0): no gradient is proved") from None
     if analytic is None:
         from .chain import Engine
 
@@ -214,7 +229,7 @@ def check_gradients(
         if missing:
             raise InputError(f"no analytic value for parameter {missing[0]!r} ({len(missing)} missing)",
                              place="analytic")
-        loss = oracle.loss()
+        loss = escalated(lambda found: _finite(mpmath.mpf(found.loss()), "E", float64, "the loss is undefined here"))
         if float64 and abs(loss) > FLOAT64_MAX_LOSS:
             raise InputError(f"float64 finite differences cannot judge gradients at a loss of {mpmath.nstr(loss, 3)} "
                              f"(their rounding error grows with |E|; at most {FLOAT64_MAX_LOSS:.0e}): run the check "
@@ -228,7 +243,7 @@ def check_gradients(
                 exact = to_mpf(analytic[name])
             except TypeError:
                 raise InputError(f"the analytic value of {name!r} is not a number", place="analytic") from None
-            numeric = _finite(mpmath.mpf(oracle.central(name).value), name, float64)
+            numeric = escalated(lambda found: _finite(mpmath.mpf(found.central(name).value), name, float64))
             if not mpmath.isfinite(exact):  # an infinite or undefined gradient never agrees with anything
                 rows.append(GradientCheck(name, exact, numeric, mpmath.inf, mpmath.inf, "mismatch"))
                 continue
@@ -284,12 +299,12 @@ def _one_sided_values(oracle: _Oracle, name: str) -> tuple[mpmath.mpf, mpmath.mp
     return mpmath.mpf(left.value), mpmath.mpf(right.value)
 
 
-def _finite(numeric, name: str, float64: bool):
+def _finite(numeric, name: str, float64: bool, problem: str = ""):
     if not mpmath.isfinite(numeric):
         if float64:
             raise InputError(f"float64 cannot evaluate the loss near {name!r} (it overflows); "
                              "run the check without --float64, in high precision", place="float64")
-        raise InputError(f"the loss is undefined near {name!r}", place="loss.kind")
+        raise UndefinedValue(problem or f"the loss is undefined near {name!r}", place="loss.kind")
     return numeric
 
 

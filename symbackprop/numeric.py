@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Optional
 import mpmath
 
 from .activations import activation, softmax_numeric
-from .errors import InputError
+from .errors import InputError, UndefinedValue
 from .losses import loss_kind
 from .network import Network
 from .quantity import Quantity
@@ -218,7 +218,7 @@ def _pass_or_error(network, overrides, number, ops, shifts=None, reuse=None) -> 
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         if isinstance(error, InputError):
             raise
-        raise InputError(f"the loss is undefined at these numbers ({error})", place="loss.kind") from None
+        raise UndefinedValue(f"the loss is undefined at these numbers ({error})", place="loss.kind") from None
 
 
 @dataclass(frozen=True)
@@ -493,7 +493,7 @@ def graph_values(forward: GraphForward, shift=None, float64: bool = False) -> di
             symbol, definition = forward.definitions[position]
             values[symbol] = _walk(definition, values, functions, float64)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
-        raise InputError(f"the loss is undefined at these numbers ({error})", place="loss.formula") from None
+        raise UndefinedValue(f"the loss is undefined at these numbers ({error})", place="loss.formula") from None
     return values
 
 

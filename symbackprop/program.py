@@ -279,6 +279,10 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             raise ValueError(f"no branch of {node} holds here")
         args = [walk(argument) for argument in node.args]
         exact = all(isinstance(a, Fraction) for a in args)
+        if node.is_Add and not exact:
+            complement = _complement_in(node, args, values)
+            if complement is not None:
+                return complement
         if switches is not None and not exact and type(node).__name__ in _EXACT_FUNCTIONS:
             note_switch(type(node).__name__, args)
         if node.is_Add:
@@ -309,6 +313,11 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if name in _EXACT_FUNCTIONS and exact:
             value = function(*args)
             return Fraction(value) if isinstance(value, int) else value
+        if name == "sigmoid":
+            # σ(z) and 1 − σ(z) = σ(−z), each computed directly: at z = 1000 the difference 1 − σ(z) would
+            # cancel every digit (and at z = 1e59 no precision holds it), while σ(−z) has the range
+            z = number(args[0])
+            return Complemented.of(function(z), function(-z))
         return function(*(number(a) for a in args))
 
     def condition_holds(condition) -> bool:
@@ -334,6 +343,36 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             switches.append(number(args[0]))
 
     return walk(expression)
+
+
+class Complemented:
+    """An mpmath number that also knows 1 minus itself, computed without cancellation (a sigmoid's output:
+    1 − σ(z) is σ(−z)). ``1 - out`` of such a value is its complement, in the evaluator alone."""
+
+    @staticmethod
+    def of(value, complement):
+        import mpmath
+
+        class _Value(mpmath.mpf):  # a plain mpf to everything else; arithmetic on it gives plain mpfs
+            pass
+
+        found = _Value(value)
+        found.complement = complement
+        return found
+
+
+def _complement_in(node: sp.Add, args: list, values: Mapping):
+    """``1 − s`` (plus any further terms) where ``s``'s value carries its complement: that complement."""
+    if len(node.args) != 2:
+        return None
+    for position, term in enumerate(node.args):
+        other = node.args[1 - position]
+        if other == 1 and term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and term.args[1].is_Symbol:
+            value = values.get(term.args[1])
+            complement = getattr(value, "complement", None)
+            if complement is not None:
+                return complement
+    return None
 
 
 #: Most bits an exact power may have; a larger one (x^w at w = 10^12) is computed in binary numbers instead.

@@ -849,3 +849,46 @@ def test_a_float_step_count_and_keyword_node_names_are_refused_plainly():
         bad["graph"]["nodes"][0]["name"] = name
         with pytest.raises(InputError, match="word of the formula syntax"):
             graph_from_mapping(bad)
+
+
+# ---- 16. large finite losses are computed, the same everywhere --------------------------------
+SATURATED = __import__("pathlib").Path(__file__).resolve().parent / "saturated"
+
+
+@pytest.mark.parametrize("name, loss, gradient", [
+    # E = −ln(1 − σ(z)) = ln(1 + e^z) with z = w·x: at z = 1000, 1000 + ln(1 + e^-1000) (by hand, mpmath below);
+    # ∂E/∂w = σ(z)·x ≈ 10.
+    ("sigmoid_1000_binary_cross_entropy", 1000, 10),
+    ("sigmoid_1e59_binary_cross_entropy", 10**59, 1),
+])
+def test_a_saturated_sigmoid_under_binary_cross_entropy_has_its_finite_loss_everywhere(name, loss, gradient, capsys):
+    import json
+
+    import mpmath
+
+    from symbackprop.cli import main
+
+    path = SATURATED / f"{name}.toml"
+    mpmath.mp.dps = 60
+    try:
+        z = mpmath.mpf(loss)
+        expected = z + mpmath.log1p(mpmath.exp(-z))  # ln(1 + e^z), arranged not to overflow
+        assert main(["train", str(path), "--steps", "1", "--format", "json"]) == 0
+        run = json.loads(capsys.readouterr().out)
+        assert abs(mpmath.mpf(run["steps"][0]["loss"]) - expected) <= expected * mpmath.mpf(10) ** -28
+    finally:
+        mpmath.mp.dps = 15
+    assert main(["derive", str(path), "--wrt", "w", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"\b(inf|nan)\b", out)
+    value = json.loads(out)["gradients"]["w"]["value"]
+    assert abs(mpmath.mpf(value) - gradient) < mpmath.mpf(10) ** -30
+    assert main(["audit", str(path)]) == 0  # the claim E = 1000 (or 1e59) is right
+    assert "ok" in capsys.readouterr().out
+    code = main(["check", str(path)])
+    out, err = capsys.readouterr()
+    if loss == 1000:  # within the oracle's reach: it works at 600 more digits
+        assert code == 0 and "1 ok" in out
+    else:  # beyond any precision for finite differences: refused, never passed, never inf
+        assert code == 1 and err.count("\n") == 1 and "no gradient is proved" in err
+    assert not re.search(r"\b(inf|nan)\b", out + err)

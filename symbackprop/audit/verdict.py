@@ -267,7 +267,8 @@ class Auditor:
         if written_digits(earlier) == 0:
             return False
         with mpmath.workdps(self.digits):
-            scale = max(abs(to_mpf(claim.value)), abs(self.exact_value(claim.key)))
+            # the claim's precision relative to its size as written (a written 0 has none: its exact size)
+            scale = abs(to_mpf(claim.value)) or abs(self.exact_value(claim.key))
             if not claim.unit or scale == 0:
                 return True  # an exact claim or an exact 0: nothing finer to compare with
             theirs = to_mpf(earlier.unit) / abs(to_mpf(earlier.value))
@@ -394,11 +395,12 @@ class Auditor:
             if from_author and bad and abs(value - exact) > half:
                 inherited = self.inherited(claim, claimed, overrides, reading, bad)
                 if inherited is not None:
-                    root = self._verdicts[inherited]
-                    via = f" (itself propagated from claim {root.source + 1})" if root.verdict == "propagated" else ""
+                    read_from = self._verdicts[inherited]
+                    root = read_from.source if read_from.verdict == "propagated" else inherited
+                    via = f", itself propagated from claim {root + 1}" if root != inherited else ""
                     return verdict("propagated", f"right given the author's earlier numbers ({reading}); it reads "
-                                   f"claim {inherited + 1}, and with that number's exact value it is not reproduced: "
-                                   f"the mistake comes from claim {inherited + 1}{via}", source=inherited,
+                                   f"claim {inherited + 1}{via}, and with that number's exact value it is not "
+                                   f"reproduced: the mistake comes from claim {root + 1}", source=root,
                                    diagnoses=diagnoses, value=value)
             return verdict("rounding", reason, diagnoses=diagnoses, value=value)
 
