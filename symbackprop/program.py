@@ -165,8 +165,9 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
         values: dict[sp.Symbol, object] = {symbol: to_mpf(value) for symbol, value in leaves.items()}
         for symbol, expression in program.forward + program.backward:
             values[symbol] = evaluate_named(str(symbol), expression, values)
-        gradients = {name: evaluate_named(f"∂E/∂{name}", expression, values)
+        gradients = {name: to_mpf(evaluate_named(f"∂E/∂{name}", expression, values))
                      for name, expression in program.gradients.items()}
+        values = {symbol: to_mpf(value) for symbol, value in values.items()}
     return values, gradients
 
 
