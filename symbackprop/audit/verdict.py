@@ -255,23 +255,23 @@ class Auditor:
     def evidence(self, earlier: Claim, claim: Claim) -> bool:
         """Whether the author's ``earlier`` number may be fed into a recomputation of ``claim``.
 
-        A number is evidence when it is exactly its quantity's value, or when it has a significant digit
-        and its relative precision is at most :data:`COARSER` times coarser than the claim's: "1"
-        written for 0.75 excuses no "0.000000000", and "0e50" (a unit beyond its size) excuses nothing.
+        A number is evidence when it is exactly its quantity's value, or when its relative precision is at
+        most :data:`COARSER` times coarser than the claim's: "1" written for 0.75 excuses no "0.000000000",
+        and "0e50" (a unit beyond any size its quantity has) excuses nothing.
         """
         if not earlier.unit:
             return True  # an exact fraction, as written
         exact = self.exact_value(earlier.key)
         if to_mpf(earlier.value) == exact:
             return True
-        if written_digits(earlier) == 0:
-            return False
         with mpmath.workdps(self.digits):
-            # the claim's precision relative to its size as written (a written 0 has none: its exact size)
+            # each number's precision relative to its size as written; a written 0 has no size of its own and
+            # is measured against its quantity's exact size ("0.000000" for 0.37 is precise, "0e50" is not)
+            size = abs(to_mpf(earlier.value)) or abs(exact)
             scale = abs(to_mpf(claim.value)) or abs(self.exact_value(claim.key))
-            if not claim.unit or scale == 0:
+            if not claim.unit or scale == 0 or size == 0:
                 return True  # an exact claim or an exact 0: nothing finer to compare with
-            theirs = to_mpf(earlier.unit) / abs(to_mpf(earlier.value))
+            theirs = to_mpf(earlier.unit) / size
             ours = to_mpf(claim.unit) / scale
             return theirs <= COARSER * ours
 
