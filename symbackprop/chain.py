@@ -204,6 +204,7 @@ class Engine:
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._closed: dict[sp.Symbol, sp.Expr] | None = None
         self._path_counts: dict[Quantity, dict[Quantity, int]] = {}
+        self._tidied: dict[tuple, tuple] = {}  # output δs of one form, tidied once for every sample
 
     # ---- the reverse sweep -------------------------------------------------------------
     def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
@@ -378,6 +379,23 @@ class Engine:
         The collapse to out − t uses Σ t = 1, which holds for every target a file can give a
         cross-entropy; code that takes other targets asks with ``targets_sum_to_one=False``.
         """
+        if vertex.sample >= 0:
+            # every sample's δ has the same form in its own symbols: tidy it once, in canonical symbols
+            # (a leading "_" is no name a file or a Model may give)
+            free = expression.free_symbols
+            quantity_of = self.graph.quantity_of
+            canonical = {symbol: sp.Symbol("_" + quantity_of[symbol].kind + "_" + quantity_of[symbol].name)
+                         if symbol in quantity_of else sp.Symbol("_" + symbol.name.rsplit("[", 1)[0]) for symbol in free}
+            key = (vertex.name, targets_sum_to_one, expression.xreplace(canonical))
+            if key not in self._tidied:
+                self._tidied[key] = (canonical, self._tidy(expression, vertex, targets_sum_to_one))
+            first, tidied = self._tidied[key]
+            back = {placeholder: symbol for symbol, placeholder in canonical.items()}
+            with sp.evaluate(False):  # the same form, symbol for symbol: rebuilt as it was, not re-simplified
+                return tidied.xreplace({symbol: back[placeholder] for symbol, placeholder in first.items()})
+        return self._tidy(expression, vertex, targets_sum_to_one)
+
+    def _tidy(self, expression: sp.Expr, vertex: Quantity, targets_sum_to_one: bool) -> sp.Expr:
         candidates = [expression]
         # Multivariate factoring costs grow fast with the number of symbols (seconds for a
         # 24-output softmax); the collection below already collapses what wide layers need.

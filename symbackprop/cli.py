@@ -398,6 +398,12 @@ class _Progress:
             self.shown = True
             print(f"symbackprop: {what} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
 
+    def maybe(self, describe) -> None:
+        """Say ``describe()`` when a line is due (the text is made only then: this is called often)."""
+        if self._due():
+            self.shown = True
+            print(f"symbackprop: {describe()} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
+
     def tick(self, done: int, every: int = 256) -> None:
         if done > 0 and done % every == 0:
             self.say(f"{done:,}/{self.total:,} {self.noun} {self.verb}")
@@ -444,7 +450,8 @@ def _train(args) -> int:
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
     progress = _Progress(time.monotonic(), steps + 1, "steps", "certified (each computed at two precisions)")
-    result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)))
+    result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)),
+                   pulse=progress.maybe)
     progress.done()
     print(training_json(result, digits) if args.format == "json" else training_text(result, digits))
     if args.plot is not None:
@@ -501,6 +508,8 @@ def _emit(content: str | bytes, output: Optional[str]) -> None:
 
 
 def _explain(args) -> int:
+    import time
+
     from .chain import Engine
     from .check import check_gradients
     from .document import to_latex, to_markdown
@@ -520,7 +529,10 @@ def _explain(args) -> int:
             raise InputError("--steps writes the scalar notation; give one of --steps and --notation matrix",
                              place="--steps")
         graph = engine.graph
-        document = explain_steps(graph, args.steps, places=args.decimals)
+        progress = _Progress(time.monotonic(), args.steps, "steps", "written")
+        document = explain_steps(graph, args.steps, places=args.decimals,
+                                 progress=lambda done: progress.tick(done, every=1))
+        progress.done()
         text = to_latex(document, fragment=args.fragment) if args.format == "latex" else to_markdown(document)
         _emit(text, args.output)
         return EXIT_OK

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import mpmath
 import sympy as sp
@@ -902,10 +902,11 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
 MAX_EXPLAINED_STEPS = 50
 
 
-def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Document:
+def explain_steps(graph, steps: int, places: int = 4, title: str = "",
+                  progress: Optional[Callable[[int], None]] = None) -> Document:
     """Each of ``steps`` training steps written out in turn: forward, backward, update, from the parameters
     the steps before reached (computed as ``symbackprop train`` computes them, every digit certified,
-    and taken to ``places`` + 40 digits)."""
+    and taken to ``places`` + 40 digits). ``progress(done)`` is called as each step is written."""
     import dataclasses
 
     from .training import train
@@ -914,7 +915,7 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
     if graph.learning_rate is None:
         raise InputError("steps need training.learning_rate", place="training.learning_rate")
     if graph.training.method != "batch" and graph.samples:
-        return _explain_passes(graph, steps, places, title)
+        return _explain_passes(graph, steps, places, title, progress)
     runs = train(graph, steps=steps - 1, digits=places + 40)
     blocks: list = []
     heading = ""
@@ -941,10 +942,12 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "") -> Docume
         blocks.append(Heading(f"Step {run.step + 1}", 2))
         blocks += [dataclasses.replace(block, level=block.level + 1) if isinstance(block, Heading) else block
                    for block in parts]
+        if progress is not None:
+            progress(run.step + 1)
     return Document(heading if steps == 1 else f"{heading}: {steps} steps", tuple(blocks))
 
 
-def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
+def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -> Document:
     """Stochastic or minibatch training: each step is a pass, each update of it the worked example of its
     batch of samples (their mean or summed loss) from the parameters the update before left."""
     import dataclasses
@@ -983,6 +986,8 @@ def _explain_passes(graph, steps: int, places: int, title: str) -> Document:
             updated, velocity = momentum_update(engine, velocity, places + 40)
             parameters = {name: Fraction(str(sp.Float(value, places + 40))) if not value.is_Rational
                           else Fraction(int(value.p), int(value.q)) for name, value in updated.items()}
+        if progress is not None:
+            progress(step + 1)
     return Document(f"{heading}: {steps} steps" if heading else f"{steps} steps", tuple(blocks))
 
 

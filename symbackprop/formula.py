@@ -210,20 +210,19 @@ class _Builder:
         while isinstance(node, ast.BinOp) and isinstance(node.op, operators):
             parts.append((node.op, node.right, node))
             node = node.left
-        value = self.build(node)
+        pieces = [self.build(node)]
         for operator, right, at in reversed(parts):
             other = self.build(right)
-            if isinstance(operator, ast.Add):
-                value = self.bounded(at, value + other)
-            elif isinstance(operator, ast.Sub):
-                value = self.bounded(at, value - other)
-            elif isinstance(operator, ast.Mult):
-                value = self.bounded(at, value * other)
-            else:
+            if isinstance(operator, ast.Sub):
+                other = -other
+            elif isinstance(operator, ast.Div):
                 if other == 0:
                     self.fail(at, "division by zero")
-                value = self.bounded(at, value / other)
-        return value
+                other = 1 / other
+            pieces.append(other)
+        # one Add (or Mul) of every piece: adding them one by one re-sorts the sum each time (quadratic)
+        whole = sp.Add(*pieces) if isinstance(parts[0][0], (ast.Add, ast.Sub)) else sp.Mul(*pieces)
+        return self.bounded(parts[0][2], whole)
 
     def binary(self, node: ast.BinOp) -> sp.Expr:
         left, right = self.build(node.left), self.build(node.right)

@@ -317,6 +317,17 @@ def _arguments(definition: sp.Expr, quantity_of: Mapping[sp.Symbol, Quantity]) -
     return list(found)
 
 
+#: Most samples a graph with nodes of its own per sample holds (derive, check, explain, audit read it): past
+#: this a derivation is slower than a minute and several GB. ``train`` reads one sample's graph and takes
+#: the files' full 10,000 rows of a dense network.
+MAX_GRAPH_SAMPLES = 1_000
+
+
+def too_many_samples(count: int) -> str:
+    return (f"{count:,} samples: at most {MAX_GRAPH_SAMPLES:,} get nodes of their own for derive, check, explain "
+            "and audit (train takes up to 10,000 rows of a dense network)")
+
+
 def build_graph(network: Network) -> SymbolicGraph:
     """The dense network as a graph: net and out nodes per unit, a loss term per output, and E."""
     symbols: dict[Quantity, sp.Symbol] = {}
@@ -333,6 +344,8 @@ def build_graph(network: Network) -> SymbolicGraph:
         return symbols[quantity]
 
     many = len(network.samples) > 1
+    if len(network.samples) > MAX_GRAPH_SAMPLES:
+        raise InputError(too_many_samples(len(network.samples)), place="data.inputs")
     indices = range(len(network.samples)) if many else (-1,)
     for unit in network.inputs:
         for sample in indices:

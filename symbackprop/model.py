@@ -32,7 +32,7 @@ import sympy as sp
 from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS, MAX_FOLDED_POWER
-from .graph import Role, SymbolicGraph, local_derivatives, reduced
+from .graph import MAX_GRAPH_SAMPLES, Role, SymbolicGraph, local_derivatives, reduced, too_many_samples
 from .network import Training
 from .program import has_numeric_rule
 from .quantity import Quantity, sampled
@@ -326,6 +326,8 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     their mean (or sum, as ``training.reduction`` says).
     """
     training = training or Training()
+    if len(samples) > MAX_GRAPH_SAMPLES:
+        raise InputError(too_many_samples(len(samples)), place="data.inputs")
     if len(samples) == 1:
         values, samples = {**values, **samples[0]}, ()
     one = _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training)

@@ -84,11 +84,13 @@ def batches(count: int, training: Training) -> list[list[int]]:
 
 
 def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
-          progress: Optional[Callable[[int], None]] = None) -> list[TrainingStep]:
+          progress: Optional[Callable[[int], None]] = None,
+          pulse: Optional[Callable[[Callable[[], str]], None]] = None) -> list[TrainingStep]:
     """Every step's loss and parameters, each printed digit certified (see the module's docstring).
 
     ``steps`` overrides the file's ``[training] steps``; ``progress(done)`` is called as each step of
-    the two runs finishes (``done`` counts up to steps + 1, and further if the runs are repeated).
+    the two runs finishes (``done`` counts up to steps + 1, and further if the runs are repeated), and
+    ``pulse(describe)`` after every sample's pass inside a step (``describe()`` says where the work is).
     """
     training = graph.training
     steps = training.steps if steps is None else steps
@@ -99,8 +101,8 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     guards = GUARDS
     done = [0]
     for _ in range(ATTEMPTS):
-        rough = _run(template, program, samples, training, steps, digits + guards[0])
-        fine = _run(template, program, samples, training, steps, digits + guards[1])
+        rough = _run(template, program, samples, training, steps, digits + guards[0], pulse)
+        fine = _run(template, program, samples, training, steps, digits + guards[1], pulse)
         found: list[TrainingStep] = []
         for (step_a, switches_a), (step_b, switches_b) in zip(rough, fine):
             if not (_agree([step_a], [step_b], digits) and switches_agree(switches_a, switches_b)):
@@ -136,7 +138,8 @@ def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int
 MAX_EXACT_BITS = 4096
 
 
-def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int):
+def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int,
+         pulse: Optional[Callable] = None):
     """One run of the whole training at ``dps`` working digits, a step at a time: yields each step's
     :class:`TrainingStep` and the inexact switch arguments its computation met (see :func:`switches_agree`).
 
@@ -154,15 +157,17 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
     groups = batches(count, training)
     for step in range(steps + 1):
         switches: list = []
+        beat = None if pulse is None else (lambda done, step=step: pulse(
+            lambda: f"step {step}: {done:,} sample passes at {dps} digits"))
         with mpmath.workdps(dps), _at_step(step):
             losses, gradients = _passes(program, samples, symbols, parameters, switches, need_gradients=(
-                step < steps and training.method == "batch"))
+                step < steps and training.method == "batch"), beat=beat)
             found = TrainingStep(step, _reduce(losses, training.reduction), dict(parameters))
             if step < steps:
                 for group in groups:
                     if training.method != "batch":
                         _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, switches,
-                                               True)
+                                               True, beat=beat)
                     for name in trained:
                         gradient = _reduce([g[name] for g in gradients], training.reduction)
                         velocity[name] = _kept(_plus(gradient, momentum, velocity[name]) if momentum else gradient)
@@ -215,10 +220,13 @@ def switches_agree(rough: Sequence, fine: Sequence) -> bool:
 
 
 def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, sp.Symbol],
-            parameters: Mapping[str, object], switches: list, need_gradients: bool) -> tuple[list, list]:
+            parameters: Mapping[str, object], switches: list, need_gradients: bool,
+            beat: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
     """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, walked."""
     losses, gradients = [], []
-    for sample in samples:
+    for done, sample in enumerate(samples, 1):
+        if beat is not None:
+            beat(done)
         values = dict(sample)
         values.update((symbols[name], value) for name, value in parameters.items())
         for symbol, expression in program.forward:
