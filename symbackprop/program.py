@@ -352,14 +352,20 @@ class Complemented:
 
     @staticmethod
     def of(value, complement):
-        import mpmath
-
-        class _Value(mpmath.mpf):  # a plain mpf to everything else; arithmetic on it gives plain mpfs
-            pass
-
-        found = _Value(value)
+        found = _complemented_type()(value)
         found.complement = complement
         return found
+
+
+@functools.lru_cache(maxsize=1)
+def _complemented_type():
+    """The mpf subclass made once (not per sigmoid: this is the training loop's hot path)."""
+    import mpmath
+
+    class _Value(mpmath.mpf):  # a plain mpf to everything else; arithmetic on it gives plain mpfs
+        pass
+
+    return _Value
 
 
 def _complement_in(node: sp.Add, args: list, values: Mapping):
