@@ -23,7 +23,7 @@ def fraction(value: Fraction) -> mpmath.mpf:
 
 class Author:
     def __init__(self, network, digits: int, style: str = "places", inner: Optional[int] = None,
-                 inject: Optional[tuple[int, str]] = None, skip: float = 0.0, seed: int = 0) -> None:
+                 inject=None, skip: float = 0.0, seed: int = 0, habits: frozenset = frozenset()) -> None:
         import random
 
         self.random = random.Random(seed)
@@ -32,8 +32,12 @@ class Author:
         self.digits = digits
         self.style = style
         self.inner = inner
-        self.inject = inject
+        # (claim index, mistake), or several of them: one mistake at each of those claims
+        self.inject = dict([inject] if inject and isinstance(inject[0], int) else inject or ())
         self.claims: list[dict] = []
+        # Mistakes of method made at every claim where they can be (log base 10 in every loss term and its
+        # derivative, every hidden δ cut to one path, ...), as an author who holds the wrong rule does.
+        self.habits = habits
         self.options: list[tuple[int, str]] = []  # (claim index, mistake) that could be injected
         self.injected_value: Optional[str] = None
 
@@ -63,6 +67,9 @@ class Author:
               mistakes: dict[str, Callable[[], mpmath.mpf]], step: int = 0) -> mpmath.mpf:
         index = len(self.claims)
         right = correct()
+        habit = next((name for name in mistakes if name in self.habits), None)
+        if habit is not None:
+            right = mistakes[habit]()  # the author's rule: what they believe is right
         if self.skip and quantity != "E" and self.random.random() < self.skip:
             return self.keep(right)  # worked out but not written: kept at the inner precision
         written = self._round(right, self.digits, self.style)
@@ -73,8 +80,8 @@ class Author:
             self.options.append((index, name))
         self.options.append((index, "digit_typo"))
         self.options.append((index, "truncation"))
-        if self.inject and self.inject[0] == index:
-            name = self.inject[1]
+        if index in self.inject:
+            name = self.inject[index]
             if name == "digit_typo":
                 written = _typo(written)
             elif name == "truncation":
@@ -137,12 +144,23 @@ class Author:
                 other_bias = next((b for b in biases if b != bias), None)
                 if bias is not None and other_bias is not None:
                     mistakes["wrong_bias"] = lambda j=j, b=bias, o=other_bias: net(j, (b, o))
+                first = network.layers[0]
+                if index and (len(first.units), len(network.sources(0))) == (len(layer.units), len(sources)):
+                    def first_layers_net(j=j, first=first):  # the first layer's weights and bias reused here
+                        total = mpmath.fsum(params[first.weight_names[j][i]] * outs[s] for i, s in enumerate(sources))
+                        bias = first.bias.name_for(j)
+                        return total + (params[bias] if bias is not None else 0)
+                    mistakes["other_layer_weights"] = first_layers_net
                 if len(sources) + (bias is not None) > 1:  # one term of the written sum with its sign flipped
                     mistakes["term_slip"] = lambda j=j: net(j) - 2 * params[layer.weight_names[j][0]] * outs[sources[0]]
                 nets[unit] = self.claim(f"net({unit})", lambda j=j: net(j), mistakes, step)
             if rule.elementwise:
                 for unit in layer.units:
-                    outs[unit] = self.claim(f"out({unit})", lambda u=unit: rule.numeric(nets[u], alpha), {}, step)
+                    if layer.activation == "linear":
+                        mistakes = {"activation_where_linear": lambda u=unit: 1 / (1 + mpmath.exp(-nets[u]))}
+                    else:
+                        mistakes = {"activation_not_applied": lambda u=unit: nets[u]}
+                    outs[unit] = self.claim(f"out({unit})", lambda u=unit: rule.numeric(nets[u], alpha), mistakes, step)
             else:
                 values = softmax_numeric([nets[u] for u in layer.units])
                 total = mpmath.fsum(nets[u] for u in layer.units)
@@ -183,6 +201,8 @@ class Author:
                 mistakes["factor_two"] = lambda o=o: 2 * loss.numeric_derivative(outs[o], targets[o], n)
             if kind in ("cross_entropy", "binary_cross_entropy"):
                 mistakes["log10_loss"] = lambda o=o: loss.numeric_derivative(outs[o], targets[o], n) / mpmath.log(10)
+            if kind == "cross_entropy" and 0 < outs[o] < 1:  # −t/o + (1 − t)/(1 − o)
+                mistakes["binary_ce_for_softmax"] = lambda o=o: -targets[o] / outs[o] + (1 - targets[o]) / (1 - outs[o])
             d_out[o] = self.claim(f"dE/dout({o})", lambda o=o: loss.numeric_derivative(outs[o], targets[o], n), mistakes)
         gradients: dict[str, mpmath.mpf] = {}
         delta: dict[str, mpmath.mpf] = {}
@@ -211,9 +231,17 @@ class Author:
                                            or (kind == "cross_entropy" and layer.activation == "softmax"))
             if rule.elementwise:
                 for unit in layer.units:
+                    wrong_argument = {}
+                    if layer.activation == "sigmoid":  # σ′ = σ(x)(1 − σ(x)) taken at x = out
+                        wrong_argument["derivative_wrong_argument"] = lambda u=unit: (
+                            1 / (1 + mpmath.exp(-outs[u]))) * (1 - 1 / (1 + mpmath.exp(-outs[u])))
+                    elif layer.activation == "tanh":  # 1 − out² written with net
+                        wrong_argument["derivative_wrong_argument"] = lambda u=unit: 1 - nets[u] ** 2
                     local = self.claim(f"dout({unit})/dnet({unit})",
-                                       lambda u=unit: rule.numeric_derivative(nets[u], outs[u], alpha), {})
+                                       lambda u=unit: rule.numeric_derivative(nets[u], outs[u], alpha), wrong_argument)
                     mistakes = {}
+                    if layer.activation != "linear":
+                        mistakes["delta_without_derivative"] = lambda u=unit: d_out[u]
                     if collapses:
                         mistakes["logits_for_outputs"] = lambda u=unit: nets[u] - targets[u]
                         mistakes["activation_derivative_twice"] = lambda u=unit, l=local: d_out[u] * l * l

@@ -160,8 +160,21 @@ BINARY_TUTORIAL = {
 }
 
 
+LINEAR_TUTORIAL = {
+    "network": {"inputs": ["i1", "i2"], "layers": [
+        {"name": "hidden", "units": ["h1", "h2"], "activation": "tanh",
+         "weights": [["0.15", "0.25"], ["0.20", "0.30"]], "bias": "0.35", "bias_names": "b1"},
+        {"name": "output", "units": ["o1", "o2"], "activation": "linear",
+         "weights": [["0.40", "0.50"], ["-0.45", "0.55"]], "bias": "0.60", "bias_names": "b2"}]},
+    "loss": {"kind": "half_sse", "targets": ["0.01", "0.99"]},
+    "data": {"inputs": ["0.05", "0.10"]},
+    "training": {"learning_rate": "0.5"},
+}
+
+
 def _every_injection():
-    for label, document in (("softmax", SOFTMAX_TUTORIAL), ("squared", SQUARED_TUTORIAL), ("binary", BINARY_TUTORIAL)):
+    for label, document in (("softmax", SOFTMAX_TUTORIAL), ("squared", SQUARED_TUTORIAL), ("binary", BINARY_TUTORIAL),
+                            ("linear", LINEAR_TUTORIAL)):
         network = network_from_mapping(document)
         author = Author(network, 6, "places")
         author.work()
@@ -212,3 +225,64 @@ def test_the_ids_of_the_issue_are_all_in_the_library():
         author.work()
         injectable |= {name for _, name in author.options}
     assert required - {"wrong_weight", "mean_vs_sum"} <= injectable, required - injectable
+
+
+# ---- several mistakes in one worked example ------------------------------------------------
+HABITS_FORWARD = ("softmax_without_exp", "other_layer_weights", "activation_not_applied", "activation_where_linear")
+HABITS_LOSS = ("log10_loss", "binary_ce_for_softmax", "factor_two", "mean_vs_sum")
+HABITS_BACKWARD = ("dropped_paths", "softmax_diagonal_only", "delta_without_derivative", "derivative_wrong_argument",
+                   "updated_weight_used", "logits_for_outputs", "activation_derivative_twice", "bias_not_updated",
+                   "wrong_learning_rate")
+#: Mistakes that, with every activation left out (out = net), give the right number for the steps they change:
+#: ∂out/∂net = 1 is then the right derivative, σ′ at out is σ′ at net, and net − t is out − t.
+COINCIDING = ({"activation_not_applied", "delta_without_derivative"}, {"activation_not_applied", "derivative_wrong_argument"},
+              {"activation_not_applied", "logits_for_outputs"})
+def _far(a: str, b: str) -> bool:
+    return abs(Fraction(a) - Fraction(b)) > Fraction(30, 10**6)
+
+
+def _habit_combinations():
+    """A forward, a loss and a backward mistake of method, each made everywhere it applies (every third
+    combination of each tutorial, so that the test stays a minute long)."""
+    import itertools
+
+    for label, document in (("softmax", SOFTMAX_TUTORIAL), ("squared", SQUARED_TUTORIAL),
+                            ("binary", BINARY_TUTORIAL), ("linear", LINEAR_TUTORIAL)):
+        author = Author(network_from_mapping(document), 6)
+        author.work()
+        have = {name for _, name in author.options}
+        groups = [[name for name in group if name in have] for group in (HABITS_FORWARD, HABITS_LOSS, HABITS_BACKWARD)]
+        combos = [set(c) for c in itertools.product(*groups) if not any(pair <= set(c) for pair in COINCIDING)]
+        for number, combo in enumerate(combos):
+            try:
+                Author(network_from_mapping(document), 6, skip=0.3, seed=len(combo), habits=frozenset(combo)).work()
+            except (TypeError, ValueError, ZeroDivisionError):
+                continue  # the mistakes took the author's numbers out of the loss's domain (ln of a negative)
+            if number % 3 == 0:
+                yield pytest.param(document, frozenset(combo), id=f"{label}-{'-'.join(sorted(combo))}")
+
+
+@pytest.mark.parametrize("document,habits", list(_habit_combinations()))
+def test_each_of_several_mistakes_is_named_at_its_first_claim(document, habits):
+    """A simulated author who holds two or three wrong rules (log base 10 in the loss, the first layer's
+    weights in the second, dropped paths in a δ, ...) and leaves some numbers unwritten: at the first claim
+    where each rule shows, the claim is an error and that mistake is named."""
+    network = network_from_mapping(document)
+    seed = len(habits)
+    author = Author(network, 6, skip=0.3, seed=seed, habits=habits)
+    claims = author.work()
+    correct = Author(network, 6, skip=0.3, seed=seed).work()  # the same numbers written, none wrong
+    report = run_audit(document, claims)
+    checked = 0
+    for habit in habits:
+        without = Author(network, 6, skip=0.3, seed=seed, habits=habits - {habit}).work()
+        first = next((i for i, (c, w, r) in enumerate(zip(claims, without, correct))
+                      if (i, habit) in author.options and _far(c["value"], w["value"]) and _far(c["value"], r["value"])),
+                     None)
+        if first is None:
+            continue  # this rule changes no written number here
+        verdict = report.verdicts[first]
+        names = {part for d in verdict.diagnoses for part in d.mistake.split("+")}
+        assert verdict.verdict == "error" and habit in names, (habit, claims[first], verdict.verdict, names)
+        checked += 1
+    assert checked >= 2, "fewer than two of the mistakes showed"

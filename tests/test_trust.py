@@ -9,6 +9,7 @@ import itertools
 import re
 from fractions import Fraction
 
+import mpmath
 import pytest
 
 from symbackprop.audit import audit
@@ -892,3 +893,100 @@ def test_a_saturated_sigmoid_under_binary_cross_entropy_has_its_finite_loss_ever
     else:  # beyond any precision for finite differences: refused, never passed, never inf
         assert code == 1 and err.count("\n") == 1 and "no gradient is proved" in err
     assert not re.search(r"\b(inf|nan)\b", out + err)
+
+
+# ---- item 13: mistakes of recurrent and attention worked examples, made by a simulated author ----------
+def _written(value, places: int = 6) -> str:
+    return f"{float(value):.{places}f}"  # (at six decimals a float's rounding is far below the written unit)
+
+
+RNN = {"graph": {"inputs": ["x1", "x2", "x3"], "targets": ["t"],
+                 "parameters": {"w": "0.5", "u": "-0.3", "b": "0.1", "v": "0.8"},
+                 "nodes": [{"name": "h1", "formula": "tanh(w*x1 + b)"},
+                           {"name": "h2", "formula": "tanh(w*x2 + u*h1 + b)"},
+                           {"name": "h3", "formula": "tanh(w*x3 + u*h2 + b)"},
+                           {"name": "y", "formula": "v*h3"}]},
+       "loss": {"formula": "(y - t)^2 / 2", "targets": ["0.9"]},
+       "data": {"inputs": ["1", "-0.5", "0.25"]}, "training": {"learning_rate": "0.1"}}
+
+
+def _rnn_author(truncated: bool) -> list[dict]:
+    """The recurrent worked example by hand (mpmath, 40 digits), its gradients through every time step or,
+    as an author who ignores the earlier steps, through the last one only."""
+    with mpmath.workdps(40):
+        w, u, b, v = (mpmath.mpf(s) for s in ("0.5", "-0.3", "0.1", "0.8"))
+        x = [mpmath.mpf(s) for s in ("1", "-0.5", "0.25")]
+        t = mpmath.mpf("0.9")
+        h, previous = [], mpmath.mpf(0)
+        for k in range(3):
+            previous = mpmath.tanh(w * x[k] + (u * previous if k else 0) + b)
+            h.append(previous)
+        y = v * h[2]
+        dh = [mpmath.mpf(0)] * 3
+        dh[2] = (y - t) * v
+        grads = {"w": 0, "u": 0, "b": 0}
+        for k in (2, 1, 0):
+            delta = dh[k] * (1 - h[k] ** 2)
+            grads["w"] += delta * x[k]
+            grads["b"] += delta
+            if k:
+                grads["u"] += delta * h[k - 1]
+                dh[k - 1] = delta * u
+            if truncated:
+                break
+        claims = [("h1", h[0]), ("h2", h[1]), ("h3", h[2]), ("y", y), ("E", (y - t) ** 2 / 2), ("dE/dh3", dh[2]),
+                  ("dE/dw", grads["w"]), ("dE/du", grads["u"]), ("dE/db", grads["b"]), ("dE/dv", (y - t) * h[2]),
+                  ("new(w)", w - mpmath.mpf("0.1") * mpmath.mpf(_written(grads["w"])))]
+    return [{"quantity": q, "value": _written(value)} for q, value in claims]
+
+
+def _audit_graph(document, claims):
+    graph = graph_from_mapping(document)
+    return audit(graph, claims_from_document({**document, "claims": claims}, graph))
+
+
+def test_a_recurrent_gradient_through_the_last_time_step_only_is_named_truncated_bptt():
+    right = _audit_graph(RNN, _rnn_author(truncated=False))
+    assert right.clean, [(v.claim.quantity, v.verdict) for v in right.verdicts]
+    report = _audit_graph(RNN, _rnn_author(truncated=True))
+    verdicts = {v.claim.quantity: v for v in report.verdicts}
+    for name in ("h1", "h2", "h3", "y", "E", "dE/dh3", "dE/dv"):  # the forward pass and the last step are right
+        assert verdicts[name].verdict == "ok", verdicts[name]
+    for name in ("dE/dw", "dE/du", "dE/db"):
+        names = {d.mistake for d in verdicts[name].diagnoses}
+        assert verdicts[name].verdict == "error" and "truncated_bptt" in names, verdicts[name]
+    assert verdicts["new(w)"].verdict == "propagated" and verdicts["new(w)"].source == 6
+
+
+ATTENTION = {"graph": {"inputs": ["a1", "a2", "c1", "c2", "v1", "v2"], "targets": ["t"],
+                       "parameters": {"q1": "0.6", "q2": "-0.4"},
+                       "nodes": [{"name": "s1", "formula": "(q1*a1 + q2*a2)/sqrt(2)"},
+                                 {"name": "s2", "formula": "(q1*c1 + q2*c2)/sqrt(2)"},
+                                 {"name": "p1", "formula": "exp(s1)/(exp(s1) + exp(s2))"},
+                                 {"name": "y", "formula": "p1*v1 + (1 - p1)*v2"}]},
+             "loss": {"formula": "(y - t)^2 / 2", "targets": ["0.3"]},
+             "data": {"inputs": ["1", "2", "-1", "0.5", "0.2", "0.9"]}}
+
+
+def _attention_author(scaled: bool) -> list[dict]:
+    """The attention worked example by hand, its scores divided by √d (d = 2) or, as an author who forgets
+    the scale, not; every later number is computed from the written ones."""
+    with mpmath.workdps(40):
+        q1, q2 = mpmath.mpf("0.6"), mpmath.mpf("-0.4")
+        a1, a2, c1, c2, v1, v2 = (mpmath.mpf(s) for s in ("1", "2", "-1", "0.5", "0.2", "0.9"))
+        scale = 1 / mpmath.sqrt(2) if scaled else 1
+        s1 = mpmath.mpf(_written((q1 * a1 + q2 * a2) * scale))
+        s2 = mpmath.mpf(_written((q1 * c1 + q2 * c2) * scale))
+        p1 = mpmath.mpf(_written(mpmath.exp(s1) / (mpmath.exp(s1) + mpmath.exp(s2))))
+        y = mpmath.mpf(_written(p1 * v1 + (1 - p1) * v2))
+        return [{"quantity": q, "value": _written(value)} for q, value in
+                (("s1", s1), ("s2", s2), ("p1", p1), ("y", y), ("E", (y - mpmath.mpf("0.3")) ** 2 / 2))]
+
+
+def test_attention_scores_without_the_scale_are_named():
+    assert _audit_graph(ATTENTION, _attention_author(scaled=True)).clean
+    report = _audit_graph(ATTENTION, _attention_author(scaled=False))
+    first, second, *later = report.verdicts
+    for verdict in (first, second):
+        assert verdict.verdict == "error" and "attention_unscaled" in {d.mistake for d in verdict.diagnoses}, verdict
+    assert [v.verdict for v in later] == ["propagated"] * 3, later

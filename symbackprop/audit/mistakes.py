@@ -25,7 +25,8 @@ MISTAKE_IDS = (
     "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",
     "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
     "logits_for_outputs", "activation_derivative_twice", "term_slip", "sum_vs_mean_samples", "one_sample_gradient",
-    "stale_parameters",
+    "stale_parameters", "other_layer_weights", "activation_not_applied", "activation_where_linear",
+    "derivative_wrong_argument", "delta_without_derivative", "truncated_bptt", "attention_unscaled",
 )
 #: Samples whose gradient alone is tried as the whole batch's (one_sample_gradient).
 MAX_SAMPLE_UPDATES = 20
@@ -62,6 +63,9 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
     if has_softmax:
         found.append(Variant(("softmax_without_exp",), "softmax computed as net_k/Σ net (no exponentials)",
                              Rules(softmax_without_exp=True)))
+        found.append(Variant(("softmax_without_exp",), "softmax computed as net_k/Σ net (no exponentials), and "
+                             "differentiated as a softmax (out_k·(1 − out_k), −out_k·out_j)",
+                             Rules(softmax_without_exp=True, forward_only=True)))
         found.append(Variant(("softmax_diagonal_only",),
                              "softmax Jacobian cut to its diagonal: the cross-output terms −out_k·out_j dropped",
                              Rules(softmax_diagonal_only=True)))
@@ -113,21 +117,99 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
     biases = [p for p in network.parameters() if p.kind == "bias"]
     if biases and network.update_biases and network.learning_rate is not None:
         found.append(Variant(("bias_not_updated",), "the biases were left at their old values", Rules(biases_fixed=True)))
-    per_layer = {}
-    for bias in biases:
-        per_layer[bias.layer_index] = per_layer.get(bias.layer_index, 0) + 1
     swaps = []
     for bias in biases:
         for other in biases:
-            # another unit's bias of the same layer, or the one bias of a neighbouring layer (b1 for b2)
-            alone = per_layer[bias.layer_index] == 1 and per_layer[other.layer_index] == 1
-            near = other.layer_index == bias.layer_index or (alone and abs(other.layer_index - bias.layer_index) == 1)
-            if other.name != bias.name and near:
+            # another unit's bias of the same layer, or a bias of a neighbouring layer (b1 for b2)
+            if other.name != bias.name and abs(other.layer_index - bias.layer_index) <= 1:
                 swaps.append((bias, other))
     for bias, other in swaps[:MAX_BIAS_SWAPS]:
         found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
                              Rules(forward_values=((bias.name, other.name),))))
     found.extend(_weight_variants(network))
+    found.extend(_layer_weight_variants(network))
+    found.extend(_activation_variants(network))
+    return found
+
+
+def _activation_variants(network: Network) -> list[Variant]:
+    """The activation a layer states not applied, applied where it is linear, or differentiated wrongly."""
+    found = []
+    layers = network.layers
+    # (sigmoid: the tutorials' default; not leaky_relu, whose α belongs to the layer that states it)
+    used = sorted({layer.activation for layer in layers} - {"linear", "softmax", "leaky_relu"} | {"sigmoid"})
+    elementwise = [layer for layer in layers if layer.activation != "softmax"]
+    for layer in elementwise:
+        if layer.activation == "linear":
+            for name in used:
+                for only, how in ((False, ""), (True, ", and differentiated as linear (∂out/∂net = 1)")):
+                    found.append(Variant(("activation_where_linear",), f"{name} applied to layer {layer.name}, which "
+                                         f"is linear{how}", Rules(activated_units=tuple((u, name) for u in layer.units),
+                                                                  forward_only=only)))
+        else:
+            for only, how in ((False, ""), (True, f", and differentiated as a {layer.activation} (at the outputs "
+                                                  "so computed)")):
+                found.append(Variant(("activation_not_applied",), f"layer {layer.name}'s {layer.activation} not "
+                                     f"applied (out = net){how}", Rules(linear_units=layer.units, forward_only=only)))
+    curved = [layer for layer in elementwise if layer.activation not in ("linear", "relu", "leaky_relu")]
+    if curved:
+        names = ", ".join(sorted({layer.activation for layer in curved}))
+        found.append(Variant(("derivative_wrong_argument",), f"the {names} derivative in terms of the output "
+                             "applied to net (tanh′ as 1 − net², σ′ as net·(1 − net))", Rules(derivative_at="net")))
+        found.append(Variant(("derivative_wrong_argument",), f"the {names} derivative f′ evaluated at out, not at "
+                             "net (σ′ as σ(out)·(1 − σ(out)))", Rules(derivative_at="out")))
+    activated = [layer for layer in elementwise if layer.activation != "linear"]
+    choices = [("every layer", activated)]
+    if len(activated) > 1:
+        choices += [(f"layer {layer.name}", [layer]) for layer in activated]
+    for where, chosen in choices:
+        if chosen:
+            found.append(Variant(("delta_without_derivative",), f"the δ of {where} without the activation's "
+                                 "derivative (∂out/∂net taken as 1)",
+                                 Rules(plain_delta=tuple(u for layer in chosen for u in layer.units))))
+    return found
+
+
+def _layer_weight_variants(network: Network) -> list[Variant]:
+    """Another layer's weight matrix (with its biases or not), or its transpose, used in a layer of that shape."""
+    found = []
+    for layer in network.layers:
+        shape = (len(layer.units), len(layer.weight_names[0]))
+        for other in network.layers:
+            if other is layer:
+                continue
+            for transposed in (False, True):
+                if shape != ((len(other.weight_names[0]), len(other.units)) if transposed
+                             else (len(other.units), len(other.weight_names[0]))):
+                    continue
+                pairs = tuple((layer.weight_names[j][i], other.weight_names[i][j] if transposed else other.weight_names[j][i])
+                              for j in range(shape[0]) for i in range(shape[1]))
+                biases = () if transposed else tuple(
+                    (mine, theirs) for j in range(shape[0])
+                    if (mine := layer.bias.name_for(j)) is not None and (theirs := other.bias.name_for(j)) is not None)
+                what = f"layer {other.name}'s weight matrix" + (" transposed" if transposed else "")
+                for swapped, words in ((pairs, what), (pairs + biases, f"{what} and biases"))[: 1 + bool(biases)]:
+                    found.append(Variant(("other_layer_weights",), f"{words} used in layer {layer.name}",
+                                         Rules(forward_values=swapped, backward_values=swapped)))
+    return found
+
+
+def graph_variants(graph, claim: Claim) -> list[Variant]:
+    """The mistakes any graph may bring: a recurrent gradient cut to the last time step, a dropped 1/√d."""
+    found = []
+    tied = [q for q in graph.order if graph.roles[q] == "parameter" and len(graph.consumers[q]) > 1]
+    if tied and not graph.samples:
+        names = ", ".join(q.name for q in tied[:3]) + (", …" if len(tied) > 3 else "")
+        found.append(Variant(("truncated_bptt",), f"earlier time steps ignored: {names} counted at its last use only "
+                             "(backpropagation through time truncated to one step)", Rules(last_use_only=True)))
+    from .world import inverse_root_factor
+
+    scaled = [q for q in graph.order if q.kind not in ("loss", "loss_term") and q in graph.definitions
+              and inverse_root_factor(graph.definitions[q]) is not None]  # (a loss's ½ is no attention scale)
+    if scaled:
+        names = ", ".join(q.name for q in scaled[:3]) + (", …" if len(scaled) > 3 else "")
+        found.append(Variant(("attention_unscaled",), f"the 1/√d scale left out of {names} (attention scores "
+                             "without 1/√d)", Rules(unscaled=True)))
     return found
 
 
@@ -198,8 +280,12 @@ def transform_variants() -> list[Variant]:
 
 
 def merge(first: Variant, second: Variant) -> Optional[Variant]:
-    """Two mistakes at once, or None when they change the same thing."""
-    if first.mistakes == second.mistakes and first.mistakes[0] not in ("wrong_weight", "wrong_bias"):
+    """Two mistakes at once, or None when they change the same thing in different ways (or are one).
+
+    Mistakes that list what they change (swapped weights, units without their activation) add up: the
+    hidden layer's activation not applied and the output layer's is the activation not applied in both.
+    """
+    if first.rules == second.rules and (first.transform is None) == (second.transform is None):
         return None
     if first.transform is not None and second.transform is not None:
         return None
@@ -209,19 +295,25 @@ def merge(first: Variant, second: Variant) -> Optional[Variant]:
         a, b = getattr(first.rules, item.name), getattr(second.rules, item.name)
         a_set, b_set = a != getattr(default, item.name), b != getattr(default, item.name)
         if a_set and b_set:
-            if item.name in ("forward_values", "backward_values"):
-                changes[item.name] = a + b
-                continue
-            return None
-        if a_set or b_set:
+            if isinstance(a, tuple) and item.name in LISTING_FIELDS:
+                changes[item.name] = a + tuple(x for x in b if x not in a)
+            elif a == b:
+                changes[item.name] = a
+            else:
+                return None
+        elif a_set or b_set:
             changes[item.name] = a if a_set else b
     return Variant(
-        first.mistakes + second.mistakes,
+        first.mistakes + tuple(m for m in second.mistakes if m not in first.mistakes),
         f"{first.explanation}; and {second.explanation}",
         dataclasses.replace(default, **changes),
         first.transform or second.transform,
         first.implied or second.implied,
     )
+
+
+#: The fields of :class:`Rules` that list what they change: two such mistakes add up.
+LISTING_FIELDS = ("forward_values", "backward_values", "plain_delta", "linear_units", "activated_units")
 
 
 def implied_learning_rate(old: mpmath.mpf, claimed: mpmath.mpf, gradient: mpmath.mpf) -> Optional[mpmath.mpf]:

@@ -14,7 +14,9 @@ No verdict rests on a bound: a number is excused only by a computation that give
 """
 from __future__ import annotations
 
+
 import functools
+import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Literal, Mapping, Optional, Sequence
@@ -32,7 +34,8 @@ from ..program import evaluate_expression, straight_line_program
 from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
-    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, implied_learning_rate, merge, sample_variants, slip_variants,
+    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, graph_variants, implied_learning_rate, merge, sample_variants,
+    slip_variants,
     step_variants,
     transform_variants, world_variants,
 )
@@ -232,6 +235,9 @@ class Auditor:
         self._computations: dict[tuple, Computation] = {}
         self._passes: dict = {}  # forward passes shared by the worlds of one claim
         self._none: dict = {}  # no author's numbers: one object, so that its worlds share their passes
+        # Mistakes of method found alone at earlier claims: the author holds that rule, so a later claim's
+        # own mistake is looked for on top of them (log base 10 in the loss, then dropped paths in a δ).
+        self._habits: list[tuple[Variant, ...]] = []  # each: the computations that gave one such mistake
 
     def exact_value(self, key: ClaimKey) -> mpmath.mpf:
         if key not in self._exact_values:
@@ -380,6 +386,7 @@ class Auditor:
             reproduced = self.reproduction(claim, claimed, overrides, author)
             if reproduced is None:
                 diagnoses, complete = self.diagnose(claim, claimed, recomputed, exact, overrides)
+                self._learn_habit()
                 cut = "" if complete else (f"; the search for the mistake stopped after {MAX_DIAGNOSIS_WORLDS} "
                                            "re-computations, mistakes of method first")
                 return verdict("error", "no reading of the author's numbers gives it: wrong even given them" + cut,
@@ -475,9 +482,12 @@ class Auditor:
         gives the number, and only from models that change this claim's value at all.
         """
         found: dict[tuple[str, str], Diagnosis] = {}
+        self._models = models = {}  # the changed computations behind the diagnoses (see _learn_habit)
 
-        def note(mistakes, explanation, implied=None):
-            found.setdefault(("+".join(mistakes), explanation), Diagnosis("+".join(mistakes), explanation, implied))
+        def note(mistakes, explanation, implied=None, model: Optional[Variant] = None):
+            key = ("+".join(mistakes), explanation)
+            found.setdefault(key, Diagnosis("+".join(mistakes), explanation, implied))
+            models.setdefault(key, model)
 
         half = self._half(claim)
         # Screened by the exact reading from the exact inputs and from the author's numbers (either can
@@ -529,7 +539,7 @@ class Auditor:
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
         layered = world_variants(self.network, claim) if self.network is not None else []
-        singles = sorted(layered + sample_variants(self.graph, claim) + step_variants(claim)
+        singles = sorted(layered + graph_variants(self.graph, claim) + sample_variants(self.graph, claim) + step_variants(claim)
                          + slip_variants(claim, self._terms(claim)), key=_specific)
         try:
             for variant in singles:
@@ -542,13 +552,47 @@ class Auditor:
                     continue
                 changed.append((variant, result))
                 if gives(result):
-                    note(variant.mistakes, variant.explanation, variant.implied)
+                    note(variant.mistakes, variant.explanation, variant.implied, variant)
                     reproduced = True
+            if self._habits:  # (even where one mistake gives the number: the author's next one is named too)
+                reproduced |= self._on_habits(singles, values, gives, note)
             if not reproduced:
                 self._pairs(changed, unchanged, transforms, values, gives, note)
         except _SearchCut:
             return list(found.values()), False
         return list(found.values()), True
+
+    def _on_habits(self, singles: Sequence[Variant], values, gives, note) -> bool:
+        """Whether the author's earlier mistakes of method, alone or with one more mistake, give the claim
+        (the new mistake is named; the earlier ones are said in its explanation)."""
+        reproduced = False
+        for choice in itertools.islice(itertools.product(*self._habits), MAX_HABIT_READINGS):
+            known = choice[0]
+            for habit in choice[1:]:
+                known = merge(known, habit) or known
+            earlier = ", ".join(dict.fromkeys(known.mistakes))
+            if gives(values(known.rules)):
+                note(known.mistakes, f"the mistakes already found, again: {known.explanation}", known.implied)
+                return True
+            for variant in singles:
+                combined = merge(variant, known)
+                if combined is not None and combined.rules != known.rules and gives(values(combined.rules)):
+                    note(variant.mistakes, f"{variant.explanation} — on top of the mistakes already found ({earlier})",
+                         variant.implied)
+                    reproduced = True
+            if reproduced:
+                return True
+        return False
+
+    def _learn_habit(self) -> None:
+        """Keep the mistake of method that alone explained the claim just judged as the author's habit (with
+        each computation of it that did: softmax without exp, differentiated either way)."""
+        models = [model for model in self._models.values() if model is not None]  # (not a change of the number)
+        if not models or len({model.mistakes for model in models}) != 1:
+            return  # no mistake of method, or several that explain it: nothing is learnt
+        if models[0].transform is None and not set(models[0].mistakes) & ONE_OFF_MISTAKES \
+                and not any(models[0] in known for known in self._habits):
+            self._habits.append(tuple(models))
 
     def _can_touch(self, variant: Variant, claim: Claim) -> bool:
         """False when a swapped weight or bias cannot reach a forward value at step 0 (no need to run it)."""
@@ -642,6 +686,12 @@ class Auditor:
         if key.of in self.graph.definitions:
             return f"{key.of} = {text(self.graph.definitions[key.of])}"
         return f"{key.of} (given)"
+
+
+#: At most this many ways of combining the author's habits are tried for one claim.
+MAX_HABIT_READINGS = 8
+#: Mistakes of one number, not of method: never taken as the author's habit.
+ONE_OFF_MISTAKES = frozenset({"wrong_weight", "wrong_bias", "term_slip", "stale_parameters", "one_sample_gradient"})
 
 
 def _library_position(variant: Variant) -> int:

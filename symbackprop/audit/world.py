@@ -27,7 +27,7 @@ import mpmath
 
 import sympy as sp
 
-from ..activations import softmax
+from ..activations import activation, softmax
 from ..exact import fast_mpf as _mpf, to_mpf
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..losses import loss_kind
@@ -65,6 +65,15 @@ class Rules:
     #                                        every step (-1) or at this one step
     stale_parameters: Optional[int] = None  # this step computed with the parameters of the step before
     update_from_sample: Optional[tuple[int, int]] = None  # (s, step; -1: every step): an update from ∂E[s]/∂p alone
+    derivative_at: Optional[str] = None  # ∂out/∂net at the wrong argument — "net": its form in the output applied
+    #                                      to net (tanh′ as 1 − net²); "out": f′ evaluated at out (σ(out)(1 − σ(out)))
+    plain_delta: tuple[str, ...] = ()  # units whose δ lacks f′ (∂out/∂net taken as 1)
+    linear_units: tuple[str, ...] = ()  # units whose activation was not applied (out = net)
+    activated_units: tuple[tuple[str, str], ...] = ()  # (unit, activation): applied where the unit is linear
+    last_use_only: bool = False  # a parameter used several times (each time step) counted at its last use only
+    unscaled: bool = False  # a constant 1/√k factor (attention's 1/√d) left out of every node it scales
+    forward_only: bool = False  # a rewritten node (not the loss) keeps its textbook local derivative in node
+    #                             symbols (softmax's out·(1 − out) for net/Σ net): the backward pass as usual
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,8 @@ class Computation:
 
 
 #: The fields of :class:`Rules` that rewrite a definition (the others act on edges or numbers).
-REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_factor", "samples_flipped")
+REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_factor", "samples_flipped",
+             "linear_units", "activated_units", "unscaled", "forward_only")
 
 
 def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
@@ -142,12 +152,13 @@ def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
     (net_a/(net_a + net_b), -t_a*log(out_a)/log(10))
     """
     changed = _rewritten(graph, rules)
-    if not changed:
-        return Computation(graph.definitions, graph.consumers)
-    fresh = local_derivatives(graph.order, graph.symbols, changed)
+    rederived = {q: d for q, d in changed.items() if not rules.forward_only or q.kind in ("loss_term", "loss")}
+    if not rederived:
+        return Computation({**graph.definitions, **changed}, graph.consumers)
+    fresh = local_derivatives(graph.order, graph.symbols, rederived)
     consumers = {}
     for quantity in graph.order:
-        kept = [edge for edge in graph.consumers[quantity] if edge[0] not in changed]
+        kept = [edge for edge in graph.consumers[quantity] if edge[0] not in rederived]
         consumers[quantity] = tuple(sorted(kept + list(fresh[quantity]), key=lambda edge: graph.position[edge[0]]))
     return Computation({**graph.definitions, **changed}, consumers)
 
@@ -159,6 +170,19 @@ def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
             if isinstance(definition, softmax):
                 nets = definition.args[1:]
                 changed[quantity] = nets[int(definition.args[0])] / sp.Add(*nets)
+    for quantity in graph.order:
+        if quantity.kind == "out" and quantity.name in rules.linear_units:
+            changed[quantity] = graph.symbols[Quantity.net(quantity.name, quantity.sample)]
+    for unit, name in rules.activated_units:
+        for quantity in graph.order:
+            if quantity.kind == "out" and quantity.name == unit:
+                net = graph.symbols[Quantity.net(unit, quantity.sample)]
+                changed[quantity] = activation(name).forward(net, None)
+    if rules.unscaled:
+        for quantity, definition in graph.definitions.items():
+            scale = inverse_root_factor(definition) if quantity.kind not in ("loss", "loss_term") else None
+            if scale is not None:
+                changed[quantity] = definition / scale
     terms = [q for q in graph.order if q.kind == "loss_term"]
     scale = sp.Integer(1)
     if rules.log10:
@@ -180,6 +204,22 @@ def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
         changed[LOSS] = changed.get(LOSS, graph.definitions[LOSS]) * (
             sp.Rational(1, outputs) if rules.loss_scale > 0 else outputs)
     return changed
+
+
+def inverse_root_factor(definition: sp.Expr) -> Optional[sp.Expr]:
+    """The constant factor 1/√k (k a whole number from 2) of a product, as attention scales its scores; or None.
+
+    >>> q, k = sp.symbols("q k")
+    >>> inverse_root_factor(q * k / sp.sqrt(3)), inverse_root_factor(q * k / 2), inverse_root_factor(q * k / 3)
+    (sqrt(3)/3, 1/2, None)
+    """
+    if not definition.is_Mul or not definition.free_symbols:
+        return None
+    constant, _ = definition.as_independent(*definition.free_symbols, as_Add=False)
+    square = constant ** 2
+    if constant.is_positive and square.is_Rational and square.p == 1 and square.q >= 2:
+        return constant
+    return None
 
 
 def written_terms(graph: SymbolicGraph, total: sp.Add) -> list[sp.Expr]:
@@ -490,6 +530,8 @@ class World:
             edges = [(consumer, local) for consumer, local in edges if not (
                 isinstance(definitions.get(consumer), softmax)
                 and definitions[consumer].args[1 + int(definitions[consumer].args[0])] != symbol)]
+        if rules.last_use_only and self.graph.roles.get(vertex) == "parameter" and len(edges) > 1:
+            edges = [max(edges, key=lambda edge: self.graph.position[edge[0]])]
         if rules.keep_path is not None and vertex.kind == "out":
             nets = [edge for edge in edges if edge[0].kind == "net"]
             if nets:
@@ -524,8 +566,21 @@ class World:
     def _local(self, consumer: Quantity, vertex: Quantity, step: int, local: sp.Expr) -> mpmath.mpf:
         """A local factor ∂consumer/∂vertex: the author's own number for it when written, else the edge's
         derivative at this world's values (weights read as a backward-pass mistake reads them)."""
+        activation_edge = vertex.kind == "net" and consumer == Quantity.out(vertex.name, vertex.sample)
+        if activation_edge and vertex.name in self.rules.plain_delta:
+            return mpmath.mpf(1)
+        if activation_edge and self.rules.derivative_at is not None:
+            local = self._misplaced(consumer, vertex, local)
         return self._settle(ClaimKey("derivative", self._claim(step), consumer, vertex),
                             lambda: _number(local, self._backward_values(step)))
+
+    def _misplaced(self, out: Quantity, net: Quantity, local: sp.Expr) -> sp.Expr:
+        """∂out/∂net at the wrong argument, as :attr:`Rules.derivative_at` says."""
+        out_symbol, net_symbol = self.graph.symbols[out], self.graph.symbols[net]
+        if self.rules.derivative_at == "net":
+            return local.xreplace({out_symbol: net_symbol})
+        again = self.changed.definitions[out].xreplace({net_symbol: out_symbol})  # f(out)
+        return local.xreplace({out_symbol: again, net_symbol: out_symbol})
 
     def _backward_values(self, step: int) -> Mapping:
         by_symbol = self.forward(step)[1]
