@@ -227,18 +227,53 @@ def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.S
             continue
         # A sum (a net of 784 inputs) is indexed once: each argument's derivative reads only its terms.
         terms = _terms_by_symbol(definition) if definition.is_Add else None
+        holding = _Holding()
         for argument in _arguments(definition, quantity_of):
             if terms is None:
-                local = partial(definition, argument, back)
+                local = partial(definition, argument, back, holding)
             else:
-                local = sp.Add(*[partial(term, argument, back) for term in terms[argument]])
+                local = sp.Add(*[partial(term, argument, back, holding) for term in terms[argument]])
             if local.has(sp.Function):  # a sister's definition (a softmax's other outputs), written back too
                 local = local.xreplace(back)
             consumers[quantity_of[argument]].append((quantity, local))
     return {q: tuple(edges) for q, edges in consumers.items()}
 
 
-def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.Symbol] = {}) -> sp.Expr:
+class _Holding:
+    """Which symbols each subexpression of one definition holds, and each sum's terms by symbol: worked out
+    once per definition, so that differentiating it by each of its 200 arguments stays linear in its size
+    (``has`` walks the tree again for every argument)."""
+
+    def __init__(self) -> None:
+        self._symbols: dict[sp.Basic, frozenset] = {}
+        self._terms: dict[sp.Basic, dict] = {}
+
+    def symbols(self, expression: sp.Basic) -> frozenset:
+        found = self._symbols.get(expression)
+        if found is None:
+            if expression.is_Symbol:
+                found = frozenset((expression,))
+            else:
+                found = frozenset().union(*(self.symbols(argument) for argument in expression.args))
+            self._symbols[expression] = found
+        return found
+
+    def holds(self, expression: sp.Basic, symbol: sp.Symbol) -> bool:
+        return symbol in self.symbols(expression)
+
+    def terms(self, total: sp.Add, symbol: sp.Symbol) -> list:
+        """The terms of ``total`` that hold ``symbol``, in order."""
+        index = self._terms.get(total)
+        if index is None:
+            index = self._terms[total] = {}
+            for term in total.args:
+                for held in self.symbols(term):
+                    index.setdefault(held, []).append(term)
+        return index.get(symbol, [])
+
+
+def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.Symbol] = {},
+            holding: Optional[_Holding] = None) -> sp.Expr:
     """∂expression/∂symbol: SymPy's own rules, applied directly where they are plain.
 
     A symbol in one term of a sum, a bare factor of a product, a power with a number for exponent,
@@ -254,22 +289,24 @@ def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.S
     """
     if expression == symbol:
         return sp.Integer(1)
+    holding = holding or _Holding()
     if expression.is_Add:
-        return sp.Add(*[partial(term, symbol, names) for term in expression.args if term.has(symbol)])
+        return sp.Add(*[partial(term, symbol, names, holding) for term in holding.terms(expression, symbol)])
     if expression.is_Mul:
-        holding = [i for i, factor in enumerate(expression.args) if factor.has(symbol)]
-        if len(holding) == 1:  # built as SymPy's product rule builds it, so the printed form is the same
-            i = holding[0]
-            return sp.Mul(*(expression.args[:i] + (partial(expression.args[i], symbol, names),) + expression.args[i + 1:]))
-    elif expression.is_Pow and expression.exp.is_Number and expression.base.has(symbol):
+        held = [i for i, factor in enumerate(expression.args) if holding.holds(factor, symbol)]
+        if len(held) == 1:  # built as SymPy's product rule builds it, so the printed form is the same
+            i = held[0]
+            inner = partial(expression.args[i], symbol, names, holding)
+            return sp.Mul(*(expression.args[:i] + (inner,) + expression.args[i + 1:]))
+    elif expression.is_Pow and expression.exp.is_Number and holding.holds(expression.base, symbol):
         base, power = expression.args
-        return expression * (partial(base, symbol, names) * power / base)  # SymPy's own arrangement
+        return expression * (partial(base, symbol, names, holding) * power / base)  # SymPy's own arrangement
     elif isinstance(expression, sp.Function) and not isinstance(expression, (sp.Piecewise, sp.Min, sp.Max)):
-        holding = [i for i, argument in enumerate(expression.args) if argument.has(symbol)]
-        if len(holding) == 1:
-            outer = _outer_derivative(expression, holding[0], names.get(expression, expression))
+        held = [i for i, argument in enumerate(expression.args) if holding.holds(argument, symbol)]
+        if len(held) == 1:
+            outer = _outer_derivative(expression, held[0], names.get(expression, expression))
             if outer is not None:
-                return outer * partial(expression.args[holding[0]], symbol, names)
+                return outer * partial(expression.args[held[0]], symbol, names, holding)
     return sp.diff(expression, symbol)
 
 
