@@ -277,10 +277,9 @@ def _program_form_reason(engine) -> str:
 def _derive(args) -> int:
     from .chain import Engine
     from .errors import InputError
-    from .loader import load_model
     from .report import derivation_text, derive_json, derive_latex
 
-    engine = Engine(load_model(args.source))
+    engine = Engine(_read(args.source))
     if args.form == "matrix":
         return _derive_matrix(engine, args)
     names = args.wrt or engine.graph.parameters()
@@ -345,22 +344,23 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
     from .values import point_of
 
     started = time.monotonic()
-    progress = _Progress(started, len(names))
-    program = straight_line_program(engine.graph)
-    progress.say("program built")
-    values = None
-    if not engine.graph.missing and form != "latex":  # the LaTeX lines carry no values
-        _, values = evaluate(program, point_of(engine.graph).leaves, digits + 10)
-        _require_finite(values)
-        progress.say("values computed")
-    out = sys.stdout
-    writer = {"json": program_json_chunks, "latex": program_latex_chunks, "text": program_text_chunks}[form]
-    for count, chunk in enumerate(writer(program, values, digits, names)):
-        out.write(chunk)
-        progress.tick(count - 2)  # the first chunks are the program
-    out.write("\n")
-    out.flush()
-    progress.done()
+    with _Heartbeat("building the δ program") as beat:
+        program = straight_line_program(engine.graph)
+        values = None
+        if not engine.graph.missing and form != "latex":  # the LaTeX lines carry no values
+            beat.what = "computing the values"
+            _, values = evaluate(program, point_of(engine.graph).leaves, digits + 10)
+            _require_finite(values)
+        out = sys.stdout
+        writer = {"json": program_json_chunks, "latex": program_latex_chunks, "text": program_text_chunks}[form]
+        lines = len(program.backward) + len(names)
+        for count, chunk in enumerate(writer(program, values, digits, names)):
+            out.write(chunk)
+            beat.what = f"{count:,}/{lines:,} lines written (the δs, then the gradients)"
+        out.write("\n")
+        out.flush()
+    if beat.beats:
+        print(f"symbackprop: {len(names):,} gradients in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return EXIT_OK
 
 
@@ -372,6 +372,42 @@ def _require_finite(values) -> None:
     for name, value in values.items():
         if not mpmath.isfinite(value):
             raise InputError(f"∂E/∂{name} is undefined at these numbers ({value})", place="loss.kind")
+
+
+def _read(source):
+    """The file's model (a large formula graph takes seconds to read and differentiate: a line on stderr
+    every two seconds after the first two says so)."""
+    from .loader import load_model
+
+    with _Heartbeat("reading the file"):
+        return load_model(source)
+
+
+class _Heartbeat:
+    """A line on stderr every two seconds, from the second second on, while long work runs: ``what`` says
+    what it is doing (set it as the work goes on)."""
+
+    def __init__(self, what: str) -> None:
+        import threading
+
+        self.what, self.stop, self.beats = what, threading.Event(), 0
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        import time
+
+        started = time.monotonic()
+        while not self.stop.wait(_Progress.AFTER_SECONDS):
+            self.beats += 1
+            print(f"symbackprop: {self.what} ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 class _Progress:
@@ -418,12 +454,11 @@ class _Progress:
 
 def _check(args) -> int:
     from .check import check_gradients
-    from .loader import load_model
     from .report import check_json, check_text
 
     import time
 
-    model = load_model(args.source)
+    model = _read(args.source)
     count = len(model.parameters())
     progress = _Progress(time.monotonic(), count, "parameters", "checked")
     report = check_gradients(model, digits=args.precision, float64=args.float64,
@@ -438,14 +473,13 @@ def _train(args) -> int:
 
     from .errors import InputError
     from .graph import training_graph
-    from .loader import load_model
     from .network import Network
     from .report import loss_svg, training_json, training_text
     from .training import train
 
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
-    model = load_model(args.source)
+    model = _read(args.source)
     graph = training_graph(model) if isinstance(model, Network) else model
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
@@ -485,9 +519,8 @@ def _audit(args) -> int:
 
 def _claims(args) -> int:
     from .audit.skeleton import claims_skeleton
-    from .loader import load_model
 
-    _emit(claims_skeleton(load_model(args.source), _name(args.file)), args.output)
+    _emit(claims_skeleton(_read(args.source), _name(args.file)), args.output)
     return EXIT_OK
 
 
@@ -515,12 +548,11 @@ def _explain(args) -> int:
     from .document import to_latex, to_markdown
     from .errors import InputError
     from .explain import explain, explain_matrix, explain_steps, require_explainable
-    from .loader import load_model
 
     if args.fragment and args.format != "latex":
         raise InputError("--fragment leaves out the LaTeX preamble; it needs --format latex (Markdown has no "
                          "preamble)", place="--fragment")
-    model = load_model(args.source)
+    model = _read(args.source)
     engine = Engine(model)
     require_explainable(engine)  # at once, before the check below
     check = check_gradients(model, analytic=None, digits=30) if not engine.graph.missing else None
@@ -549,10 +581,9 @@ def _explain(args) -> int:
 
 def _latex(args) -> int:
     from .chain import Engine
-    from .loader import load_model
     from .report import derive_latex
 
-    engine = Engine(load_model(args.source))
+    engine = Engine(_read(args.source))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     program_names = _delta_form_names(engine, wrt, args.form, "compact")
@@ -570,9 +601,8 @@ def _diagram(args) -> int:
     from .chain import Engine
     from .diagram import RENDERED, GraphvizMissing, graph_dot, network_dot, render
     from .errors import InputError
-    from .loader import load_model
 
-    engine = Engine(load_model(args.source))
+    engine = Engine(_read(args.source))
     graph = engine.graph
     with_numbers = engine if not graph.missing else None
     suffix = Path(args.output).suffix.lower() if args.output else ".dot"

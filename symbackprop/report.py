@@ -218,12 +218,13 @@ def program_json_chunks(program, values: Optional[dict], digits: int, names: Ite
     Gradients are given in δ symbols (``delta_h1*x3``) and the program that defines every δ comes
     first, so the output stays linear in the size of the network.
     """
-    text = text_printer().doprint  # one memo for the whole document
+    text = text_printer(sorted_terms=False).doprint  # one memo for the whole document
     yield '{\n  "program": {\n    "forward": '
     yield json.dumps([[str(s), text(e)] for s, e in program.forward], ensure_ascii=False)
-    yield ',\n    "backward": '
-    yield json.dumps([[str(s), text(e)] for s, e in program.backward], ensure_ascii=False)
-    yield '\n  },\n  "gradients": {'
+    yield ',\n    "backward": ['
+    for index, (symbol, expression) in enumerate(program.backward):  # a piece each: a δ may hold thousands of terms
+        yield ", " * bool(index) + json.dumps([str(symbol), text(expression)], ensure_ascii=False)
+    yield ']\n  },\n  "gradients": {'
     for index, name in enumerate(names):
         record = {
             "chain": [
@@ -244,10 +245,11 @@ def program_json_chunks(program, values: Optional[dict], digits: int, names: Ite
 
 
 def program_text_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
-    """The program's δ assignments, then one line per gradient in δ symbols (and its value)."""
-    text = text_printer().doprint
-    yield "where\n"
-    yield "\n".join(f"  {symbol} = {text(expression)}" for symbol, expression in program.backward)
+    """The program's δ assignments, a chunk each, then one line per gradient in δ symbols (and its value)."""
+    text = text_printer(sorted_terms=False).doprint
+    yield "where"
+    for symbol, expression in program.backward:
+        yield f"\n  {symbol} = {text(expression)}"
     for name in names:
         value = f" = {format_decimal(values[name], digits)}" if values is not None else ""
         yield f"\n∂E/∂{name} = {text(program.gradients[name])}{value}"
@@ -256,7 +258,8 @@ def program_text_chunks(program, values: Optional[dict], digits: int, names: Ite
 
 def program_latex_chunks(program, values: Optional[dict], digits: int, names: Iterable[str]) -> Iterator[str]:
     """The δ assignments and one line per gradient, as LaTeX."""
-    yield "\n".join(f"{latex(symbol)} = {latex(expression)}" for symbol, expression in program.backward)
+    for index, (symbol, expression) in enumerate(program.backward):
+        yield "\n" * bool(index) + f"{latex(symbol)} = {latex(expression)}"
     for name in names:
         yield f"\n\\frac{{\\partial E}}{{\\partial {latex_symbol_name(name)}}} = {latex(program.gradients[name])}"
     yield "\n"

@@ -269,7 +269,7 @@ def test_latex_compiles_with_pdflatex(path, tmp_path):
     source = tmp_path / "explained.tex"
     assert main(["explain", str(path), "--format", "latex", "-o", str(source)]) == 0
     result = subprocess.run([program, "-interaction=nonstopmode", "-halt-on-error", source.name],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                            cwd=tmp_path, capture_output=True, text=True, errors="replace", timeout=300)
     log = (tmp_path / "explained.log").read_text(errors="replace")
     assert result.returncode == 0, log[-3000:]
     assert not re.search(r"^! ", log, flags=re.M), log[-3000:]

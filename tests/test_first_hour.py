@@ -345,7 +345,7 @@ def _widest_overfull_box(source: Path) -> float:
     from .test_explain import _pdflatex
 
     result = subprocess.run([_pdflatex(), "-interaction=nonstopmode", "-halt-on-error", source.name],
-                            cwd=source.parent, capture_output=True, text=True, timeout=300)
+                            cwd=source.parent, capture_output=True, text=True, errors="replace", timeout=300)
     log = source.with_suffix(".log").read_text(errors="replace")
     assert result.returncode == 0 and not re.search(r"^! ", log, flags=re.M), log[-2000:]
     return max([float(width) for width in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)], default=0.0)

@@ -128,7 +128,7 @@ def test_every_valid_file_gives_latex_that_compiles(tmp_path_factory, chosen, ti
     tex = folder / "explained.tex"
     assert main(["explain", str(source), "--format", "latex", "-o", str(tex)]) == 0
     result = subprocess.run([program, "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                            cwd=folder, capture_output=True, text=True, timeout=120)
+                            cwd=folder, capture_output=True, text=True, errors="replace", timeout=120)
     log = (folder / "explained.log").read_text(errors="replace")
     assert result.returncode == 0 and not re.search(r"^! ", log, flags=re.M), (chosen, title, log[-2000:])
 

@@ -207,17 +207,18 @@ def _rewritten(graph: SymbolicGraph, rules: Rules) -> dict[Quantity, sp.Expr]:
 
 
 def inverse_root_factor(definition: sp.Expr) -> Optional[sp.Expr]:
-    """The constant factor 1/√k (k a whole number from 2) of a product, as attention scales its scores; or None.
+    """The constant factor 1/√k of a product, as attention scales its scores, or None. Only k that is not a
+    square is told apart: 1/√4 is the 1/2 of any mean of two.
 
     >>> q, k = sp.symbols("q k")
-    >>> inverse_root_factor(q * k / sp.sqrt(3)), inverse_root_factor(q * k / 2), inverse_root_factor(q * k / 3)
-    (sqrt(3)/3, 1/2, None)
+    >>> inverse_root_factor(q * k / sp.sqrt(3)), inverse_root_factor(q * k / sp.sqrt(8)), inverse_root_factor(q * k / 2)
+    (sqrt(3)/3, sqrt(2)/4, None)
     """
     if not definition.is_Mul or not definition.free_symbols:
         return None
     constant, _ = definition.as_independent(*definition.free_symbols, as_Add=False)
     square = constant ** 2
-    if constant.is_positive and square.is_Rational and square.p == 1 and square.q >= 2:
+    if constant.is_positive and not constant.is_Rational and square.is_Rational and square.p == 1:
         return constant
     return None
 
