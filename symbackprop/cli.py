@@ -360,7 +360,8 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
         out.write("\n")
         out.flush()
     if beat.beats:
-        print(f"symbackprop: {len(names):,} gradients in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+        print(f"symbackprop: {len(names):,} gradient{'s' * (len(names) != 1)} in {time.monotonic() - started:.1f} s",
+              file=sys.stderr, flush=True)
     return EXIT_OK
 
 

@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..network import Network
 from .claims import Claim
-from .world import Rules
+from .world import Rules, inverse_root_factor
 
 MISTAKE_IDS = (
     "softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
@@ -202,8 +202,6 @@ def graph_variants(graph, claim: Claim) -> list[Variant]:
         names = ", ".join(q.name for q in tied[:3]) + (", …" if len(tied) > 3 else "")
         found.append(Variant(("truncated_bptt",), f"earlier time steps ignored: {names} counted at its last use only "
                              "(backpropagation through time truncated to one step)", Rules(last_use_only=True)))
-    from .world import inverse_root_factor
-
     scaled = [q for q in graph.order if q.kind not in ("loss", "loss_term") and q in graph.definitions
               and inverse_root_factor(graph.definitions[q]) is not None]  # (a loss's ½ is no attention scale)
     if scaled:

@@ -14,7 +14,6 @@ No verdict rests on a bound: a number is excused only by a computation that give
 """
 from __future__ import annotations
 
-
 import functools
 import itertools
 from dataclasses import dataclass, field
@@ -35,9 +34,7 @@ from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, graph_variants, implied_learning_rate, merge, sample_variants,
-    slip_variants,
-    step_variants,
-    transform_variants, world_variants,
+    slip_variants, step_variants, transform_variants, world_variants,
 )
 from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
 
@@ -539,8 +536,8 @@ class Auditor:
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
         layered = world_variants(self.network, claim) if self.network is not None else []
-        singles = sorted(layered + graph_variants(self.graph, claim) + sample_variants(self.graph, claim) + step_variants(claim)
-                         + slip_variants(claim, self._terms(claim)), key=_specific)
+        singles = sorted(layered + graph_variants(self.graph, claim) + sample_variants(self.graph, claim)
+                         + step_variants(claim) + slip_variants(claim, self._terms(claim)), key=_specific)
         try:
             for variant in singles:
                 if not self._can_touch(variant, claim):
