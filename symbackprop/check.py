@@ -29,7 +29,7 @@ from .network import Network, Parameter
 from .notebook import Displayable
 from .numeric import (
     NumericDerivative, central_step, finite_difference, loss_at, nets_shifted, one_sided_derivatives, one_sided_step,
-    unit_nets,
+    met_within, unit_nets,
 )
 
 Status = Literal["ok", "mismatch", "kink"]
@@ -136,7 +136,7 @@ def _dense_oracle(network: Network, digits: int, float64: bool) -> _Oracle:
         return _kinks_within_step(network, parameter, _kinks_fed(network, parameter, candidates), base_nets,
                                   digits, float64)
 
-    met = {unit: layer for unit, layer in candidates.items() if base_nets[unit] == 0}
+    met = {unit: layer for unit, layer in candidates.items() if abs(base_nets[unit]) <= met_within(digits)}
     return _Oracle(
         names=tuple(parameter.name for parameter in network.parameters()),
         loss=lambda: loss_at(network, {}, digits),
@@ -349,7 +349,7 @@ def _kinks_within_step(network: Network, parameter: Parameter, units: tuple[str,
     found = []
     for unit in units:
         signs = {mpmath.sign(below[unit]), mpmath.sign(base_nets[unit]), mpmath.sign(above[unit])}
-        if base_nets[unit] == 0 or len(signs) > 1:
+        if abs(base_nets[unit]) <= met_within(digits) or len(signs) > 1:
             found.append(unit)
     return tuple(found)
 

@@ -7,6 +7,7 @@ Heavy modules (SymPy) are imported inside the commands, so ``--help`` is instant
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Optional, Sequence
 
@@ -177,7 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.source = _source(args.file)
         commands = {"derive": _derive, "check": _check, "audit": _audit, "explain": _explain, "latex": _latex,
                     "diagram": _diagram, "train": _train, "claims": _claims}
-        return commands[args.command](args)
+        with _HEARTBEAT.running(args.command):
+            return commands[args.command](args)
     except InputError as error:
         print(f"symbackprop: {error.located(_name(args.file))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -279,7 +281,7 @@ def _derive(args) -> int:
     from .errors import InputError
     from .report import derivation_text, derive_json, derive_latex
 
-    engine = Engine(_read(args.source))
+    engine = Engine(_graph(args.source))
     if args.form == "matrix":
         return _derive_matrix(engine, args)
     names = args.wrt or engine.graph.parameters()
@@ -344,7 +346,8 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
     from .values import point_of
 
     started = time.monotonic()
-    with _Heartbeat("building the δ program") as beat:
+    beats = _HEARTBEAT.beats
+    with _HEARTBEAT.doing("building the δ program") as beat:
         program = straight_line_program(engine.graph)
         values = None
         if not engine.graph.missing and form != "latex":  # the LaTeX lines carry no values
@@ -359,9 +362,8 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
             beat.what = f"{count:,}/{lines:,} lines written (the δs, then the gradients)"
         out.write("\n")
         out.flush()
-    if beat.beats:
-        print(f"symbackprop: {len(names):,} gradient{'s' * (len(names) != 1)} in {time.monotonic() - started:.1f} s",
-              file=sys.stderr, flush=True)
+    if beat.beats > beats:
+        _HEARTBEAT.say(f"{len(names):,} gradient{'s' * (len(names) != 1)} in {time.monotonic() - started:.1f} s")
     return EXIT_OK
 
 
@@ -380,35 +382,75 @@ def _read(source):
     every two seconds after the first two says so)."""
     from .loader import load_model
 
-    with _Heartbeat("reading the file"):
+    with _HEARTBEAT.doing("reading the file"):
         return load_model(source)
 
 
-class _Heartbeat:
-    """A line on stderr every two seconds, from the second second on, while long work runs: ``what`` says
-    what it is doing (set it as the work goes on)."""
+def _graph(source):
+    """The file's graph (building a large one's local derivatives takes seconds: the heartbeat says so)."""
+    from .model import as_graph
 
-    def __init__(self, what: str) -> None:
+    model = _read(source)
+    with _HEARTBEAT.doing("building the graph"):
+        return as_graph(model)
+
+
+class _Heartbeat:
+    """While a command runs, a line on stderr every two seconds, from the second second on, whenever nothing
+    else has been said for two seconds: no command is silent longer than that. ``doing`` says what the
+    work is at the moment; every progress line goes through :meth:`say`."""
+
+    SILENCE_SECONDS = 2.0
+
+    def __init__(self) -> None:
         import threading
 
-        self.what, self.stop, self.beats = what, threading.Event(), 0
-        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.what, self.beats, self.started, self.last_said = "working", 0, 0.0, 0.0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def say(self, text: str) -> None:
+        import time
+
+        with self.lock:
+            print(f"symbackprop: {text}", file=sys.stderr, flush=True)
+            self.last_said = time.monotonic()
 
     def _beat(self) -> None:
         import time
 
-        started = time.monotonic()
-        while not self.stop.wait(_Progress.AFTER_SECONDS):
-            self.beats += 1
-            print(f"symbackprop: {self.what} ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+        while not self.stop.wait(0.25):
+            now = time.monotonic()
+            if now - self.last_said >= self.SILENCE_SECONDS:
+                self.beats += 1
+                self.say(f"{self.what} ({now - self.started:.0f} s)")
 
-    def __enter__(self) -> "_Heartbeat":
-        self.thread.start()
-        return self
+    @contextlib.contextmanager
+    def running(self, command: str):
+        import threading
+        import time
 
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
+        self.what, self.beats, self.started = f"{command}: working", 0, time.monotonic()
+        self.last_said = self.started
+        self.stop.clear()
+        thread = threading.Thread(target=self._beat, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.stop.set()
+            thread.join()
+
+    @contextlib.contextmanager
+    def doing(self, what: str):
+        before, self.what = self.what, what
+        try:
+            yield self
+        finally:
+            self.what = before
+
+
+_HEARTBEAT = _Heartbeat()
 
 
 class _Progress:
@@ -433,13 +475,13 @@ class _Progress:
     def say(self, what: str) -> None:
         if self._due():
             self.shown = True
-            print(f"symbackprop: {what} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
+            _HEARTBEAT.say(f"{what} ({self.last - self.started:.1f} s)")
 
     def maybe(self, describe) -> None:
         """Say ``describe()`` when a line is due (the text is made only then: this is called often)."""
         if self._due():
             self.shown = True
-            print(f"symbackprop: {describe()} ({self.last - self.started:.1f} s)", file=sys.stderr, flush=True)
+            _HEARTBEAT.say(f"{describe()} ({self.last - self.started:.1f} s)")
 
     def tick(self, done: int, every: int = 256) -> None:
         if done > 0 and done % every == 0:
@@ -449,8 +491,7 @@ class _Progress:
         if self.shown:
             import time
 
-            print(f"symbackprop: {self.total:,} {self.noun} in {time.monotonic() - self.started:.1f} s",
-                  file=sys.stderr, flush=True)
+            _HEARTBEAT.say(f"{self.total:,} {self.noun} in {time.monotonic() - self.started:.1f} s")
 
 
 def _check(args) -> int:
@@ -504,7 +545,8 @@ def _audit(args) -> int:
 
     import time
 
-    graph, claims = load_claims(args.source)
+    with _HEARTBEAT.doing("reading the file"):
+        graph, claims = load_claims(args.source)
     progress = _Progress(time.monotonic(), len(claims), "claims", "judged")
     report = audit(graph, claims, progress=lambda done: progress.tick(done, every=1))
     progress.done()
@@ -584,7 +626,7 @@ def _latex(args) -> int:
     from .chain import Engine
     from .report import derive_latex
 
-    engine = Engine(_read(args.source))
+    engine = Engine(_graph(args.source))
     names = args.wrt or engine.graph.parameters()
     wrt = [engine.quantity(name, place=f"--wrt {name}") for name in names]
     program_names = _delta_form_names(engine, wrt, args.form, "compact")
@@ -603,7 +645,7 @@ def _diagram(args) -> int:
     from .diagram import RENDERED, GraphvizMissing, graph_dot, network_dot, render
     from .errors import InputError
 
-    engine = Engine(_read(args.source))
+    engine = Engine(_graph(args.source))
     graph = engine.graph
     with_numbers = engine if not graph.missing else None
     suffix = Path(args.output).suffix.lower() if args.output else ".dot"

@@ -360,6 +360,32 @@ def _arguments(definition: sp.Expr, quantity_of: Mapping[sp.Symbol, Quantity]) -
 MAX_GRAPH_SAMPLES = 1_000
 
 
+#: Most subexpressions a graph's definitions may hold together, counted once per sample: derive on 740 formula
+#: nodes each the mean of 200 others (149,803) takes about 30 s on a slow machine, and 1,200 such
+#: nodes 40-80 s (docs/performance.md, section 8).
+MAX_FORMULA_SIZE = 150_000
+
+
+def formula_size(definition: sp.Expr) -> int:
+    """The subexpressions of ``definition``, a repeated one once for each place it stands.
+
+    >>> x, y = sp.symbols("x y")
+    >>> formula_size(sp.tanh(x*y + 1))
+    5
+    """
+    return sum(1 for _ in sp.preorder_traversal(definition))
+
+
+def check_graph_size(per_sample: int, samples: int, place: str) -> None:
+    """Refuse, before any derivative is taken, a graph whose definitions hold more than
+    :data:`MAX_FORMULA_SIZE` subexpressions together (``per_sample``, or at least that many, for each of
+    ``samples``); ``place`` is where the count passed the limit."""
+    if per_sample * samples > MAX_FORMULA_SIZE:
+        times = f", {per_sample:,} for each of {samples:,} samples (each has nodes of its own)" if samples > 1 else ""
+        raise InputError(f"the graph's formulas hold more than {MAX_FORMULA_SIZE:,} subexpressions together (at most "
+                         f"{MAX_FORMULA_SIZE:,}, the most derive answers within a minute{times})", place=place)
+
+
 def too_many_samples(count: int) -> str:
     return (f"{count:,} samples: at most {MAX_GRAPH_SAMPLES:,} get nodes of their own for derive, check, explain "
             "and audit (train takes up to 10,000 rows of a dense network)")
@@ -418,6 +444,8 @@ def build_graph(network: Network) -> SymbolicGraph:
         total = sp.Add(*[symbols[Quantity.loss_term(o, sample)] for o in network.outputs])
         if many:
             add(Quantity.loss(sample), sampled("E", sample), "node", total)
+            if sample == 0:
+                check_graph_size(sum(formula_size(d) for d in definitions.values()), len(indices), "data.inputs")
     if many:
         total = reduced(network.training.reduction, [symbols[Quantity.loss(sample)] for sample in indices])
     add(Quantity.loss(), "E", "loss", total)

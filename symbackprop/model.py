@@ -32,7 +32,10 @@ import sympy as sp
 from .errors import InputError
 from .exact import NumberError, parse_exact
 from .formula import FUNCTIONS, MAX_FOLDED_POWER
-from .graph import MAX_GRAPH_SAMPLES, Role, SymbolicGraph, local_derivatives, reduced, too_many_samples
+from .graph import (
+    MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
+    too_many_samples,
+)
 from .network import Training
 from .program import has_numeric_rule
 from .quantity import Quantity, sampled
@@ -328,6 +331,7 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     training = training or Training()
     if len(samples) > MAX_GRAPH_SAMPLES:
         raise InputError(too_many_samples(len(samples)), place="data.inputs")
+    _check_formula_size(nodes, loss, max(len(samples), 1))
     if len(samples) == 1:
         values, samples = {**values, **samples[0]}, ()
     one = _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training)
@@ -408,6 +412,15 @@ def _check_real_constants(definition, place: str) -> None:
                    sp.zoo: "complex infinity (a log of 0 or a division by 0)", sp.nan: "an undefined constant"}
         raise InputError(f"the formula holds {found}, {meaning.get(found, 'an infinite constant')}: every value "
                          "here is a real, finite number", place=place)
+
+
+def _check_formula_size(nodes, loss: sp.Expr, samples: int) -> None:
+    """The size limit, counted on the formulas as given (the first node past it is named)."""
+    total = 0
+    for place, definition in [*((f"graph.nodes.{name}.formula", d) for name, _, d in nodes), ("loss.formula", loss)]:
+        total += formula_size(definition)
+        if total * samples > MAX_FORMULA_SIZE:
+            check_graph_size(total, samples, place)
 
 
 def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training) -> SymbolicGraph:

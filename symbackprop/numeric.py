@@ -585,9 +585,16 @@ def graph_kinks_crossed(forward: GraphForward, parameter: str, step, digits: int
     return tuple(found)
 
 
+def met_within(digits: int) -> mpmath.mpf:
+    """How close to 0 a switching expression evaluated in binary at ``digits`` (+ a margin) is taken as
+    met: the file's decimals are not binary fractions, so a ReLU's net 0.17·7 − 1.19 comes out as ±10⁻⁵⁰
+    or as 0 depending on the precision. (Whether it is met *exactly* is for exact arithmetic to say.)"""
+    return mpmath.mpf(10) ** -digits
+
+
 def graph_kinks_met(forward: GraphForward, parameter: str, digits: int = 50) -> tuple[str, ...]:
-    """The nodes downstream of ``parameter`` whose kink is met exactly at the file's numbers: a switching
-    expression that is exactly 0 there (a tie of max or min, |0|, a ReLU at 0)."""
+    """The nodes downstream of ``parameter`` whose kink is met at the file's numbers: a switching
+    expression that is 0 there within binary rounding (a tie of max or min, |0|, a ReLU at 0)."""
     symbol = forward.graph.symbols[Quantity.param(parameter)]
     key = ("met", mpmath.mp.prec)
     if key not in forward._cache:
@@ -595,7 +602,7 @@ def graph_kinks_met(forward: GraphForward, parameter: str, digits: int = 50) -> 
             values = graph_values(forward)
             forward._cache[key] = frozenset(
                 node for node, switches in forward.switches.items()
-                if any(_walk(switch, values, _MP_FUNCTIONS, False) == 0 for switch in switches))
+                if any(abs(_walk(switch, values, _MP_FUNCTIONS, False)) <= met_within(digits) for switch in switches))
     met = forward._cache[key]
     if not met:
         return ()

@@ -636,6 +636,74 @@ value = "7"
     assert "from the right" in verdicts[0].reason and "from the left" in verdicts[1].reason
 
 
+def test_the_audit_accepts_a_one_sided_convention_after_the_update_and_at_a_later_tie(tmp_path):
+    # By hand: at p3 = p4 = 7, m = 7, E = m²/2. Framework-style sides at step 0: ∂E/∂p3 = 7 (right), ∂E/∂p4 = 0
+    # (left), so new(p3) = 7 − 0.1·7 = 6.3, new(p4) = 7 and E after the step = max(6.3, 7)²/2 = 24.5; the engine's
+    # halves give 6.65 for both, still a tie: at step 1 the sides are 6.65 and 0, the engine's 3.325.
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "new(p3)"
+value = "6.30"
+[[claims]]
+quantity = "new(p4)"
+value = "7.00"
+[[claims]]
+quantity = "E"
+step = 1
+value = "24.50"
+[[claims]]
+quantity = "dE/dp4"
+step = 1
+value = "7.00"
+[[claims]]
+quantity = "dE/dp3"
+step = 1
+value = "6.65"
+[[claims]]
+quantity = "dE/dp4"
+step = 1
+value = "0.00"
+[[claims]]
+quantity = "new(p3)"
+value = "6.31"
+[[claims]]
+quantity = "E"
+step = 1
+value = "24.52"
+[[claims]]
+quantity = "dE/dp3"
+step = 1
+value = "6.66"
+""", network=TIE)
+    assert [v.verdict for v in verdicts] == ["ok"] * 6 + ["error"] * 3
+    assert "after an update with ∂E/∂p3 from the right (" in verdicts[0].reason
+    assert "at step 1" in verdicts[4].reason and "from the right" in verdicts[4].reason
+
+
+@pytest.mark.parametrize("bias, excused", [("-1.19", True), ("-1.19000000000000000000000000000000000000000000000000001", False)])
+def test_a_relu_met_exactly_excuses_a_one_sided_update_and_one_a_hair_away_does_not(tmp_path, bias, excused):
+    # By hand: net = 0.17·7 − 1.19 = 0, y = 0, t = 4: from the right ∂E/∂w = (0 − 4)·1·7 = −28 and ∂E/∂b = −4, so
+    # new(w) = 0.17 + 2.8 = 2.97, new(b) = −0.79 and then y = 2.97·7 − 0.79 = 20, E = 16²/2 = 128. With the bias 10⁻⁵³
+    # lower the net is negative: the derivative is 0 from both sides, and 2.97 is simply wrong.
+    verdicts = _audit_text(tmp_path, """
+[[claims]]
+quantity = "new(w)"
+value = "2.97"
+[[claims]]
+quantity = "new(b)"
+value = "-0.79"
+[[claims]]
+quantity = "new(w)"
+value = "2.96"
+""", network=KINK_TOML.replace('bias = "-1.19"', f'bias = "{bias}"'))
+    assert [v.verdict for v in verdicts] == (["ok", "ok", "error"] if excused else ["error", "error", "error"])
+    if excused:
+        assert "after an update with ∂E/∂w from the right (" in verdicts[0].reason
+    e = _audit_text(tmp_path, '[[claims]]\nquantity = "E"\nstep = 1\nvalue = "128.0"\n',
+                    network=KINK_TOML.replace('bias = "-1.19"', f'bias = "{bias}"'))[0]
+    assert e.verdict == ("ok" if excused else "error")
+
+
 # ---- 15. undefined values: one line, exit 2, the same in every command -----------------------
 UNDEFINED = __import__("pathlib").Path(__file__).resolve().parent / "undefined"
 #: file -> (what every command must say, the commands whose computation meets it)
@@ -667,6 +735,110 @@ def test_undefined_values_are_one_line_in_every_command(name, capsys):
         assert code == 2, (command, err)
         assert err.count("\n") == 1 and err.startswith(f"symbackprop: {path}: ") and says in err, (command, err)
         assert not re.search(r"\b(inf|nan)\b", err), err  # never printed as a value
+
+
+# ---- 19. sizes within the limits answer within a minute, never silent past 2 s -----------------
+def wide_graph_text(nodes: int, reads: int) -> str:
+    """Every node tanh of the mean of ``reads`` earlier ones (written here, not the benchmark's)."""
+    lines = ['[graph]\ninputs = ["x"]\ntargets = ["t"]\n[graph.parameters]\nw = "0.5"',
+             '[[graph.nodes]]\nname = "n0"\nformula = "w*x"']
+    for k in range(1, nodes):
+        picks = [f"n{(k * 7 + i * 13) % k}" for i in range(min(reads, k))]
+        lines.append(f'[[graph.nodes]]\nname = "n{k}"\nformula = "tanh(w*({" + ".join(picks)})/{len(picks)})"')
+    lines.append(f'[loss]\nformula = "(n{nodes - 1} - t)^2/2"\ntargets = ["0.5"]\n[data]\ninputs = ["0.3"]')
+    return "\n".join(lines) + "\n"
+
+
+def test_a_graph_past_the_size_limit_is_refused_before_any_derivative(tmp_path, capsys):
+    import time
+
+    from symbackprop.cli import main
+    from symbackprop.graph import MAX_FORMULA_SIZE
+
+    # 900 nodes each the mean of up to 200 (a repeated pick counts once): about 190 subexpressions a node
+    path = tmp_path / "wide.toml"
+    path.write_text(wide_graph_text(900, 200))
+    started = time.monotonic()
+    assert main(["derive", str(path)]) == 2
+    assert time.monotonic() - started < 30  # reading and counting only (differentiating it takes minutes)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"at most {MAX_FORMULA_SIZE:,}" in err and "wide.toml" in err
+    assert re.search(r"graph\.nodes\.n[78]\d\d\.formula", err)  # the node where the count passes the limit
+
+
+def test_the_size_limit_counts_every_sample_and_holds_for_dense_files_and_models(tmp_path):
+    import sympy as sp
+
+    import symbackprop as sbp
+    from symbackprop.errors import InputError
+    from symbackprop.graph import MAX_FORMULA_SIZE
+
+    width, samples = 100, 6  # a 100-100-1 dense net: 30,000 subexpressions a sample, 6 samples over the limit
+    row = lambda k: [str(Fraction(i % 7 - 3, 10)) for i in range(k)]
+    document = {"network": {"inputs": [f"x{i}" for i in range(width)], "layers": [
+        {"units": [f"h{i}" for i in range(width)], "activation": "sigmoid", "weights": [row(width)] * width},
+        {"units": ["y"], "activation": "linear", "weights": [["1"]] * width}]},
+        "loss": {"kind": "half_sse", "targets": [["0.5"]] * samples}, "data": {"inputs": [row(width)] * samples}}
+    with pytest.raises(InputError, match=f"at most {MAX_FORMULA_SIZE:,}") as refused:
+        build_graph(network_from_mapping(document))
+    assert "for each of 6 samples" in str(refused.value) and refused.value.place == "data.inputs"
+    document["loss"]["targets"], document["data"]["inputs"] = [["0.5"]], [row(width)]
+    assert len(build_graph(network_from_mapping(document)).parameters()) == width * width + width  # no biases given
+    # a Model holds to the same limit as a file: 80 nodes each w·Σ tanh(h + k) over 500 k (2,001 subexpressions)
+    x, w = sp.symbols("x w")
+    model = sbp.Model(inputs=[x], parameters={w: "0.5"})
+    h = model.node("h", w * x)
+    block = sp.Add(*(sp.tanh(h + k) for k in range(500)))
+    nodes = [model.node(f"s{k}", w * block) for k in range(80)]
+    model.loss(sp.Add(*nodes) ** 2)
+    with pytest.raises(InputError, match=f"at most {MAX_FORMULA_SIZE:,}"):
+        model.graph()
+
+
+@pytest.mark.parametrize("command", ["derive", "check", "explain", "latex", "diagram", "train", "audit", "claims"])
+def test_every_command_speaks_on_stderr_past_two_seconds(command, monkeypatch, capsys):
+    import time
+
+    import symbackprop.audit
+    import symbackprop.loader
+    from symbackprop.cli import main
+
+    module, reader = (symbackprop.audit, "load_claims") if command == "audit" else (symbackprop.loader, "load_model")
+    slow = getattr(module, reader)
+
+    def read_slowly(source):
+        time.sleep(2.6)  # a large file: reading it takes this long
+        return slow(source)
+
+    monkeypatch.setattr(module, reader, read_slowly)
+    file = EXAMPLES / ("audit/mazur_published.toml" if command == "audit" else "mazur.toml")
+    assert main([command, str(file)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^symbackprop: reading the file \(2 s\)$", err, re.M), err
+
+
+def test_a_long_derive_is_never_silent_for_more_than_two_seconds(tmp_path):
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    path = tmp_path / "wide.toml"
+    path.write_text(wide_graph_text(250, 60))  # about 6 s here: reading, building, the δ program, writing
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "symbackprop", "derive", str(path)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    stamps = [started]
+    reader = threading.Thread(target=lambda: [stamps.append(time.monotonic()) for _ in process.stderr])
+    reader.start()
+    assert process.wait(timeout=300) == 0
+    reader.join()
+    stamps.append(time.monotonic())
+    assert stamps[-1] - started > 4, "the case must take long enough to show the heartbeat"
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    # start-up (Python and SymPy's import) comes before the heartbeat: 2 s of silence plus that, then 2 s at most
+    # between lines (a quarter of a second for the heartbeat's own wake-up, and scheduling)
+    assert gaps[0] < 5 and max(gaps[1:]) < 2.8, gaps
 
 
 # ---- 20. misuse of the Python API: a sentence at the call, never a crash inside ---------------

@@ -14,6 +14,7 @@ No verdict rests on a bound: a number is excused only by a computation that give
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ COARSER = 1000
 NEAR = 1000
 #: Re-computations the mistake search may make for one claim (mistakes of method come first).
 MAX_DIAGNOSIS_WORLDS = 600
+#: The most choices of side (2 per parameter whose gradient meets a kink) tried for a number after an update.
+MAX_ONE_SIDED_CHOICES = 16
 
 
 class _SearchCut(Exception):
@@ -229,6 +232,9 @@ class Auditor:
         self.reach = descendants(graph)
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
+        self._kinks_at: dict[int, dict] = {}
+        self._step0_kinks: Optional[dict] = None
+        self._switches: Optional[dict] = None
         self._computations: dict[tuple, Computation] = {}
         self._passes: dict = {}  # forward passes shared by the worlds of one claim
         self._none: dict = {}  # no author's numbers: one object, so that its worlds share their passes
@@ -409,24 +415,100 @@ class Auditor:
             return verdict("rounding", reason, diagnoses=diagnoses, value=value)
 
     def one_sided(self, claim: Claim, claimed, half) -> Optional[str]:
-        """Why ``claim`` is right after all, where ∂E/∂p meets a kink exactly (a ReLU's net at 0, a tie of
-        max or min): the derivative there is a convention, and a claim equal to the derivative from
-        the left or from the right (the oracle's one-sided differences) is one of them. None otherwise."""
+        """Why ``claim`` is right after all, where a kink is met exactly (a ReLU's net at 0, a tie of max
+        or min): the derivative there is a convention, and a claim equal to the derivative from the left
+        or from the right (the oracle's one-sided differences) is one of them. A ∂E/∂p claim is judged at
+        the parameters of its own step; a later number (an update, a value after it) is recomputed with
+        each choice of side for the parameters whose step-0 gradient met a kink. None otherwise."""
         key = claim.key
-        if key.kind != "derivative" or key.of != Quantity.loss() or key.wrt.kind != "param" or key.step != 0:
+        if key.kind == "derivative" and key.of == Quantity.loss() and key.wrt.kind == "param":
+            met = self._kink_met(key.wrt.name, key.step)
+            if met is not None:
+                kinks, left, right = met
+                for side, value in (("left", left), ("right", right)):
+                    if abs(claimed - value) <= half:
+                        at = f" at step {key.step}" if key.step else ""
+                        return (f"at a kink met exactly{at} ({', '.join(kinks)} at its switch) the derivative is a "
+                                f"convention: this is the derivative from the {side} ({mpmath.nstr(value, 8)}), as "
+                                "frameworks take it (a tie's whole gradient to one argument, a ReLU's left derivative "
+                                f"at 0), where symbackprop takes {mpmath.nstr(self.exact_value(key), 8)} (see "
+                                "docs/engine.md, Numbers)")
+        if key.kind != "new" and key.step == 0:
             return None
+        return self._after_one_sided_step(claim, claimed, half)
+
+    def _kink_met(self, name: str, step: int):
+        """:func:`~symbackprop.check.kink_met` at the exact parameters of ``step`` (None where a step's
+        parameters are not exact rationals: a kink is then never met exactly)."""
         from ..check import kink_met
 
-        met = kink_met(self.graph, key.wrt.name, self.digits)
-        if met is None:
+        if step not in self._kinks_at:
+            self._kinks_at[step] = {}
+        if name not in self._kinks_at[step]:
+            graph = self._graph_at(step)
+            met = kink_met(graph, name, self.digits) if graph is not None else None
+            self._kinks_at[step][name] = met if met is not None and self._met_exactly(met[0], step) else None
+        return self._kinks_at[step][name]
+
+    def _met_exactly(self, kinks: Sequence[str], step: int) -> bool:
+        """Whether one of the oracle's ``kinks`` (met within binary rounding) is met exactly: its switching
+        expression (a dense unit's net; a formula's tie, |0| or case split) is an exact 0 at the exact
+        numbers of ``step``. A switch a hair away from 0 is no convention: its side is the derivative."""
+        point = self.exact.point(step)
+        graph = self.graph
+        if graph.network is not None and graph.network.is_classic:
+            switches = [graph.symbols[q] for q in graph.order if q.kind == "net" and q.name in kinks]
+        else:
+            from ..numeric import graph_forward
+
+            if self._switches is None:
+                self._switches = {str(node): found for node, found in graph_forward(graph).switches.items()}
+            switches = [switch for node in kinks for switch in self._switches.get(node, ())]
+        return any(_exact_zero(evaluate_expression(switch, point) if not isinstance(switch, sp.Symbol)
+                               else point[switch]) for switch in switches)
+
+    def _graph_at(self, step: int) -> Optional[SymbolicGraph]:
+        if step == 0:
+            return self.graph
+        if self.graph.samples and self.graph.training.method != "batch":
+            return None  # a step is several updates: their kinks are not modelled
+        parameters = self.exact.after(step)
+        if not all(isinstance(value, (Fraction, int, sp.Rational)) for value in parameters.values()):
             return None
-        kinks, left, right = met
-        for side, value in (("left", left), ("right", right)):
-            if abs(claimed - value) <= half:
-                return (f"at a kink met exactly ({', '.join(kinks)} at its switch) the derivative is a convention: "
-                        f"this is the derivative from the {side} ({mpmath.nstr(value, 8)}), as frameworks take it "
-                        "(a tie's whole gradient to one argument, a ReLU's left derivative at 0), where symbackprop "
-                        f"takes {mpmath.nstr(self.exact_value(key), 8)} (see docs/engine.md, Numbers)")
+        values = dict(self.graph.values)
+        for name, value in parameters.items():
+            values[self.graph.symbols[Quantity.param(name)]] = Fraction(value) if not isinstance(value, sp.Rational) \
+                else Fraction(int(value.p), int(value.q))
+        return dataclasses.replace(self.graph, values=values, network=None)
+
+    def _after_one_sided_step(self, claim: Claim, claimed, half) -> Optional[str]:
+        """A claim after the first update, recomputed with ∂E/∂p from the left or the right for each
+        parameter whose gradient met a kink at step 0 (every choice of sides, up to
+        :data:`MAX_ONE_SIDED_CHOICES`): the update a framework's convention gives."""
+        if self.graph.samples and self.graph.training.method != "batch":
+            return None
+        if self._step0_kinks is None:
+            self._step0_kinks = {}
+            for name in self.graph.parameters():
+                met = self._kink_met(name, 0)
+                if met is not None:
+                    self._step0_kinks[name] = met
+        kinked = sorted(self._step0_kinks)
+        if not kinked or 2 ** len(kinked) > MAX_ONE_SIDED_CHOICES:
+            return None
+        for sides in itertools.product(("left", "right"), repeat=len(kinked)):
+            overrides = {ClaimKey("derivative", 0, Quantity.loss(), Quantity.param(name)):
+                         self._step0_kinks[name][1 if side == "left" else 2] for name, side in zip(kinked, sides)}
+            world = self.world(overrides=overrides, exempt=claim.key)
+            value = world.value(claim.key)
+            if mpmath.isfinite(value) and abs(claimed - value) <= half:
+                chosen = ", ".join(f"∂E/∂{name} from the {side}" for name, side in zip(kinked, sides)
+                                   if ClaimKey("derivative", 0, Quantity.loss(), Quantity.param(name)) in world.used)
+                kinks = sorted({kink for name in kinked for kink in self._step0_kinks[name][0]})
+                return (f"at step 0 a kink is met exactly ({', '.join(kinks)} at its switch), where the derivative is a "
+                        f"convention: this is the value after an update with {chosen} (a one-sided derivative, as "
+                        f"frameworks take one), where symbackprop takes {mpmath.nstr(self.exact_value(claim.key), 8)} "
+                        "(see docs/engine.md, Numbers)")
         return None
 
     def inherited(self, claim: Claim, claimed, overrides, reading: Reading, bad: Sequence[int]) -> Optional[int]:
@@ -735,3 +817,8 @@ def audit(graph: SymbolicGraph, claims: Sequence[Claim],
           progress: Optional[Callable[[int], None]] = None) -> AuditReport:
     """Audit every claim, in file order (``progress(done)`` after each claim)."""
     return Auditor(graph, claims).run(progress)
+
+
+def _exact_zero(value) -> bool:
+    """An exact 0 (a rational computed without rounding), not a binary number that happens to be 0."""
+    return isinstance(value, (Fraction, int, sp.Rational)) and value == 0
