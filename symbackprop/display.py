@@ -33,7 +33,7 @@ def _table(header, rows) -> str:
 
 
 def _value(derivation) -> str:
-    return derivation.decimal(VALUE_DIGITS) if derivation.engine.network.has_numbers else ""
+    return derivation.decimal(VALUE_DIGITS) if not derivation.engine.graph.missing else ""
 
 
 @register("Derivation", "latex")
@@ -46,7 +46,7 @@ def derivation_latex(derivation) -> str:
 @register("Derivation", "html")
 def derivation_html(derivation) -> str:
     graph = derivation.engine.graph
-    numbers = derivation.engine.network.has_numbers
+    numbers = not graph.missing
     point = derivation.engine.point if numbers else None
     rows = []
     for term in derivation.chain:

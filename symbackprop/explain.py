@@ -35,6 +35,7 @@ from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
 from .exact import format_places, to_mpf
+from .losses import loss_kind
 from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
 from .quantity import Quantity
 from .values import Point, momentum_update, point_of, rational, updated_parameters
@@ -45,14 +46,6 @@ MAX_PARAMETERS = 400
 MAX_LISTED_PATHS = 64
 #: More digits used to tell an exact zero from a tiny value.
 EXTRA_ZERO_DIGITS = 60
-
-_LOSS_NAMES = {
-    "half_sse": r"E = \tfrac12 \sum_k (t_k - \mathrm{out}_k)^2",
-    "sse": r"E = \sum_k (t_k - \mathrm{out}_k)^2",
-    "mse": r"E = \tfrac1n \sum_k (t_k - \mathrm{out}_k)^2",
-    "cross_entropy": r"E = -\sum_k t_k \ln \mathrm{out}_k",
-    "binary_cross_entropy": r"E = -\sum_k \left[t_k \ln \mathrm{out}_k + (1 - t_k) \ln(1 - \mathrm{out}_k)\right]",
-}
 
 
 def number_latex(value: sp.Expr, places: int, scientific: bool = False) -> str:
@@ -371,7 +364,7 @@ def _architecture(w: _Writer) -> None:
         w.say("Loss ", Math(r"E = \sum_k %s" % term), f" (the file's own term, {network.loss.term_text}), over the "
               f"outputs {', '.join(network.outputs)}.")
     else:
-        w.say("Loss ", Math(_LOSS_NAMES[network.loss.kind]), f" ({network.loss.kind}), over the outputs "
+        w.say("Loss ", Math(loss_kind(network.loss.kind).latex()), f" ({network.loss.kind}), over the outputs "
               f"{', '.join(network.outputs)}.")
     for name, (formula, text) in network.activations.items():
         w.say(f"The activation {name} is the file's own: ", Math(r"\mathrm{%s}(x) = %s" % (name, w.tex(formula))), ".")

@@ -37,6 +37,18 @@ class LossKind:
     name: str
     formula: str  # how people write it, for reports
     term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]  # (out, target, number of outputs)
+    tex: str = ""  # E as people typeset it; when not given, :meth:`latex` writes it from the term
+
+    def latex(self) -> str:
+        r"""E over the outputs k, in LaTeX: the registered form, or Σ_k of the term's own LaTeX.
+
+        >>> LossKind("quartic", "¼Σ(t − o)⁴", lambda o, t, n: (t - o) ** 4 / 4).latex()
+        'E = \\sum_k \\frac{\\left(t_{k} - \\mathrm{out}_{k}\\right)^{4}}{4}'
+        """
+        if self.tex:
+            return self.tex
+        out, target = sp.Symbol(r"\mathrm{out}_{k}"), sp.Symbol("t_{k}")
+        return r"E = \sum_k " + sp.latex(self.term(out, target, sp.Symbol("n")), order="none")
 
     def derivative(self, out: sp.Expr, target: sp.Expr, count: int) -> sp.Expr:
         """∂E(o)/∂out, by SymPy."""
@@ -53,18 +65,20 @@ class LossKind:
 LOSSES: dict[str, LossKind] = {}
 
 
-def register_loss(name: str, formula: str, term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]) -> LossKind:
-    """Add a loss from its per-output term: one entry gives every form."""
-    LOSSES[name] = LossKind(name, formula, term)
+def register_loss(name: str, formula: str, term: Callable[[sp.Expr, sp.Expr, int], sp.Expr], tex: str = "") -> LossKind:
+    """Add a loss from its per-output term: one entry gives every form (``tex``, E as typeset, is optional)."""
+    LOSSES[name] = LossKind(name, formula, term, tex)
     return LOSSES[name]
 
 
-register_loss("half_sse", "½Σ(t − o)²", lambda o, t, n: sp.Rational(1, 2) * (t - o) ** 2)
-register_loss("sse", "Σ(t − o)²", lambda o, t, n: (t - o) ** 2)
-register_loss("mse", "(1/n)Σ(t − o)²", lambda o, t, n: (t - o) ** 2 / n)
-register_loss("cross_entropy", "−Σ t·ln o", lambda o, t, n: -t * sp.log(o))
+register_loss("half_sse", "½Σ(t − o)²", lambda o, t, n: sp.Rational(1, 2) * (t - o) ** 2,
+              r"E = \tfrac12 \sum_k (t_k - \mathrm{out}_k)^2")
+register_loss("sse", "Σ(t − o)²", lambda o, t, n: (t - o) ** 2, r"E = \sum_k (t_k - \mathrm{out}_k)^2")
+register_loss("mse", "(1/n)Σ(t − o)²", lambda o, t, n: (t - o) ** 2 / n, r"E = \tfrac1n \sum_k (t_k - \mathrm{out}_k)^2")
+register_loss("cross_entropy", "−Σ t·ln o", lambda o, t, n: -t * sp.log(o), r"E = -\sum_k t_k \ln \mathrm{out}_k")
 register_loss("binary_cross_entropy", "−Σ [t·ln o + (1 − t)·ln(1 − o)]",
-              lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)))
+              lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
+              r"E = -\sum_k \left[t_k \ln \mathrm{out}_k + (1 - t_k) \ln(1 - \mathrm{out}_k)\right]")
 
 
 def loss_kind(name: str) -> LossKind:

@@ -153,3 +153,18 @@ def test_version_is_printed_and_exits_0(capsys):
         main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.strip() == f"symbackprop {importlib.metadata.version('symbackprop')}"
+
+
+def test_the_output_comparison_covers_every_example_and_every_command():
+    """scripts/compare_outputs.py is the proof of a redesign: it must reach every shipped example and command."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_outputs", ROOT / "scripts" / "compare_outputs.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    cases = script.cases(ROOT)
+    assert {case[1] for case in cases} == {str(p.relative_to(ROOT)) for p in (ROOT / "examples").rglob("*.toml")}
+    from symbackprop.cli import _parser
+
+    commands = set(_parser()._subparsers._group_actions[0].choices)
+    assert {case[0] for case in cases} == commands

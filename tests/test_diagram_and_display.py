@@ -122,6 +122,28 @@ def test_notebook_display_of_a_gradient_a_check_and_an_audit():
     assert Document("t", (Paragraph(("x",)),))._repr_markdown_().startswith("# t")
 
 
+def test_a_formula_graph_and_a_model_display_in_a_notebook_with_the_oracles_values():
+    import sympy as sp
+
+    graph = sbp.load_model(ROOT / "examples" / "graphs" / "readme_model.toml")
+    check = sbp.check_gradients(graph, digits=30)  # the independent finite differences
+    x1, x2, t, w1, w2, b, v = sp.symbols("x1 x2 t w1 w2 b v")
+    model = sbp.Model(inputs=[x1, x2], targets=[t], parameters={w1: "0.15", w2: "-0.2", b: "0.35", v: "0.5"})
+    h = model.node("h", sbp.sigmoid(w1 * x1 + w2 * x2 + b))  # the README's model
+    y = model.node("y", sp.tanh(v * h) + h)
+    model.loss((y - t) ** 2 / 2)
+    model.data(inputs=["0.05", "0.1"], targets=["0.9"])
+    for source in (graph, model):
+        engine = sbp.Engine(source)
+        for name in ("w1", "v"):
+            gradient = engine.gradient(name)
+            latex, html = gradient._repr_latex_(), gradient._repr_html_()
+            shown = re.search(r"\\approx (-?[\d.]+(e-?\d+)?)\$$", latex)
+            assert shown, latex
+            assert abs(float(shown.group(1)) - float(check.row(name).numeric)) <= 1e-9 * abs(float(check.row(name).numeric))
+            assert "<table>" in html and shown.group(1) in html
+
+
 def test_the_engine_imports_no_printer():
     """One-way data flow: computing a gradient loads neither the printers nor the display module."""
     code = ("import sys, symbackprop.chain as c, symbackprop.loader as l; "

@@ -119,3 +119,45 @@ def test_numeric_loss_derivative_equals_symbolic_rule(name):
     with mpmath.workdps(40):
         numeric = rule.numeric_derivative(mpmath.mpf(3) / 10, mpmath.mpf(1) / 4, 3)
         assert abs(numeric - mpmath.mpf(str(sp.N(rule.derivative(o, t, 3), 40)))) < mpmath.mpf("1e-35")
+
+
+def test_a_registered_loss_works_in_every_command(tmp_path, capsys):
+    """One entry, in Python, and derive, check (the finite-difference oracle), explain in both formats,
+    latex, diagram, train and audit all take it."""
+    from symbackprop.cli import main
+    from symbackprop.losses import register_loss
+
+    path = tmp_path / "quartic.toml"
+    path.write_text("""
+[network]
+inputs = ["x"]
+[[network.layers]]
+units = ["y"]
+activation = "sigmoid"
+weights = [["0.5"]]
+weight_names = [["w"]]
+[loss]
+kind = "quartic_test"
+targets = ["1"]
+[data]
+inputs = ["2"]
+[training]
+learning_rate = "0.5"
+[[claims]]
+quantity = "dE/dw"
+value = "-0.00765"
+""")
+    register_loss("quartic_test", "¼Σ(t − o)⁴", lambda o, t, n: (t - o) ** 4 / 4)
+    try:
+        for command in (["derive"], ["check"], ["explain"], ["explain", "--format", "latex"], ["latex"],
+                        ["diagram"], ["train", "--steps", "2"], ["audit"]):
+            assert main([command[0], str(path), *command[1:]]) == 0, (command, capsys.readouterr().err)
+            out = capsys.readouterr().out
+            if command[0] == "explain":
+                # the loss's own formula, from its definition: (t − out)⁴/4 summed over the outputs
+                assert r"\sum_k \frac{\left(t_{k} - \mathrm{out}_{k}\right)^{4}}{4}" in out, out[:2000]
+    finally:
+        LOSSES.pop("quartic_test")
+    # the claim, by hand: out = σ(1) = 0.7310585786, ∂E/∂w = −(1 − out)³ · out(1 − out) · 2 = −0.0076491…
+    out = 1 / (1 + mpmath.e ** -1)
+    assert abs(-(1 - out) ** 3 * out * (1 - out) * 2 - mpmath.mpf("-0.00765")) < mpmath.mpf("0.000005")
