@@ -294,6 +294,15 @@ def kink_met(graph, name: str, digits: int = 50) -> Optional[tuple[tuple[str, ..
         return met, left, right
 
 
+def parameters_at_kinks(graph, digits: int = 50) -> tuple[str, ...]:
+    """The parameters with a kink downstream met at the file's numbers (within binary rounding), from one
+    forward pass of the oracle: the ones :func:`kink_met` may say more of."""
+    network = graph.network if graph.network is not None and graph.network.is_classic else None
+    with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
+        oracle = _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+        return tuple(name for name in oracle.names if oracle.kinks_met(name))
+
+
 def _one_sided_values(oracle: _Oracle, name: str) -> tuple[mpmath.mpf, mpmath.mpf]:
     left, right = oracle.one_sided(name)
     return mpmath.mpf(left.value), mpmath.mpf(right.value)

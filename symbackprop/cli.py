@@ -548,7 +548,8 @@ def _audit(args) -> int:
     with _HEARTBEAT.doing("reading the file"):
         graph, claims = load_claims(args.source)
     progress = _Progress(time.monotonic(), len(claims), "claims", "judged")
-    report = audit(graph, claims, progress=lambda done: progress.tick(done, every=1))
+    with _HEARTBEAT.doing("judging the claims"):
+        report = audit(graph, claims, progress=lambda done: progress.tick(done, every=1))
     progress.done()
     if args.format == "json":
         text = audit_json(report)

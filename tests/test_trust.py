@@ -699,9 +699,24 @@ value = "2.96"
     assert [v.verdict for v in verdicts] == (["ok", "ok", "error"] if excused else ["error", "error", "error"])
     if excused:
         assert "after an update with ∂E/∂w from the right (" in verdicts[0].reason
-    e = _audit_text(tmp_path, '[[claims]]\nquantity = "E"\nstep = 1\nvalue = "128.0"\n',
-                    network=KINK_TOML.replace('bias = "-1.19"', f'bias = "{bias}"'))[0]
-    assert e.verdict == ("ok" if excused else "error")
+    later = _audit_text(tmp_path, """
+[[claims]]
+quantity = "E"
+step = 1
+value = "128.0"
+[[claims]]
+quantity = "dE/dw"
+step = 1
+value = "-28.0"
+[[claims]]
+quantity = "dE/dw"
+step = 1
+value = "-27.9"
+""", network=KINK_TOML.replace('bias = "-1.19"', f'bias = "{bias}"'))
+    # the engine's update leaves w, b and v where they were (every gradient 0): at step 1 the kink is met again
+    assert [v.verdict for v in later] == (["ok", "ok", "error"] if excused else ["error", "error", "error"])
+    if excused:
+        assert "at a kink met exactly at step 1" in later[1].reason
 
 
 # ---- 15. undefined values: one line, exit 2, the same in every command -----------------------

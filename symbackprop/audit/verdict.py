@@ -475,11 +475,13 @@ class Auditor:
         parameters = self.exact.after(step)
         if not all(isinstance(value, (Fraction, int, sp.Rational)) for value in parameters.values()):
             return None
-        values = dict(self.graph.values)
-        for name, value in parameters.items():
-            values[self.graph.symbols[Quantity.param(name)]] = Fraction(value) if not isinstance(value, sp.Rational) \
-                else Fraction(int(value.p), int(value.q))
-        return dataclasses.replace(self.graph, values=values, network=None)
+        exact = {name: Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Rational) else Fraction(value)
+                 for name, value in parameters.items()}
+        values = {**self.graph.values, **{self.graph.symbols[Quantity.param(name)]: v for name, v in exact.items()}}
+        network = self.graph.network
+        if network is not None and network.is_classic:  # the oracle reads a dense network's own numbers
+            return dataclasses.replace(self.graph, values=values, network=network.with_parameter_values(exact))
+        return dataclasses.replace(self.graph, values=values)
 
     def _after_one_sided_step(self, claim: Claim, claimed, half) -> Optional[str]:
         """A claim after the first update, recomputed with ∂E/∂p from the left or the right for each
@@ -488,8 +490,10 @@ class Auditor:
         if self.graph.samples and self.graph.training.method != "batch":
             return None
         if self._step0_kinks is None:
+            from ..check import parameters_at_kinks
+
             self._step0_kinks = {}
-            for name in self.graph.parameters():
+            for name in parameters_at_kinks(self.graph, self.digits):
                 met = self._kink_met(name, 0)
                 if met is not None:
                     self._step0_kinks[name] = met
