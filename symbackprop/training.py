@@ -40,6 +40,7 @@ from .graph import SymbolicGraph
 from .network import Training
 from .program import Program, evaluate_expression, straight_line_program
 from .quantity import Quantity
+from .update import descend, exact_or_binary_plus
 
 #: Most steps a file or the command line may ask for, and most sample-steps (steps × samples) one run may take.
 MAX_STEPS = 100_000
@@ -170,8 +171,8 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
                                                True, beat=beat)
                     for name in trained:
                         gradient = _reduce([g[name] for g in gradients], training.reduction)
-                        velocity[name] = _kept(_plus(gradient, momentum, velocity[name]) if momentum else gradient)
-                        parameters[name] = _kept(_plus(parameters[name], -rate, velocity[name]))
+                        parameters[name], velocity[name] = descend(parameters[name], _kept(gradient), rate,
+                                                                   velocity[name], momentum, add=_kept_plus)
         yield found, switches
 
 
@@ -185,11 +186,9 @@ def _at_step(step: int):
         raise UndefinedValue(f"{when}: {error.problem}", place="training") from None
 
 
-def _plus(a, factor: Fraction, b):
-    """a + factor·b, exact where both are."""
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
-        return a + factor * b
-    return _mpf(a) + _mpf(factor) * _mpf(b)
+def _kept_plus(a, factor: Fraction, b):
+    """a + factor·b, exact where both are, kept as the next step reads it (see :func:`_kept`)."""
+    return _kept(exact_or_binary_plus(a, factor, b))
 
 
 def _kept(value):

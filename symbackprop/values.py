@@ -18,6 +18,7 @@ import sympy as sp
 from .errors import InputError
 from .graph import SymbolicGraph
 from .quantity import Quantity
+from .update import frozen_or_descend, plain_plus
 
 GUARD_DIGITS = 12
 
@@ -197,11 +198,8 @@ def updated_parameters(engine, learning_rate: Optional[sp.Expr] = None,
     updated = {}
     for name in graph.parameters():
         old = point.leaves[graph.symbols[Quantity.param(name)]]
-        if name in graph.frozen:
-            updated[name] = old
-        else:
-            gradient = engine.gradient(name)
-            updated[name] = old - rate * (gradient.exact if digits is None else gradient.evalf(digits))
+        gradient = lambda name=name: engine.gradient(name).exact if digits is None else engine.gradient(name).evalf(digits)
+        updated[name], _ = frozen_or_descend(name, graph.frozen, old, gradient, rate, add=plain_plus)
     return updated
 
 
@@ -214,9 +212,9 @@ def momentum_update(engine, velocity: Mapping[str, sp.Expr], digits: int) -> tup
     parameters, velocities = {}, {}
     for name in graph.parameters():
         old = point.leaves[graph.symbols[Quantity.param(name)]]
-        if name in graph.frozen:
-            parameters[name], velocities[name] = old, sp.Integer(0)
-            continue
-        velocities[name] = mu * velocity.get(name, sp.Integer(0)) + engine.gradient(name).evalf(digits)
-        parameters[name] = old - rate * velocities[name]
+        parameters[name], velocities[name] = frozen_or_descend(
+            name, graph.frozen, old, lambda name=name: engine.gradient(name).evalf(digits), rate,
+            velocity.get(name, sp.Integer(0)), mu, add=plain_plus)
+        if velocities[name] is None:  # frozen
+            velocities[name] = sp.Integer(0)
     return parameters, velocities

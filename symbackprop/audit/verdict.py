@@ -31,6 +31,7 @@ from ..exact import to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 from ..program import evaluate_expression, straight_line_program
+from ..update import frozen_or_descend
 from ..values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
@@ -155,16 +156,13 @@ class _ExactValues:
             values = dict(self.point(0))
             for symbol, expression in program.backward:
                 values[symbol] = evaluate_expression(expression, values)
-            rate = graph.learning_rate
             self._updated = {}
             for name in graph.parameters():
                 old = graph.values[graph.symbols[Quantity.param(name)]]
-                if name in graph.frozen:
-                    self._updated[name] = old
-                else:
-                    gradient = evaluate_expression(program.gradients[name], values)
-                    exact = isinstance(gradient, Fraction)  # a linear network's gradient is rational
-                    self._updated[name] = old - rate * gradient if exact else to_mpf(old) - to_mpf(rate) * gradient
+                # a linear network's gradient is rational, and its update stays exact
+                self._updated[name], _ = frozen_or_descend(
+                    name, graph.frozen, old, lambda name=name: evaluate_expression(program.gradients[name], values),
+                    graph.learning_rate)
         return self._updated
 
     def value(self, key: ClaimKey) -> mpmath.mpf:

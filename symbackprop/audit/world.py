@@ -380,6 +380,8 @@ class World:
         return self._new[(name, step)]
 
     def _update(self, name: str, step: int) -> mpmath.mpf:
+        # Deliberately not symbackprop.update.descend: this update holds the author's mistakes (the sign, the
+        # rate, biases left alone, one sample's gradient), and the auditor's exact values come from descend.
         old = self.parameter(name, step)
         if name in self.graph.frozen or (self.rules.biases_fixed and name in self._biases):
             return old
