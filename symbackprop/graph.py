@@ -34,6 +34,7 @@ import sympy as sp
 
 from .activations import Activation, activation, softmax_outputs
 from .errors import InputError, did_you_mean, printable
+from .update import over_samples
 from .losses import LossKind, loss_kind
 from .network import Network, Training
 from .quantity import Quantity, sampled
@@ -491,8 +492,7 @@ def training_graph(network: Network) -> "SymbolicGraph":
 
 def reduced(reduction: str, losses: list[sp.Symbol]) -> sp.Expr:
     """E over the samples: the mean (default) or the sum of their losses."""
-    total = sp.Add(*losses)
-    return total / len(losses) if reduction == "mean" else total
+    return over_samples(reduction, sp.Add(*losses), len(losses))
 
 
 def layer_activation(network: Network, name: str) -> Activation:

@@ -40,7 +40,7 @@ from .graph import SymbolicGraph
 from .network import Training
 from .program import Program, evaluate_expression, straight_line_program
 from .quantity import Quantity
-from .update import descend, exact_or_binary_plus
+from .update import descend, exact_or_binary_plus, over_samples
 
 #: Most steps a file or the command line may ask for, and most sample-steps (steps × samples) one run may take.
 MAX_STEPS = 100_000
@@ -245,7 +245,7 @@ def _reduce(values: list, reduction: str):
         total = sum(values, Fraction(0))
     else:
         total = mpmath.fsum(_mpf(value) for value in values)
-    return total / len(values) if reduction == "mean" else total
+    return over_samples(reduction, total, len(values))
 
 
 def _agree(rough: list[TrainingStep], fine: list[TrainingStep], digits: int) -> bool:

@@ -1,4 +1,5 @@
-"""The update rule, once: what one step of gradient descent does to a parameter.
+"""The update rule, once: what one step of gradient descent does to a parameter, and how a batch's
+samples combine (their mean or their sum).
 
 ``train``, ``explain --steps`` and the auditor's exact values all step parameters through
 :func:`descend`; they differ only in the numbers they carry (Fractions and mpmath numbers while
@@ -16,6 +17,16 @@ from __future__ import annotations
 
 from fractions import Fraction
 from typing import Callable, Optional
+
+
+def over_samples(reduction: str, total, count: int):
+    """E, or a batch's gradient, from the total over ``count`` samples: their mean, or their sum, as the
+    file's ``reduction`` says (summing is the caller's: SymPy's Add, exact Fractions or mpmath's fsum).
+
+    >>> over_samples("mean", Fraction(3), 4), over_samples("sum", Fraction(3), 4)
+    (Fraction(3, 4), Fraction(3, 1))
+    """
+    return total / count if reduction == "mean" else total
 
 
 def exact_or_binary_plus(a, factor, b):

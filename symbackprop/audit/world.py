@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..activations import activation, softmax
 from ..exact import fast_mpf as _mpf, to_mpf
+from ..update import over_samples
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..losses import loss_kind
 from ..program import evaluate_expression
@@ -397,7 +398,7 @@ class World:
         if self._groups is not None:
             group = self._groups[step % self._per_pass]
             total = mpmath.fsum(self.derivative(Quantity.loss(s), Quantity.param(name), step) for s in group)
-            gradient = total / len(group) if self.graph.training.reduction == "mean" else total
+            gradient = over_samples(self.graph.training.reduction, total, len(group))
         else:
             of = LOSS if one is None or one[1] not in (-1, step) else Quantity.loss(one[0])
             gradient = self.derivative(of, Quantity.param(name), step)
