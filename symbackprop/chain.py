@@ -405,7 +405,7 @@ class Engine:
             except (sp.PolynomialError, NotImplementedError):
                 pass
         graph = self.graph
-        if targets_sum_to_one and graph.loss_kind == "cross_entropy" and len(graph.outputs) > 1:
+        if targets_sum_to_one and graph.targets_form_a_distribution:
             # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
             # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
             targets = self.graph.target_symbols(vertex.sample)

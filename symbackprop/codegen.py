@@ -114,7 +114,7 @@ def targets_are_distributions(batch_targets) -> bool:
 
 def _collapses(graph: SymbolicGraph) -> bool:
     """Whether the engine may tidy an output δ with Σ t = 1 (the condition of its softmax + cross-entropy collapse)."""
-    return graph.loss_kind == "cross_entropy" and len(graph.outputs) > 1
+    return graph.targets_form_a_distribution
 
 
 def program_function(graph: SymbolicGraph) -> BatchFunction:

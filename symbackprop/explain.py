@@ -562,7 +562,7 @@ def _collapse(w: _Writer, factor: Factor) -> list[str]:
     if simplified == factor.expression or sp.count_ops(simplified) >= sp.count_ops(factor.expression):
         return []
     steps = []
-    if w.graph.loss_kind == "cross_entropy" and len(w.graph.outputs) > 1:
+    if w.graph.targets_form_a_distribution:
         out = w.symbol(Quantity.out(factor.wrt.name, factor.wrt.sample))
         collected = sp.collect(sp.expand(factor.expression), out)
         steps.append(w.tex(collected))

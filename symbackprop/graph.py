@@ -34,10 +34,10 @@ import sympy as sp
 
 from .activations import Activation, activation, softmax_outputs
 from .errors import InputError, did_you_mean, printable
-from .update import over_samples
 from .losses import LossKind, loss_kind
 from .network import Network, Training
 from .quantity import Quantity, sampled
+from .update import over_samples
 
 Edge = tuple[Quantity, sp.Expr]
 
@@ -94,6 +94,12 @@ class SymbolicGraph:
     def quantity_of(self) -> dict[sp.Symbol, Quantity]:
         """The node each symbol stands for."""
         return {symbol: quantity for quantity, symbol in self.symbols.items()}
+
+    @property
+    def targets_form_a_distribution(self) -> bool:
+        """Whether the loss holds the targets over several outputs to Σ t = 1 (cross-entropy's): the one
+        precondition of tidying an output δ with it (a softmax + cross-entropy δ to out − t)."""
+        return bool(self.loss_kind) and loss_kind(self.loss_kind).targets_sum_to_one and len(self.outputs) > 1
 
     def definition(self, quantity: Quantity) -> sp.Expr:
         return self.definitions[quantity]

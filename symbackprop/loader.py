@@ -556,21 +556,22 @@ def _loss(document: Mapping[str, Any], outputs: tuple[str, ...]) -> tuple[Loss, 
 
 
 def _check_targets(kind: str, outputs: tuple[str, ...], targets: tuple[Fraction, ...], place: str) -> None:
-    if kind == "cross_entropy":
+    rule = _registry(losses=True).LOSSES.get(kind)  # (a file's own term, "custom", holds its targets to nothing)
+    if rule is not None and rule.targets_sum_to_one:
         negative = [(unit, t) for unit, t in zip(outputs, targets) if t < 0]
         if negative:
             unit, value = negative[0]
-            raise InputError(f"cross_entropy targets must be a distribution; the target of {unit} is negative "
+            raise InputError(f"{kind} targets must be a distribution; the target of {unit} is negative "
                              f"({_fraction_text(value)})", place=place)
         if sum(targets) != 1:
             raise InputError(
-                f"cross_entropy targets must be a distribution (non-negative, summing to 1); they sum to {_fraction_text(sum(targets))}",
+                f"{kind} targets must be a distribution (non-negative, summing to 1); they sum to {_fraction_text(sum(targets))}",
                 place=place,
             )
-    if kind == "binary_cross_entropy":
+    if rule is not None and rule.targets_in_unit_interval:
         for j, target in enumerate(targets):
             if not 0 <= target <= 1:
-                raise InputError("binary_cross_entropy targets must lie in [0, 1]", place=f"{place}[{j}]")
+                raise InputError(f"{kind} targets must lie in [0, 1]", place=f"{place}[{j}]")
 
 
 def _row_or_rows(value: Any, place: str, count: int, what: str):

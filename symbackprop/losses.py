@@ -38,6 +38,10 @@ class LossKind:
     formula: str  # how people write it, for reports
     term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]  # (out, target, number of outputs)
     tex: str = ""  # E as people typeset it; when not given, :meth:`latex` writes it from the term
+    #: The targets over the outputs are a distribution (non-negative, Σ t = 1): the loader holds files to it,
+    #: and a softmax's δ may then collapse to out − t (Σ t = 1 is what the collapse uses).
+    targets_sum_to_one: bool = False
+    targets_in_unit_interval: bool = False  # each target in [0, 1] (a probability of its own)
 
     def latex(self) -> str:
         r"""E over the outputs k, in LaTeX: the registered form, or Σ_k of the term's own LaTeX.
@@ -65,9 +69,11 @@ class LossKind:
 LOSSES: dict[str, LossKind] = {}
 
 
-def register_loss(name: str, formula: str, term: Callable[[sp.Expr, sp.Expr, int], sp.Expr], tex: str = "") -> LossKind:
-    """Add a loss from its per-output term: one entry gives every form (``tex``, E as typeset, is optional)."""
-    LOSSES[name] = LossKind(name, formula, term, tex)
+def register_loss(name: str, formula: str, term: Callable[[sp.Expr, sp.Expr, int], sp.Expr], tex: str = "",
+                  targets_sum_to_one: bool = False, targets_in_unit_interval: bool = False) -> LossKind:
+    """Add a loss from its per-output term: one entry gives every form (``tex``, E as typeset, is optional;
+    the target properties are what files are held to)."""
+    LOSSES[name] = LossKind(name, formula, term, tex, targets_sum_to_one, targets_in_unit_interval)
     return LOSSES[name]
 
 
@@ -75,10 +81,12 @@ register_loss("half_sse", "½Σ(t − o)²", lambda o, t, n: sp.Rational(1, 2) *
               r"E = \tfrac12 \sum_k (t_k - \mathrm{out}_k)^2")
 register_loss("sse", "Σ(t − o)²", lambda o, t, n: (t - o) ** 2, r"E = \sum_k (t_k - \mathrm{out}_k)^2")
 register_loss("mse", "(1/n)Σ(t − o)²", lambda o, t, n: (t - o) ** 2 / n, r"E = \tfrac1n \sum_k (t_k - \mathrm{out}_k)^2")
-register_loss("cross_entropy", "−Σ t·ln o", lambda o, t, n: -t * sp.log(o), r"E = -\sum_k t_k \ln \mathrm{out}_k")
+register_loss("cross_entropy", "−Σ t·ln o", lambda o, t, n: -t * sp.log(o), r"E = -\sum_k t_k \ln \mathrm{out}_k",
+              targets_sum_to_one=True)
 register_loss("binary_cross_entropy", "−Σ [t·ln o + (1 − t)·ln(1 − o)]",
               lambda o, t, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
-              r"E = -\sum_k \left[t_k \ln \mathrm{out}_k + (1 - t_k) \ln(1 - \mathrm{out}_k)\right]")
+              r"E = -\sum_k \left[t_k \ln \mathrm{out}_k + (1 - t_k) \ln(1 - \mathrm{out}_k)\right]",
+              targets_in_unit_interval=True)
 
 
 def loss_kind(name: str) -> LossKind:

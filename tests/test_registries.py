@@ -161,3 +161,36 @@ value = "-0.00765"
     # the claim, by hand: out = σ(1) = 0.7310585786, ∂E/∂w = −(1 − out)³ · out(1 − out) · 2 = −0.0076491…
     out = 1 / (1 + mpmath.e ** -1)
     assert abs(-(1 - out) ** 3 * out * (1 - out) * 2 - mpmath.mpf("-0.00765")) < mpmath.mpf("0.000005")
+
+
+def test_a_loss_s_target_properties_decide_the_loader_check_and_the_softmax_collapse():
+    """The collapse of a softmax + cross-entropy δ to out − t rests on Σ t = 1: a registered loss gets it
+    (and the loader's check) by declaring that property, never by its name."""
+    import symbackprop as sbp
+    from symbackprop.losses import register_loss
+
+    def network(kind, targets=("0.25", "0.75")):
+        return sbp.network_from_mapping({"network": {"inputs": ["x"], "layers": [
+            {"units": ["a", "b"], "activation": "softmax", "weights": [["0.5", "-0.3"]]}]},
+            "loss": {"kind": kind, "targets": list(targets)}, "data": {"inputs": ["2"]}})
+
+    term = lambda o, t, n: -t * sp.log(o)
+    register_loss("ce_declared", "−Σ t·ln o", term, targets_sum_to_one=True)
+    register_loss("ce_undeclared", "−Σ t·ln o", term)
+    try:
+        with pytest.raises(sbp.InputError, match="ce_declared targets must be a distribution"):
+            network("ce_declared", ("0.25", "0.5"))
+        network("ce_undeclared", ("0.25", "0.5"))  # no such promise, no such check
+        from symbackprop.quantity import Quantity
+
+        deltas = {}
+        for kind in ("cross_entropy", "ce_declared", "ce_undeclared"):
+            engine = sbp.Engine(network(kind))
+            deltas[kind] = engine.simplified(Quantity.loss(), Quantity.net("a"))
+            assert engine.gradient("w_x_a").decimal(20) == sbp.Engine(network("cross_entropy")).gradient("w_x_a").decimal(20)
+        out_a, t_a = sp.Symbol("out_a"), sp.Symbol("t_a")
+        assert deltas["cross_entropy"] == deltas["ce_declared"] == out_a - t_a
+        assert deltas["ce_undeclared"] != out_a - t_a  # the general formula: Σ t is not known to be 1
+    finally:
+        LOSSES.pop("ce_declared")
+        LOSSES.pop("ce_undeclared")
