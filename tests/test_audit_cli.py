@@ -129,3 +129,15 @@ def test_every_path_of_a_derivative_claim_is_reported(capsys):
         "∂E/∂out(o1) · ∂out(o1)/∂net(o1) · ∂net(o1)/∂out(h1) · ∂out(h1)/∂net(h1) · ∂net(h1)/∂w1",
         "∂E/∂out(o2) · ∂out(o2)/∂net(o2) · ∂net(o2)/∂out(h1) · ∂out(h1)/∂net(h1) · ∂net(h1)/∂w1",
     ]
+
+
+def test_a_shown_value_follows_the_digits_a_claim_writes_in_any_notation(capsys, tmp_path):
+    """12 significant digits written in e-notation: the text report shows the exact value to 12 + 4."""
+    network = (AUDIT / "mazur_published.toml").read_text().split("[[claims]]")[0]
+    path = tmp_path / "e_notation.toml"
+    # Mazur's E = 0.298371108760... (by hand: ½(0.01 − 0.75136507)² + ½(0.99 − 0.772928465)²)
+    path.write_text(network + '[[claims]]\nquantity = "E"\nvalue = "2.98371108760e-1"\n')
+    assert main(["audit", str(path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    exact = row.split()[3]
+    assert exact.startswith("0.29837110876") and len(exact.replace("0.", "", 1)) == 16, row

@@ -7,14 +7,14 @@ import mpmath
 
 from ..document import markdown_text
 from ..exact import format_decimal
-from .verdict import AuditReport, ClaimVerdict
+from .verdict import AuditReport, ClaimVerdict, written_digits
 
 MARKS = {"ok": "ok", "rounding": "rounding", "propagated": "propagated", "error": "ERROR"}
 
 
 def shown_value(value, verdict: ClaimVerdict) -> str:
     """Enough digits to compare with what was written, and a few more."""
-    written = len(verdict.claim.written.lstrip("+-\u2212").replace(".", "").lstrip("0")) or 1
+    written = written_digits(verdict.claim) or 1  # ("1.5e-3" writes 2 digits, not 4)
     if not mpmath.isfinite(value):
         return str(value)
     return format_decimal(value, max(12, written + 4), trim=True)

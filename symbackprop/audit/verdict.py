@@ -212,8 +212,8 @@ def _places(claim: Claim) -> int:
 
 
 def _significant(claim: Claim) -> int:
-    text = claim.written.lstrip("+-\u2212").split("e")[0].split("E")[0].replace(".", "").lstrip("0")
-    return max(1, len(text))
+    """The significant digits a claim writes, at least 1 (see :func:`written_digits`)."""
+    return max(1, written_digits(claim))
 
 
 class Auditor:
