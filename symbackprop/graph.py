@@ -378,7 +378,7 @@ def formula_size(definition: sp.Expr) -> int:
 
     >>> x, y = sp.symbols("x y")
     >>> formula_size(sp.tanh(x*y + 1))
-    5
+    6
     """
     return sum(1 for _ in sp.preorder_traversal(definition))
 
