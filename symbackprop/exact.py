@@ -201,7 +201,7 @@ def format_places(value: object, places: int, scientific: bool = False) -> tuple
 
         exact = value if isinstance(value, (int, Fraction)) else None
         if exact is None and isinstance(value, sympy.Rational):
-            exact = Fraction(int(value.p), int(value.q))
+            exact = as_fraction(value)
     power = 0
     if exact is not None:
         exact = Fraction(exact)
@@ -245,6 +245,30 @@ def format_places(value: object, places: int, scientific: bool = False) -> tuple
 
 def _signed_zero_free(text: str, places: int) -> str:
     return text[1:] if text.startswith("-") and set(text[1:]) <= set("0.") else text
+
+
+def as_fraction(value) -> Fraction:
+    """An int, a Fraction or a SymPy Rational as a Fraction, exactly (the one conversion of its kind).
+
+    >>> import sympy
+    >>> as_fraction(sympy.Rational(-3, 4)), as_fraction(2)
+    (Fraction(-3, 4), Fraction(2, 1))
+    """
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    return Fraction(int(value.p), int(value.q))
+
+
+def as_rational(value):
+    """An int or a Fraction as a SymPy Rational, exactly (never through a float).
+
+    >>> as_rational(Fraction(3, 10))
+    3/10
+    """
+    import sympy
+
+    value = Fraction(value)
+    return sympy.Rational(value.numerator, value.denominator)
 
 
 def to_mpf(value: object, digits: int | None = None):

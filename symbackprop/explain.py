@@ -34,7 +34,7 @@ from .graph import layer_activation, network_loss
 from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from .errors import InputError, whole_number
-from .exact import format_places, to_mpf
+from .exact import as_fraction, format_places, to_mpf
 from .losses import loss_kind
 from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
 from .quantity import Quantity
@@ -978,7 +978,7 @@ def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -
                        for block in document.blocks]
             updated, velocity = momentum_update(engine, velocity, places + 40)
             parameters = {name: Fraction(str(sp.Float(value, places + 40))) if not value.is_Rational
-                          else Fraction(int(value.p), int(value.q)) for name, value in updated.items()}
+                          else as_fraction(value) for name, value in updated.items()}
         if progress is not None:
             progress(step + 1)
     return Document(f"{heading}: {steps} steps" if heading else f"{steps} steps", tuple(blocks))

@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from .activations import Absolute, leaky_relu, relu, sigmoid, softplus
-from .exact import NumberError, parse_exact
+from .exact import NumberError, as_rational, parse_exact
 
 #: Longest formula accepted, in characters.
 MAX_FORMULA_LENGTH = 2000
@@ -180,7 +180,7 @@ class _Builder:
             value = parse_exact(written)
         except NumberError as error:
             self.fail(node, f"{written[:40]!r}: {error}")
-        return sp.Rational(value.numerator, value.denominator)
+        return as_rational(value)
 
     def call(self, node: ast.Call) -> sp.Expr:
         if not isinstance(node.func, ast.Name):

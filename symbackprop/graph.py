@@ -34,7 +34,8 @@ import sympy as sp
 
 from .activations import Activation, activation, softmax_outputs
 from .errors import InputError, did_you_mean, printable
-from .losses import LossKind, loss_kind
+from .exact import as_rational
+from .losses import LOSSES, LossKind, loss_kind
 from .network import Network, Training
 from .quantity import Quantity, sampled
 from .update import over_samples
@@ -99,7 +100,8 @@ class SymbolicGraph:
     def targets_form_a_distribution(self) -> bool:
         """Whether the loss holds the targets over several outputs to Σ t = 1 (cross-entropy's): the one
         precondition of tidying an output δ with it (a softmax + cross-entropy δ to out − t)."""
-        return bool(self.loss_kind) and loss_kind(self.loss_kind).targets_sum_to_one and len(self.outputs) > 1
+        rule = LOSSES.get(self.loss_kind)  # (a file's own term, "custom", promises nothing of its targets)
+        return rule is not None and rule.targets_sum_to_one and len(self.outputs) > 1
 
     def definition(self, quantity: Quantity) -> sp.Expr:
         return self.definitions[quantity]
@@ -430,7 +432,7 @@ def build_graph(network: Network) -> SymbolicGraph:
     for sample in indices:  # each sample's forward pass in turn, with symbols of its own
         for index, layer in enumerate(network.layers):
             rule = layer_activation(network, layer.activation)
-            alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
+            alpha = as_rational(layer.alpha) if layer.alpha is not None else None
             sources = network.sources(index)
             nets = []
             for j, unit in enumerate(layer.units):

@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import sympy as sp
 
 from .errors import InputError
-from .exact import NumberError, parse_exact
+from .exact import NumberError, as_fraction, as_rational, parse_exact
 from .formula import FUNCTIONS, MAX_FOLDED_POWER
 from .graph import (
     MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
@@ -54,7 +54,7 @@ def exact_number(value: object, place: str) -> Fraction:
     if isinstance(value, (int, Fraction)):
         return Fraction(value)
     if isinstance(value, sp.Rational):
-        return Fraction(int(value.p), int(value.q))
+        return as_fraction(value)
     if isinstance(value, str):
         try:
             return parse_exact(value)
@@ -293,7 +293,7 @@ def _assumption_conflict(symbol: sp.Symbol, value: Optional[Fraction]) -> Option
         return None
     if value is None:
         return f"it is assumed {_listed(told)}, and a parameter moves with every update"
-    number = sp.Rational(value.numerator, value.denominator)
+    number = as_rational(value)
     implied = {key: held for key, held in symbol.assumptions0.items() if key not in REAL_ASSUMPTIONS}
     for key, held in [*told.items(), *sorted(implied.items())]:  # what was written is named first
         if getattr(number, f"is_{key}") is not held:
@@ -315,7 +315,7 @@ def _real(expression) -> sp.Expr:
     from .activations import Absolute
 
     if isinstance(expression, (int, Fraction)):  # a constant node: exact, as every number here
-        return sp.Rational(Fraction(expression).numerator, Fraction(expression).denominator)
+        return as_rational(expression)
     return expression.replace(sp.Abs, Absolute) if expression.has(sp.Abs) else expression
 
 

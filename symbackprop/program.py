@@ -230,7 +230,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
     """
     import mpmath
 
-    from .exact import to_mpf
+    from .exact import as_fraction, to_mpf
 
     functions = _function_table()
 
@@ -243,7 +243,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if node.is_Symbol:
             return values[node]
         if node.is_Rational:
-            return Fraction(int(node.p), int(node.q))
+            return as_fraction(node)
         if node.is_Number:
             return to_mpf(node)
         if node.is_NumberSymbol:  # π, e: at the working precision

@@ -16,6 +16,7 @@ from typing import Mapping, Optional
 import sympy as sp
 
 from .errors import InputError
+from .exact import as_fraction, as_rational
 from .graph import SymbolicGraph
 from .quantity import Quantity
 from .update import frozen_or_descend, plain_plus
@@ -23,9 +24,7 @@ from .update import frozen_or_descend, plain_plus
 GUARD_DIGITS = 12
 
 
-def rational(value: Fraction) -> sp.Rational:
-    """An exact SymPy Rational from a Fraction (never through a float)."""
-    return sp.Rational(value.numerator, value.denominator)
+rational = as_rational  # (the name the package has used for it)
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def _agree(first, second, digits: int) -> bool:
 def _number_in(value: sp.Expr):
     """A leaf as the evaluator takes it: a Fraction when rational (it stays exact), else an mpmath number."""
     if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
+        return as_fraction(value)
     from .exact import to_mpf
 
     return to_mpf(value)
@@ -145,7 +144,7 @@ def _number_in(value: sp.Expr):
 
 def _sympy_number(value, digits: int) -> sp.Expr:
     if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
+        return as_rational(value)
     return sp.Float(value, digits)
 
 

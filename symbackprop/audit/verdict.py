@@ -27,7 +27,7 @@ import sympy as sp
 from ..notebook import Displayable
 from ..chain import MAX_WRITTEN_PATHS, Engine
 from ..errors import InputError
-from ..exact import to_mpf
+from ..exact import as_fraction, to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 from ..program import evaluate_expression, straight_line_program
@@ -116,7 +116,7 @@ class _ExactValues:
     def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
         """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
         leaves = point_of(self.engine.graph, parameters).leaves
-        return {symbol: Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Rational) else value
+        return {symbol: as_fraction(value) if isinstance(value, sp.Rational) else value
                 for symbol, value in leaves.items()}
 
     def point(self, step: int) -> dict:
@@ -473,8 +473,7 @@ class Auditor:
         parameters = self.exact.after(step)
         if not all(isinstance(value, (Fraction, int, sp.Rational)) for value in parameters.values()):
             return None
-        exact = {name: Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Rational) else Fraction(value)
-                 for name, value in parameters.items()}
+        exact = {name: as_fraction(value) for name, value in parameters.items()}
         values = {**self.graph.values, **{self.graph.symbols[Quantity.param(name)]: v for name, v in exact.items()}}
         network = self.graph.network
         if network is not None and network.is_classic:  # the oracle reads a dense network's own numbers
