@@ -370,8 +370,8 @@ MAX_GRAPH_SAMPLES = 1_000
 
 
 #: Most subexpressions a graph's definitions may hold together, counted once per sample: derive on 740 formula
-#: nodes each the mean of 200 others (149,803) takes about 30 s on a slow machine, and 1,200 such
-#: nodes 40-80 s (docs/performance.md, section 8).
+#: nodes each the mean of 200 others (149,803) takes 30-50 s on the slowest machine measured, where 1,200 such
+#: nodes took 71-81 s (docs/performance.md, section 8).
 MAX_FORMULA_SIZE = 150_000
 
 
