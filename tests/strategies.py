@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-ELEMENTWISE = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus"]
-ACTIVATIONS = ELEMENTWISE + ["softmax"]
-LOSSES = ["half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy"]
+from symbackprop.activations import ACTIVATIONS as ACTIVATION_RULES
+from symbackprop.losses import LOSSES as LOSS_RULES
+
+# Read from the registries, so that a newly registered activation or loss is drawn by every property test.
+ELEMENTWISE = [name for name, rule in ACTIVATION_RULES.items() if rule.elementwise]
+ACTIVATIONS = list(ACTIVATION_RULES)
+LOSSES = list(LOSS_RULES)
 
 # Tenths in [-1.5, 1.5]: exact, varied, and small enough that every activation stays in range.
 decimals = st.integers(-15, 15).map(lambda k: f"{k / 10:.1f}")
@@ -27,9 +31,9 @@ def network_documents(draw, max_depth: int = 4, max_width: int = 4, losses=LOSSE
         last = index == depth - 1
         if last and output_activation:
             choice = output_activation
-        elif last and loss == "cross_entropy":
+        elif last and LOSS_RULES[loss].targets_sum_to_one:  # (its log needs a positive output)
             choice = draw(st.sampled_from(["softmax", "sigmoid", "softplus"]))
-        elif last and loss == "binary_cross_entropy":
+        elif last and LOSS_RULES[loss].targets_in_unit_interval:  # (its log(1 - o) needs o < 1)
             # A one-unit softmax always outputs 1, where ln(1 − o) is undefined.
             choice = draw(st.sampled_from(["softmax", "sigmoid"] if n_out > 1 else ["sigmoid"]))
         else:
@@ -50,14 +54,14 @@ def network_documents(draw, max_depth: int = 4, max_width: int = 4, losses=LOSSE
             layer["bias"] = [draw(decimals) for _ in range(n_out)]
         layers.append(layer)
     n_outputs = widths[-1]
-    if loss == "cross_entropy":
+    if LOSS_RULES[loss].targets_sum_to_one:
         hot = draw(st.integers(0, n_outputs - 1))
         soft = draw(st.booleans())
         if soft and n_outputs > 1:
             targets = ["0.5" if j in (hot, (hot + 1) % n_outputs) else "0" for j in range(n_outputs)]
         else:
             targets = ["1" if j == hot else "0" for j in range(n_outputs)]
-    elif loss == "binary_cross_entropy":
+    elif LOSS_RULES[loss].targets_in_unit_interval:
         targets = [draw(st.sampled_from(["0", "0.25", "0.5", "1"])) for _ in range(n_outputs)]
     else:
         targets = [draw(decimals) for _ in range(n_outputs)]
