@@ -72,6 +72,23 @@ FUNCTIONS: dict[str, Function] = {
     "min": _two_or_more(sp.Min),
 }
 
+def formula_functions() -> dict[str, Function]:
+    """The functions a formula may call: :data:`FUNCTIONS`, and every elementwise activation registered in
+    Python (:func:`symbackprop.activations.register_activation`), called with one argument.
+
+    >>> "exp" in formula_functions(), "softmax" in formula_functions()  # (softmax acts on a whole layer)
+    (True, False)
+    """
+    from .activations import ACTIVATIONS
+
+    table = dict(FUNCTIONS)
+    for name, rule in ACTIVATIONS.items():
+        if rule.elementwise and name not in table and name.isidentifier():
+            # (its definition is an expression of its own: SymPy's evaluate flag has nothing to hold back)
+            table[name] = Function((1, 1), lambda argument, evaluate=True, rule=rule: rule.forward(argument, None))
+    return table
+
+
 _ALLOWED_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ +-*/^().,\t")
 
 
@@ -132,6 +149,7 @@ def _check_depth(text: str) -> None:
 class _Builder:
     def __init__(self, source: str, columns: list[int], names: Mapping[str, sp.Expr], later: Mapping[str, str]) -> None:
         self.source, self.columns, self.names, self.later = source, columns, names, later
+        self.functions = formula_functions()
 
     def column(self, node: ast.AST) -> int:
         return self.columns[min(getattr(node, "col_offset", 0), len(self.columns) - 1)]
@@ -168,7 +186,7 @@ class _Builder:
             return self.names[node.id]
         if node.id in self.later:
             self.fail(node, f"{node.id!r} {self.later[node.id]}")
-        if node.id in FUNCTIONS:
+        if node.id in self.functions:
             self.fail(node, f"{node.id!r} is a function: call it, as {node.id}(...)")
         self.fail(node, f"unknown name {node.id!r}")
 
@@ -186,11 +204,11 @@ class _Builder:
         if not isinstance(node.func, ast.Name):
             self.fail(node, "only a known function may be called, by its name")
         name = node.func.id
-        if name not in FUNCTIONS:
-            self.fail(node, f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})")
+        if name not in self.functions:
+            self.fail(node, f"unknown function {name!r} (known: {', '.join(self.functions)})")
         if node.keywords:
             self.fail(node, f"{name}() takes no keyword arguments")
-        function = FUNCTIONS[name]
+        function = self.functions[name]
         low, high = function.arity
         if not low <= len(node.args) <= high:
             wanted = str(low) if low == high else f"{low} to {high}"

@@ -231,3 +231,43 @@ def test_a_loss_s_target_properties_decide_the_loader_check_and_the_softmax_coll
     finally:
         LOSSES.pop("ce_declared")
         LOSSES.pop("ce_undeclared")
+
+
+def test_a_registered_activation_is_a_function_of_formula_files(tmp_path, capsys):
+    """One entry, in Python, and a formula file's nodes call it: derive, check (the finite-difference
+    oracle), explain and latex take it, and the gradient is the one worked by hand."""
+    import json
+
+    from symbackprop.activations import register_activation, sigmoid
+    from symbackprop.cli import main
+
+    graph_file = tmp_path / "graph.toml"
+    graph_file.write_text("""
+[graph]
+inputs = ["x"]
+targets = ["t"]
+[graph.parameters]
+w = "0.5"
+[[graph.nodes]]
+name = "y"
+formula = "swish_test(w*x)"
+[loss]
+formula = "(y - t)^2/2"
+targets = ["1"]
+[data]
+inputs = ["2"]
+""")
+    register_activation("swish_test", lambda z, alpha: z * sigmoid(z))
+    try:
+        for command in (["derive", "--format", "json"], ["check"], ["explain"], ["latex"]):
+            assert main([command[0], str(graph_file), *command[1:]]) == 0, (command, capsys.readouterr().err)
+            out = capsys.readouterr().out
+            if command[0] == "derive":
+                value = mpmath.mpf(json.loads(out)["gradients"]["w"]["value"])
+    finally:
+        ACTIVATIONS.pop("swish_test")
+    # by hand: y = z·σ(z) at z = w·x = 1, ∂E/∂w = (y − t) · (σ(z) + z·σ(z)(1 − σ(z))) · x
+    s = 1 / (1 + mpmath.e ** -1)
+    assert abs(value - (s - 1) * (s + s * (1 - s)) * 2) < mpmath.mpf("1e-15")
+    # and once unregistered, the name is unknown again
+    assert main(["derive", str(graph_file)]) == 2 and "unknown function 'swish_test'" in capsys.readouterr().err
