@@ -72,6 +72,7 @@ FUNCTIONS: dict[str, Function] = {
     "min": _two_or_more(sp.Min),
 }
 
+
 def formula_functions() -> dict[str, Function]:
     """The functions a formula may call: :data:`FUNCTIONS`, and every elementwise activation registered in
     Python (:func:`symbackprop.activations.register_activation`), called with one argument.
