@@ -277,13 +277,18 @@ def check_gradients(
     return CheckReport(loss, tuple(rows), digits, float64)
 
 
+def _kink_oracle(graph, digits: int) -> _Oracle:
+    """The oracle the kink questions ask (the dense one where the graph is a plain dense network)."""
+    network = graph.network if graph.network is not None and graph.network.is_classic else None
+    return _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+
+
 def kink_met(graph, name: str, digits: int = 50) -> Optional[tuple[tuple[str, ...], mpmath.mpf, mpmath.mpf]]:
     """(the kinks met, ∂E/∂name from the left, from the right) where a kink downstream of parameter ``name``
     is met exactly at the file's numbers and its two one-sided derivatives differ; else None.
     The one-sided derivatives are the independent oracle's (finite differences of the forward loss)."""
-    network = graph.network if graph.network is not None and graph.network.is_classic else None
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
-        oracle = _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+        oracle = _kink_oracle(graph, digits)
         met = oracle.kinks_met(name)
         if not met:
             return None
@@ -297,10 +302,14 @@ def kink_met(graph, name: str, digits: int = 50) -> Optional[tuple[tuple[str, ..
 def parameters_at_kinks(graph, digits: int = 50) -> tuple[str, ...]:
     """The parameters with a kink downstream met at the file's numbers (within binary rounding), from one
     forward pass of the oracle: the ones :func:`kink_met` may say more of."""
-    network = graph.network if graph.network is not None and graph.network.is_classic else None
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
-        oracle = _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+        oracle = _kink_oracle(graph, digits)
         return tuple(name for name in oracle.names if oracle.kinks_met(name))
+
+
+def kink_units(network: Network) -> dict[str, int]:
+    """Every unit of a dense network with a kink at zero (a ReLU's), and its layer."""
+    return _kink_units(network)
 
 
 def _one_sided_values(oracle: _Oracle, name: str) -> tuple[mpmath.mpf, mpmath.mpf]:

@@ -231,6 +231,7 @@ class Auditor:
         self._exact_values = {}
         self._verdicts: dict[int, ClaimVerdict] = {}
         self._kinks_at: dict[int, dict] = {}
+        self._exact_kinks: dict[int, frozenset[str]] = {}
         self._step0_kinks: Optional[dict] = None
         self._switches: Optional[dict] = None
         self._computations: dict[tuple, Computation] = {}
@@ -437,33 +438,43 @@ class Auditor:
 
     def _kink_met(self, name: str, step: int):
         """:func:`~symbackprop.check.kink_met` at the exact parameters of ``step`` (None where a step's
-        parameters are not exact rationals: a kink is then never met exactly)."""
+        parameters are not exact rationals: a kink is then never met exactly). Exact arithmetic is asked
+        first: where no switch is exactly 0 at that step, no oracle is built at all."""
         from ..check import kink_met
 
         if step not in self._kinks_at:
             self._kinks_at[step] = {}
         if name not in self._kinks_at[step]:
-            graph = self._graph_at(step)
+            exactly = self._exactly_met(step)
+            graph = self._graph_at(step) if exactly else None
             met = kink_met(graph, name, self.digits) if graph is not None else None
-            self._kinks_at[step][name] = met if met is not None and self._met_exactly(met[0], step) else None
+            self._kinks_at[step][name] = met if met is not None and exactly & set(met[0]) else None
         return self._kinks_at[step][name]
 
-    def _met_exactly(self, kinks: Sequence[str], step: int) -> bool:
-        """Whether one of the oracle's ``kinks`` (met within binary rounding) is met exactly: its switching
-        expression (a dense unit's net; a formula's tie, |0| or case split) is an exact 0 at the exact
-        numbers of ``step``. A switch a hair away from 0 is no convention: its side is the derivative."""
-        point = self.exact.point(step)
-        graph = self.graph
-        if graph.network is not None and graph.network.is_classic:
-            switches = [graph.symbols[q] for q in graph.order if q.kind == "net" and q.name in kinks]
-        else:
-            from ..numeric import graph_forward
+    def _exactly_met(self, step: int) -> frozenset[str]:
+        """The kinks met exactly at the exact numbers of ``step``: the dense units with a kink at 0 whose net
+        is an exact 0, the formula nodes one of whose switching expressions (a tie, |0|, a case split) is.
+        A switch a hair away from 0 is no convention: its side is the derivative."""
+        if step not in self._exact_kinks:
+            graph = self.graph
+            found = set()
+            if step == 0 or self._graph_at(step) is not None:
+                point = self.exact.point(step)
+                if graph.network is not None and graph.network.is_classic:
+                    from ..check import kink_units
 
-            if self._switches is None:
-                self._switches = {str(node): found for node, found in graph_forward(graph).switches.items()}
-            switches = [switch for node in kinks for switch in self._switches.get(node, ())]
-        return any(_exact_zero(evaluate_expression(switch, point) if not isinstance(switch, sp.Symbol)
-                               else point[switch]) for switch in switches)
+                    units = kink_units(graph.network)
+                    found = {q.name for q in graph.order if q.kind == "net" and q.name in units
+                             and _exact_zero(point[graph.symbols[q]])}
+                else:
+                    from ..numeric import graph_forward
+
+                    if self._switches is None:
+                        self._switches = {str(node): held for node, held in graph_forward(graph).switches.items()}
+                    found = {node for node, switches in self._switches.items()
+                             if any(_exact_zero(evaluate_expression(switch, point)) for switch in switches)}
+            self._exact_kinks[step] = frozenset(found)
+        return self._exact_kinks[step]
 
     def _graph_at(self, step: int) -> Optional[SymbolicGraph]:
         if step == 0:
@@ -490,7 +501,7 @@ class Auditor:
             from ..check import parameters_at_kinks
 
             self._step0_kinks = {}
-            for name in parameters_at_kinks(self.graph, self.digits):
+            for name in parameters_at_kinks(self.graph, self.digits) if self._exactly_met(0) else ():
                 met = self._kink_met(name, 0)
                 if met is not None:
                     self._step0_kinks[name] = met
