@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 # Subprocesses run this checkout, not whatever version happens to be installed.
 CHECKOUT_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-from symbackprop.chain import Engine  # noqa: E402
-from symbackprop.check import check_gradients  # noqa: E402
-from symbackprop.codegen import layer_function, program_function  # noqa: E402
-from symbackprop.loader import network_from_mapping  # noqa: E402
-from symbackprop.program import straight_line_program  # noqa: E402
+from symbackprop.engine.chain import Engine  # noqa: E402
+from symbackprop.oracle.check import check_gradients  # noqa: E402
+from symbackprop.training.codegen import layer_function, program_function  # noqa: E402
+from symbackprop.frontends.loader import network_from_mapping  # noqa: E402
+from symbackprop.engine.program import straight_line_program  # noqa: E402
 
 
 # ---- networks ----------------------------------------------------------------------------------

@@ -21,28 +21,29 @@ from typing import Any
 
 # The public API, imported on first use so that `symbackprop --help` never loads SymPy.
 _EXPORTS = {
-    "Derivation": "chain", "Engine": "chain", "Factor": "chain",
-    "CheckReport": "check", "GradientCheck": "check", "check_gradients": "check",
+    "Derivation": "engine.chain", "Engine": "engine.chain", "Factor": "engine.chain",
+    "CheckReport": "oracle.check", "GradientCheck": "oracle.check", "check_gradients": "oracle.check",
     "InputError": "errors",
-    "BatchFunction": "codegen", "compile_gradients": "codegen",
-    "Document": "document", "to_latex": "document", "to_markdown": "document",
-    "network_dot": "diagram",
+    "BatchFunction": "training.codegen", "compile_gradients": "training.codegen",
+    "Document": "reports.document", "to_latex": "reports.document", "to_markdown": "reports.document",
+    "network_dot": "reports.diagram", "explain": "reports.explain",
     "SymbolicGraph": "graph", "build_graph": "graph",
     "Quantity": "quantity", "parse_quantity": "quantity",
-    "load_network": "loader", "network_from_mapping": "loader", "read_document": "loader",
-    "load_model": "loader", "graph_from_mapping": "loader",
-    "Model": "model", "sigmoid": "activations", "relu": "activations", "leaky_relu": "activations",
-    "softplus": "activations", "softmax": "activations", "register_activation": "activations",
-    "register_loss": "losses",
-    "Bias": "network", "Layer": "network", "Loss": "network", "Network": "network", "Parameter": "network",
+    "load_network": "frontends.loader", "network_from_mapping": "frontends.loader",
+    "read_document": "frontends.loader", "load_model": "frontends.loader", "graph_from_mapping": "frontends.loader",
+    "Model": "frontends.model", "sigmoid": "functions.activations", "relu": "functions.activations",
+    "leaky_relu": "functions.activations", "softplus": "functions.activations", "softmax": "functions.activations",
+    "register_activation": "functions.activations", "register_loss": "functions.losses",
+    "Bias": "frontends.network", "Layer": "frontends.network", "Loss": "frontends.network",
+    "Network": "frontends.network", "Parameter": "frontends.network",
 }
-__all__ = sorted([*_EXPORTS, "audit", "explain"])
+__all__ = sorted([*_EXPORTS, "audit"])
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("audit", "explain"):  # callable modules: sbp.audit(path), sbp.explain(engine)
-        return import_module(f".{name}", __name__)
+    if name == "audit":  # a callable package: sbp.audit(path)
+        return import_module(".audit", __name__)
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

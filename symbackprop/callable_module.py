@@ -1,12 +1,12 @@
 """A module that can be called as the function it is named after.
 
-``symbackprop.explain`` and ``symbackprop.audit`` are both a module and the function users call. Once the
-module is imported, Python binds the package attribute to the module, so ``sbp.explain(engine)`` would
-call a module; making the module callable keeps one name for both.
+``symbackprop.audit`` is both a package and the function users call. Once the package is imported,
+Python binds the attribute ``sbp.audit`` to it, so ``sbp.audit(path)`` would call a module; making the
+module callable keeps one name for both.
 
->>> import symbackprop as sbp, symbackprop.explain
->>> callable(sbp.explain), sbp.explain.explain.__name__
-(True, 'explain')
+>>> import symbackprop as sbp, symbackprop.audit
+>>> callable(sbp.audit), sbp.audit.audit.__name__
+(True, 'audit')
 """
 from __future__ import annotations
 

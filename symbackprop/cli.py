@@ -237,7 +237,7 @@ def _source(file: str):
     loader's size limit plus one byte, so that a larger input is refused rather than read whole)."""
     if file != "-":
         return file
-    from .loader import MAX_FILE_BYTES, InMemoryFile
+    from .frontends.loader import MAX_FILE_BYTES, InMemoryFile
 
     return InMemoryFile(STDIN_NAME, sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
 
@@ -268,7 +268,7 @@ def _program_form_reason(engine) -> str:
     count = len(engine.graph.parameters())
     if count > LARGE_NETWORK:
         return f"the network has {count:,} parameters (more than {LARGE_NETWORK:,})"
-    from .chain import MAX_WRITTEN_PATHS
+    from .engine.chain import MAX_WRITTEN_PATHS
 
     paths = engine.most_paths()
     if paths > MAX_WRITTEN_PATHS:
@@ -277,9 +277,9 @@ def _program_form_reason(engine) -> str:
 
 
 def _derive(args) -> int:
-    from .chain import Engine
+    from .engine.chain import Engine
     from .errors import InputError
-    from .report import derivation_text, derive_json, derive_latex
+    from .reports.results import derivation_text, derive_json, derive_latex
 
     engine = Engine(_graph(args.source))
     if args.form == "matrix":
@@ -309,8 +309,8 @@ def _derive(args) -> int:
 
 def _derive_matrix(engine, args) -> int:
     from .errors import InputError
-    from .matrix import matrix_form, refuse_unless_layered
-    from .report import matrix_json, matrix_latex, matrix_text
+    from .training.matrix import matrix_form, refuse_unless_layered
+    from .reports.results import matrix_json, matrix_latex, matrix_text
 
     refuse_unless_layered(engine.graph)
     for option, given in (("--wrt", args.wrt), ("--sample", args.sample is not None)):
@@ -341,9 +341,9 @@ def _derive_program(engine, names, digits: int, form: str) -> int:
     """Stream a large network's gradients in program form; progress on stderr once it takes over 2 s."""
     import time
 
-    from .program import evaluate, straight_line_program
-    from .report import program_json_chunks, program_latex_chunks, program_text_chunks
-    from .values import point_of
+    from .engine.program import evaluate, straight_line_program
+    from .reports.results import program_json_chunks, program_latex_chunks, program_text_chunks
+    from .engine.values import point_of
 
     started = time.monotonic()
     beats = _HEARTBEAT.beats
@@ -380,7 +380,7 @@ def _require_finite(values) -> None:
 def _read(source):
     """The file's model (a large formula graph takes seconds to read and differentiate: a line on stderr
     every two seconds after the first two says so)."""
-    from .loader import load_model
+    from .frontends.loader import load_model
 
     with _HEARTBEAT.doing("reading the file"):
         return load_model(source)
@@ -388,7 +388,7 @@ def _read(source):
 
 def _graph(source):
     """The file's graph (building a large one's local derivatives takes seconds: the heartbeat says so)."""
-    from .model import as_graph
+    from .frontends.model import as_graph
 
     model = _read(source)
     with _HEARTBEAT.doing("building the graph"):
@@ -495,8 +495,8 @@ class _Progress:
 
 
 def _check(args) -> int:
-    from .check import check_gradients
-    from .report import check_json, check_text
+    from .oracle.check import check_gradients
+    from .reports.results import check_json, check_text
 
     import time
 
@@ -515,9 +515,9 @@ def _train(args) -> int:
 
     from .errors import InputError
     from .graph import training_graph
-    from .network import Network
-    from .report import loss_svg, training_json, training_text
-    from .training import train
+    from .frontends.network import Network
+    from .reports.results import loss_svg, training_json, training_text
+    from .training.train import train
 
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
@@ -587,11 +587,11 @@ def _emit(content: str | bytes, output: Optional[str]) -> None:
 def _explain(args) -> int:
     import time
 
-    from .chain import Engine
-    from .check import check_gradients
-    from .document import to_latex, to_markdown
+    from .engine.chain import Engine
+    from .oracle.check import check_gradients
+    from .reports.document import to_latex, to_markdown
     from .errors import InputError
-    from .explain import explain, explain_matrix, explain_steps, require_explainable
+    from .reports.explain import explain, explain_matrix, explain_steps, require_explainable
 
     if args.fragment and args.format != "latex":
         raise InputError("--fragment leaves out the LaTeX preamble; it needs --format latex (Markdown has no "
@@ -614,7 +614,7 @@ def _explain(args) -> int:
         return EXIT_OK
     writer = explain_matrix if args.notation == "matrix" else explain
     if args.notation == "matrix":
-        from .matrix import refuse_unless_layered
+        from .training.matrix import refuse_unless_layered
 
         refuse_unless_layered(engine.graph)
     document = writer(engine, places=args.decimals, check=check)
@@ -624,8 +624,8 @@ def _explain(args) -> int:
 
 
 def _latex(args) -> int:
-    from .chain import Engine
-    from .report import derive_latex
+    from .engine.chain import Engine
+    from .reports.results import derive_latex
 
     engine = Engine(_graph(args.source))
     names = args.wrt or engine.graph.parameters()
@@ -642,8 +642,8 @@ def _diagram(args) -> int:
     import subprocess
     from pathlib import Path
 
-    from .chain import Engine
-    from .diagram import RENDERED, GraphvizMissing, graph_dot, network_dot, render
+    from .engine.chain import Engine
+    from .reports.diagram import RENDERED, GraphvizMissing, graph_dot, network_dot, render
     from .errors import InputError
 
     engine = Engine(_graph(args.source))

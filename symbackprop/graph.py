@@ -1,7 +1,7 @@
 """The one general graph: a fresh SymPy symbol for every node, a SymPy definition, a role.
 
 Every front-end builds this: a dense network file, a ``[graph]`` of formulas,
-or a :class:`~symbackprop.model.Model` written in Python. Nodes are
+or a :class:`~symbackprop.frontends.model.Model` written in Python. Nodes are
 :class:`Quantity` vertices in forward order; each non-leaf node has a
 *definition* over the symbols of earlier nodes (``net_h1 = w1*i1 + w2*i2 + b1``),
 never inlining one node into the next, which is what keeps derivatives small.
@@ -11,7 +11,7 @@ Local derivatives are derived, never written by hand: every edge v → u carries
 back in node symbols, so the derivative of ``sigmoid(net_h1)`` reads
 ``out_h1*(1 - out_h1)``.
 
->>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.frontends.loader import network_from_mapping
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
 ...     {"units": ["y"], "activation": "sigmoid", "weights": [["1"]], "weight_names": [["w"]]}]},
 ...     "loss": {"kind": "half_sse"}})
@@ -32,13 +32,13 @@ from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
-from .activations import Activation, activation, softmax_outputs
+from .functions.activations import Activation, activation, softmax_outputs
 from .errors import InputError, did_you_mean, printable
-from .exact import as_rational
-from .losses import LOSSES, LossKind, loss_kind
-from .network import Network, Training
+from .numbers import as_rational
+from .functions.losses import LOSSES, LossKind, loss_kind
+from .frontends.network import Network, Training
 from .quantity import Quantity, sampled
-from .update import over_samples
+from .engine.update import over_samples
 
 Edge = tuple[Quantity, sp.Expr]
 
@@ -222,7 +222,7 @@ def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.S
 
     >>> x, h = sp.symbols("x h")
     >>> q_x, q_h = Quantity("node", "x"), Quantity("node", "h")
-    >>> from symbackprop.activations import sigmoid
+    >>> from symbackprop.functions.activations import sigmoid
     >>> local_derivatives([q_x, q_h], {q_x: x, q_h: h}, {q_h: sigmoid(3 * x)})[q_x]
     ((Quantity(kind='node', name='h'), 3*h*(1 - h)),)
     """
@@ -292,7 +292,7 @@ def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.S
     node symbol is written as that symbol where its own derivative repeats it (σ′ = out·(1 − out)).
 
     >>> x, y = sp.symbols("x y")
-    >>> from symbackprop.activations import sigmoid
+    >>> from symbackprop.functions.activations import sigmoid
     >>> partial(x * y + sp.tanh(x), y), partial(sigmoid(3 * x) ** 2, x) == sp.diff(sigmoid(3 * x) ** 2, x)
     (x, True)
     """

@@ -2,7 +2,7 @@
 
 Derivations, check reports and audit reports inherit :class:`Displayable`,
 which has no dependencies. Their renderers live in the report layer
-(:mod:`symbackprop.display`) and register themselves by class name; the first
+(:mod:`symbackprop.reports.display`) and register themselves by class name; the first
 time an object is displayed, that module is loaded, the way IPython loads a
 formatter. Nothing calls ``init_printing``.
 
@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 _RENDERERS: dict[tuple[str, str], Callable[[object], Optional[str]]] = {}
 #: The module whose import registers the renderers of the package's own classes.
-RENDERER_MODULE = "symbackprop.display"
+RENDERER_MODULE = "symbackprop.reports.display"
 
 
 def register(class_name: str, kind: str) -> Callable:

@@ -13,8 +13,8 @@ from typing import Callable, Optional
 
 import mpmath
 
-from symbackprop.activations import activation, softmax_numeric
-from symbackprop.losses import loss_kind
+from symbackprop.functions.activations import activation, softmax_numeric
+from symbackprop.functions.losses import loss_kind
 
 
 def fraction(value: Fraction) -> mpmath.mpf:

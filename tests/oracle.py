@@ -11,7 +11,7 @@ from typing import Iterable
 
 import sympy as sp
 
-from symbackprop.network import Network
+from symbackprop.frontends.network import Network
 
 
 def _q(value: Fraction) -> sp.Rational:

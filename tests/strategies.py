@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from symbackprop.activations import ACTIVATIONS as ACTIVATION_RULES
-from symbackprop.losses import LOSSES as LOSS_RULES
+from symbackprop.functions.activations import ACTIVATIONS as ACTIVATION_RULES
+from symbackprop.functions.losses import LOSSES as LOSS_RULES
 
 # Read from the registries, so that a newly registered activation or loss is drawn by every property test.
 ELEMENTWISE = [name for name, rule in ACTIVATION_RULES.items() if rule.elementwise]

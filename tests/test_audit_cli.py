@@ -103,9 +103,9 @@ def test_two_mistakes_at_once_are_found_as_a_pair(capsys, tmp_path):
 
     from symbackprop.audit import audit
     from symbackprop.audit.claims import claims_from_document
-    from symbackprop.chain import Engine
+    from symbackprop.engine.chain import Engine
     from symbackprop.graph import build_graph
-    from symbackprop.loader import network_from_mapping
+    from symbackprop.frontends.loader import network_from_mapping
     from symbackprop.quantity import Quantity
 
     from .test_audit_mutations import SOFTMAX_TUTORIAL

@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from symbackprop.audit import audit
-from symbackprop.exact import written_unit
+from symbackprop.numbers import written_unit
 from symbackprop.audit.claims import claims_from_document
 from symbackprop.graph import build_graph
-from symbackprop.loader import network_from_mapping
+from symbackprop.frontends.loader import network_from_mapping
 
 from .author import Author
 

@@ -16,7 +16,7 @@ import pytest
 from symbackprop.audit import audit
 from symbackprop.audit.claims import claims_from_document
 from symbackprop.graph import build_graph
-from symbackprop.loader import network_from_mapping
+from symbackprop.frontends.loader import network_from_mapping
 
 EXAMPLES = 6
 

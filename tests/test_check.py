@@ -8,7 +8,7 @@ import sympy as sp
 
 import symbackprop as sbp
 from symbackprop import InputError, check_gradients, network_from_mapping
-from symbackprop.check import tolerance
+from symbackprop.oracle.check import tolerance
 
 from .oracle import diff_gradient
 

@@ -5,9 +5,9 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.chain import Engine
-from symbackprop.codegen import compile_gradients, layer_function, program_function
-from symbackprop.loader import load_network, network_from_mapping
+from symbackprop.engine.chain import Engine
+from symbackprop.training.codegen import compile_gradients, layer_function, program_function
+from symbackprop.frontends.loader import load_network, network_from_mapping
 
 from .oracle import float64_batch_loss, float64_finite_differences, float64_forward
 from .strategies import network_documents
@@ -19,7 +19,7 @@ def _agree(network, tolerance=1e-13):
     forward loss (numeric.py), never the straight-line program the code is generated from."""
     import mpmath
 
-    from symbackprop.numeric import finite_difference
+    from symbackprop.oracle.numeric import finite_difference
 
     graph = Engine(network).graph
     with mpmath.workdps(30):

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbackprop import Engine, InputError, check_gradients, network_from_mapping
-from symbackprop.numeric import numeric_derivative, unit_nets
+from symbackprop.oracle.numeric import numeric_derivative, unit_nets
 from symbackprop.quantity import Quantity, parse_quantity
 
 from .strategies import network_documents

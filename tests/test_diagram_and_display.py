@@ -12,7 +12,7 @@ import pytest
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.diagram import GraphvizMissing, network_dot, render
+from symbackprop.reports.diagram import GraphvizMissing, network_dot, render
 
 ROOT = Path(__file__).resolve().parent.parent
 MAZUR = str(ROOT / "examples" / "mazur.toml")
@@ -117,7 +117,7 @@ def test_notebook_display_of_a_gradient_a_check_and_an_audit():
     report = audit(*load_claims(ROOT / "examples" / "audit" / "mazur_loss_after_update.toml"))
     html = report._repr_html_()
     assert "ERROR" in html and "updated_weight_used" in html
-    from symbackprop.document import Document, Paragraph
+    from symbackprop.reports.document import Document, Paragraph
 
     assert Document("t", (Paragraph(("x",)),))._repr_markdown_().startswith("# t")
 
@@ -146,7 +146,7 @@ def test_a_formula_graph_and_a_model_display_in_a_notebook_with_the_oracles_valu
 
 def test_the_engine_imports_no_printer():
     """One-way data flow: computing a gradient loads neither the printers nor the display module."""
-    code = ("import sys, symbackprop.chain as c, symbackprop.loader as l; "
+    code = ("import sys, symbackprop.engine.chain as c, symbackprop.frontends.loader as l; "
             "e = c.Engine(l.load_network(sys.argv[1])); e.gradient('w5').compact; "
             "print(sorted(m for m in sys.modules if m.startswith('symbackprop.')))")
     result = subprocess.run([sys.executable, "-c", code, MAZUR], capture_output=True, text=True, cwd=ROOT)

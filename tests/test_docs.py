@@ -44,8 +44,8 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_the_schema_lists_exactly_the_registered_functions():
-    from symbackprop.activations import ACTIVATIONS
-    from symbackprop.losses import LOSSES
+    from symbackprop.functions.activations import ACTIVATIONS
+    from symbackprop.functions.losses import LOSSES
 
     schema = json.loads((ROOT / "docs" / "network.schema.json").read_text())
     listed = schema["then"]["properties"]["network"]["properties"]["layers"]["items"]["properties"]["activation"]["enum"]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbackprop import Engine, check_gradients, network_from_mapping
-from symbackprop.numeric import finite_difference, unit_nets
+from symbackprop.oracle.numeric import finite_difference, unit_nets
 
 from .oracle import composed_loss, diff_gradient
 from .strategies import extended_network_documents, network_documents

@@ -1,7 +1,7 @@
 """The worked example: every number against an independent oracle, LaTeX that compiles, the softmax terms.
 
 The oracle here is the finite-difference evaluator and the mpmath forward pass of
-``symbackprop.numeric`` (which read the Network, never the graph or the engine):
+``symbackprop.oracle.numeric`` (which read the Network, never the graph or the engine):
 each equation of an explanation whose left side is a quantity is checked by
 computing that quantity independently and rounding it to the places shown.
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from symbackprop.chain import Engine
+from symbackprop.engine.chain import Engine
 from symbackprop.cli import main
-from symbackprop.document import Display, to_latex, to_markdown
-from symbackprop.explain import explain
-from symbackprop.loader import load_network, network_from_mapping
-from symbackprop.numeric import Ops, _mp_number, forward, numeric_derivative
-from symbackprop.printing import quantity_latex
+from symbackprop.reports.document import Display, to_latex, to_markdown
+from symbackprop.reports.explain import explain
+from symbackprop.frontends.loader import load_network, network_from_mapping
+from symbackprop.oracle.numeric import Ops, _mp_number, forward, numeric_derivative
+from symbackprop.reports.printing import quantity_latex
 from symbackprop.quantity import Quantity
 
 ROOT = Path(__file__).resolve().parent.parent

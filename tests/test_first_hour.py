@@ -234,7 +234,7 @@ def _flatten(tokens):
 
 def test_notebook_display_renders_every_equation_as_mathematics():
     """sbp.explain(engine) in Jupyter showed each display equation as a code block labelled "math"."""
-    from symbackprop.document import Display, Math, Paragraph, to_markdown
+    from symbackprop.reports.document import Display, Math, Paragraph, to_markdown
 
     for path in (EXAMPLES / "mazur.toml", EXAMPLES / "relu_sigmoid_softmax.toml", EXAMPLES / "graphs" / "residual.toml"):
         document = sbp.explain(sbp.Engine(sbp.load_model(path)))
@@ -274,7 +274,7 @@ def _as_float(text: str) -> float:
 
 def test_terms_of_a_worked_sum_share_one_form_and_add_up():
     """"0.0013 + (−4.5966×10⁻⁴) = 8.7714×10⁻⁴" made a reader 4% off; exact zeros are 0."""
-    from symbackprop.document import Display
+    from symbackprop.reports.document import Display
 
     seen = scientific = 0
     for path in (EXAMPLES / "relu_sigmoid_softmax.toml", EXAMPLES / "mazur.toml", EXAMPLES / "every_activation.toml"):
@@ -364,7 +364,7 @@ def test_every_shipped_example_fits_the_page(tmp_path):
 
 
 def test_zero_paths_collapse_into_a_sentence():
-    from symbackprop.document import Display, Paragraph
+    from symbackprop.reports.document import Display, Paragraph
 
     document = sbp.explain(sbp.Engine(sbp.load_model(EXAMPLES / "relu_sigmoid_softmax.toml")))
     sentences = ["".join(block.spans) for block in document.blocks if isinstance(block, Paragraph)]
@@ -426,7 +426,7 @@ def test_claims_skeleton_lists_every_number_in_tutorial_order_and_audits_clean_w
 def test_explain_opens_with_a_two_line_summary(capsys):
     """The loss and what one step does to it, then the largest gradient and the proof, before anything else;
     every number in it is checked against the finite-difference oracle of the check."""
-    from symbackprop.check import check_gradients
+    from symbackprop.oracle.check import check_gradients
 
     markdown = _out(capsys, "explain", EXAMPLES / "mazur.toml").splitlines()
     assert markdown[2] == r"The loss is $E = 0.2984$ and one step of gradient descent ($\eta = 0.5000$) brings it to $E^{+} = 0.2910$."

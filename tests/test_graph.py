@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.loader import graph_from_mapping, load_model, network_from_mapping
+from symbackprop.frontends.loader import graph_from_mapping, load_model, network_from_mapping
 
 from .oracle import composed_graph_loss, diff_gradient, graph_diff_gradients
 
@@ -166,7 +166,7 @@ def diff_gradient_with_formula(network) -> sp.Float:
 @given(st.data())
 def test_local_derivatives_are_exactly_what_sympy_diff_gives(data):
     """The graph's direct rules (graph.partial) build the very expression sympy.diff builds."""
-    from symbackprop.formula import parse_formula
+    from symbackprop.frontends.formula import parse_formula
     from symbackprop.graph import partial
 
     names = {name: sp.Symbol(name) for name in ("a", "b", "c")}
@@ -259,7 +259,7 @@ def graph_documents(draw):
 
 def _at_a_switch(graph) -> bool:
     """Whether some |a|, max, min, ReLU or case split of the graph sits exactly at its switch."""
-    from symbackprop.numeric import graph_forward, graph_values
+    from symbackprop.oracle.numeric import graph_forward, graph_values
 
     forward = graph_forward(graph)
     with mpmath.workdps(60):
@@ -411,8 +411,8 @@ class GraphOracle:
     (numeric.graph_values) and mpmath's own numerical differentiation — never a derivative of ours."""
 
     def __init__(self, graph, places: int):
-        from symbackprop.numeric import graph_forward, graph_values
-        from symbackprop.printing import quantity_latex
+        from symbackprop.oracle.numeric import graph_forward, graph_values
+        from symbackprop.reports.printing import quantity_latex
 
         self.graph, self.places = graph, places
         self.forward, self.values = graph_forward(graph), graph_values
@@ -448,7 +448,7 @@ class GraphOracle:
 
 @pytest.mark.parametrize("name", ["readme_model", "residual", "lstm_3_steps", "attention_head", "huber_weight_decay"])
 def test_every_value_an_explained_graph_states_equals_an_independent_oracle(name):
-    from symbackprop.explain import explain
+    from symbackprop.reports.explain import explain
 
     from .test_explain import shown, stated_values
 

@@ -8,10 +8,10 @@ import mpmath
 import pytest
 import sympy as sp
 
-from symbackprop.chain import Engine
+from symbackprop.engine.chain import Engine
 from symbackprop.cli import main
-from symbackprop.loader import load_model, load_network
-from symbackprop.matrix import matrix_form
+from symbackprop.frontends.loader import load_model, load_network
+from symbackprop.training.matrix import matrix_form
 
 from .oracle import diff_gradient
 from .test_samples import _xor_sample_gradients
@@ -132,8 +132,8 @@ def test_explain_in_matrix_notation_states_every_dw_entry_as_the_per_weight_grad
     """W[l] is n[l]×n[l−1] (seeds 003 and 004): entry (j, i) of dW[l] is ∂E/∂w of the weight from source i
     into unit j, whatever the file's convention, as sympy.diff of the composed loss gives it (one sample)
     or as the mean of the samples' gradients written out by hand (XOR)."""
-    from symbackprop.document import to_markdown
-    from symbackprop.explain import explain_matrix, number_latex
+    from symbackprop.reports.document import to_markdown
+    from symbackprop.reports.explain import explain_matrix, number_latex
 
     model = load_model(EXAMPLES / name)
     engine = Engine(model)

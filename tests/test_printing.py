@@ -2,7 +2,7 @@
 import sympy as sp
 
 from symbackprop import Engine, network_from_mapping
-from symbackprop.printing import factor_latex, latex, latex_symbol_name
+from symbackprop.reports.printing import factor_latex, latex, latex_symbol_name
 from symbackprop.quantity import Quantity
 
 
@@ -56,7 +56,7 @@ def test_column_convention_indexes_like_the_file():
 
 
 def test_activation_latex():
-    from symbackprop.activations import leaky_relu, relu, sigmoid, softplus
+    from symbackprop.functions.activations import leaky_relu, relu, sigmoid, softplus
 
     x = sp.Symbol("x")
     assert latex(sigmoid(x)) == r"\sigma\left(x\right)"

@@ -5,10 +5,10 @@ import mpmath
 import pytest
 from hypothesis import assume, given, settings
 
-from symbackprop.chain import Engine
-from symbackprop.loader import load_network, network_from_mapping
-from symbackprop.program import evaluate, straight_line_program
-from symbackprop.values import point_of
+from symbackprop.engine.chain import Engine
+from symbackprop.frontends.loader import load_network, network_from_mapping
+from symbackprop.engine.program import evaluate, straight_line_program
+from symbackprop.engine.values import point_of
 
 from .oracle import diff_gradient
 from .strategies import network_documents
@@ -76,7 +76,7 @@ def test_derive_json_of_a_large_network_is_the_streamed_program_with_right_value
     import json
 
     from symbackprop.cli import LARGE_NETWORK, main
-    from symbackprop.numeric import numeric_derivative
+    from symbackprop.oracle.numeric import numeric_derivative
     from symbackprop.quantity import Quantity
 
     def matrix(rows, columns, seed):

@@ -3,8 +3,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from symbackprop.activations import ACTIVATIONS, activation, softmax_derivative, softmax_outputs
-from symbackprop.losses import LOSSES, loss_kind
+from symbackprop.functions.activations import ACTIVATIONS, activation, softmax_derivative, softmax_outputs
+from symbackprop.functions.losses import LOSSES, loss_kind
 
 ELEMENTWISE = [name for name, rule in ACTIVATIONS.items() if rule.elementwise]
 POINTS = [sp.Rational(-7, 5), sp.Rational(-1, 3), sp.Integer(0), sp.Rational(1, 4), sp.Rational(13, 7)]
@@ -92,7 +92,7 @@ def test_forward_derivative_and_numeric_forms_agree_with_the_hand_written_ones(n
 
 
 def test_sigmoid_derivative_stays_readable():
-    from symbackprop.activations import sigmoid
+    from symbackprop.functions.activations import sigmoid
 
     assert sp.diff(sigmoid(x), x) == sigmoid(x) * (1 - sigmoid(x))
     assert not sp.diff(sigmoid(x), x).has(sp.exp)
@@ -162,7 +162,7 @@ def test_a_registered_loss_works_in_every_command(tmp_path, capsys):
     """One entry, in Python, and derive, check (the finite-difference oracle), explain in both formats,
     latex, diagram, train and audit all take it."""
     from symbackprop.cli import main
-    from symbackprop.losses import register_loss
+    from symbackprop.functions.losses import register_loss
 
     path = tmp_path / "quartic.toml"
     path.write_text("""
@@ -204,7 +204,7 @@ def test_a_loss_s_target_properties_decide_the_loader_check_and_the_softmax_coll
     """The collapse of a softmax + cross-entropy δ to out − t rests on Σ t = 1: a registered loss gets it
     (and the loader's check) by declaring that property, never by its name."""
     import symbackprop as sbp
-    from symbackprop.losses import register_loss
+    from symbackprop.functions.losses import register_loss
 
     def network(kind, targets=("0.25", "0.75")):
         return sbp.network_from_mapping({"network": {"inputs": ["x"], "layers": [
@@ -238,7 +238,7 @@ def test_a_registered_activation_is_a_function_of_formula_files(tmp_path, capsys
     oracle), explain and latex take it, and the gradient is the one worked by hand."""
     import json
 
-    from symbackprop.activations import register_activation, sigmoid
+    from symbackprop.functions.activations import register_activation, sigmoid
     from symbackprop.cli import main
 
     graph_file = tmp_path / "graph.toml"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.loader import graph_from_mapping, load_model, network_from_mapping
+from symbackprop.frontends.loader import graph_from_mapping, load_model, network_from_mapping
 
 from .oracle import diff_gradient, graph_diff_gradients
 from .strategies import network_documents
@@ -111,7 +111,7 @@ def test_reduced_gradients_of_random_formula_graphs_equal_the_samples_gradients_
 def test_nodes_of_each_sample_have_their_own_symbols_and_latex():
     graph = sbp.Engine(load_model(EXAMPLES / "xor.toml")).graph
     assert str(graph.symbols[sbp.Quantity.out("h1", 2)]) == "out_h1[2]"
-    from symbackprop.printing import latex
+    from symbackprop.reports.printing import latex
 
     assert latex(graph.symbols[sbp.Quantity.out("h1", 2)], graph) == r"{\mathrm{out}_{h1}}^{(2)}"
     assert str(graph.definitions[sbp.Quantity.loss()]) == "E[0]/4 + E[1]/4 + E[2]/4 + E[3]/4"

@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 from symbackprop import Engine, network_from_mapping
-from symbackprop.numeric import finite_difference
+from symbackprop.oracle.numeric import finite_difference
 from symbackprop.quantity import Quantity
 
 

@@ -13,11 +13,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from symbackprop.cli import main
-from symbackprop.exact import to_mpf
+from symbackprop.numbers import to_mpf
 from symbackprop.graph import build_graph
-from symbackprop.loader import load_model, network_from_mapping
-from symbackprop.numeric import finite_difference
-from symbackprop.training import batches, train
+from symbackprop.frontends.loader import load_model, network_from_mapping
+from symbackprop.oracle.numeric import finite_difference
+from symbackprop.training.train import batches, train
 
 from .strategies import network_documents
 from .test_engine_properties import SETTINGS, _at_kink
@@ -283,8 +283,8 @@ def test_a_claim_beyond_the_files_steps_is_refused(tmp_path, capsys):
 def test_explain_writes_each_step_in_turn_from_where_the_last_one_left():
     """Three steps of Mazur's example: each step's loss as train gives it, and the second is the one Mazur
     published after his first update (0.291027924)."""
-    from symbackprop.document import to_markdown
-    from symbackprop.explain import explain_steps, number_latex
+    from symbackprop.reports.document import to_markdown
+    from symbackprop.reports.explain import explain_steps, number_latex
 
     graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
     text = to_markdown(explain_steps(graph, 3, places=6))
@@ -339,8 +339,8 @@ value = "{mpmath.nstr(reference[2][0], 6)}"     # the parameters of pass 2 used 
 def test_explain_writes_a_minibatch_step_as_one_worked_update_per_batch(tmp_path):
     """Each pass of minibatch training is two worked updates, each from its batch's mean loss; the
     parameters each leaves are those of the hand-written run."""
-    from symbackprop.document import to_markdown
-    from symbackprop.explain import explain_steps, number_latex
+    from symbackprop.reports.document import to_markdown
+    from symbackprop.reports.explain import explain_steps, number_latex
 
     path = tmp_path / "xor_minibatch.toml"
     path.write_text((EXAMPLES / "xor.toml").read_text().replace(
@@ -358,8 +358,8 @@ def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
     """Momentum 0.9: each worked update shows v⁺ = μ·v + ∂E/∂p and p⁺ = p − η·v⁺, and the parameters after
     each step are train's (which the property test above holds against an independent update loop over
     the finite-difference oracle, momentum included)."""
-    from symbackprop.document import to_markdown
-    from symbackprop.explain import explain_steps, number_latex
+    from symbackprop.reports.document import to_markdown
+    from symbackprop.reports.explain import explain_steps, number_latex
 
     graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
     graph = dataclasses.replace(graph, training=dataclasses.replace(graph.training, momentum=Fraction(9, 10)))
@@ -373,8 +373,8 @@ def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
 def test_explain_writes_a_formula_graphs_minibatch_steps_with_momentum(tmp_path):
     """The graph file of minibatches with momentum: each update a worked example of its batch; the
     parameters each pass leaves are the hand-written loop's (test above)."""
-    from symbackprop.document import to_markdown
-    from symbackprop.explain import explain_steps, number_latex
+    from symbackprop.reports.document import to_markdown
+    from symbackprop.reports.explain import explain_steps, number_latex
 
     path = tmp_path / "graph.toml"
     path.write_text(GRAPH_MINIBATCH)

@@ -17,9 +17,9 @@ from symbackprop.audit.claims import ClaimKey, claims_from_document
 from symbackprop.audit.verdict import Auditor
 from symbackprop.errors import UncertifiedDigits
 from symbackprop.graph import build_graph
-from symbackprop.loader import graph_from_mapping, network_from_mapping
+from symbackprop.frontends.loader import graph_from_mapping, network_from_mapping
 from symbackprop.quantity import Quantity
-from symbackprop.training import train
+from symbackprop.training.train import train
 
 F = Fraction
 
@@ -289,9 +289,9 @@ def _mazur_with_target(tmp_path, target: str):
 def test_check_fails_every_corrupted_gradient_when_the_loss_is_huge(tmp_path, target):
     import mpmath
 
-    from symbackprop.chain import Engine
-    from symbackprop.check import check_gradients
-    from symbackprop.loader import load_model
+    from symbackprop.engine.chain import Engine
+    from symbackprop.oracle.check import check_gradients
+    from symbackprop.frontends.loader import load_model
 
     network = load_model(_mazur_with_target(tmp_path, target))
     good = Engine(build_graph(network)).gradient_values(60)
@@ -316,8 +316,8 @@ def test_check_cli_fails_an_analytic_zero_on_a_huge_loss(tmp_path, capsys):
 def test_check_api_infinite_analytic_is_a_mismatch():
     import mpmath
 
-    from symbackprop.check import check_gradients
-    from symbackprop.loader import load_model
+    from symbackprop.oracle.check import check_gradients
+    from symbackprop.frontends.loader import load_model
 
     network = load_model(EXAMPLES / "mazur.toml")
     for bad in (mpmath.inf, -mpmath.inf, mpmath.nan):
@@ -336,7 +336,7 @@ def test_check_passes_mazur_at_every_documented_precision(precision, capsys):
 
 # ---- 5. every name the engine generates is taken ------------------------------------------
 def _generated_names(graph) -> set[str]:
-    from symbackprop.program import straight_line_program
+    from symbackprop.engine.program import straight_line_program
 
     program = straight_line_program(graph)
     names = {symbol.name for symbol in graph.symbols.values()} | {s.name for s in graph.targets.values()}
@@ -386,7 +386,7 @@ def test_a_formula_graph_refuses_taken_names_and_renames_its_own_adjoints():
 
     import sympy as sp
 
-    from symbackprop.chain import Engine
+    from symbackprop.engine.chain import Engine
     from symbackprop.errors import InputError
 
     base = formula_graph("sigmoid(w*x) + v", {"w": "0.5", "v": "0.1"})
@@ -599,7 +599,7 @@ learning_rate = "0.1"
 def test_a_tie_of_max_is_a_kink_with_both_one_sided_derivatives(tmp_path):
     import mpmath
 
-    from symbackprop.check import check_gradients
+    from symbackprop.oracle.check import check_gradients
 
     graph = graph_from_mapping(__import__("tomllib").loads(TIE))
     report = check_gradients(graph)
@@ -815,10 +815,10 @@ def test_every_command_speaks_on_stderr_past_two_seconds(command, monkeypatch, c
     import time
 
     import symbackprop.audit
-    import symbackprop.loader
+    import symbackprop.frontends.loader
     from symbackprop.cli import main
 
-    module, reader = (symbackprop.audit, "load_claims") if command == "audit" else (symbackprop.loader, "load_model")
+    module, reader = (symbackprop.audit, "load_claims") if command == "audit" else (symbackprop.frontends.loader, "load_model")
     slow = getattr(module, reader)
 
     def read_slowly(source):
@@ -1031,7 +1031,7 @@ def test_a_float_step_count_and_keyword_node_names_are_refused_plainly():
     document = formula_graph(("w*x"), {"w": "1"})
     with pytest.raises(InputError, match="the float 2.0"):
         graph_from_mapping({**document, "training": {"learning_rate": "0.1", "steps": __import__("tomllib").loads(
-            "s = 2.0", parse_float=__import__("symbackprop.exact", fromlist=["TomlFloat"]).TomlFloat.parse)["s"]}})
+            "s = 2.0", parse_float=__import__("symbackprop.numbers", fromlist=["TomlFloat"]).TomlFloat.parse)["s"]}})
     for name in ("lambda", "import", "None", "match"):
         bad = formula_graph("w*x", {"w": "1"})
         bad["graph"]["nodes"][0]["name"] = name

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 from ..errors import InputError
-from ..exact import NumberError, exact_from_toml, written_unit
+from ..numbers import NumberError, exact_from_toml, written_unit
 from ..graph import SymbolicGraph
 from ..quantity import Quantity, parse_quantity
 
@@ -166,7 +166,7 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
 def load_claims(path: str | Path):
     """Read a worked-example file: its network (validated) and its claims."""
     from ..graph import build_graph
-    from ..loader import graph_from_mapping, network_from_mapping, read_document
+    from ..frontends.loader import graph_from_mapping, network_from_mapping, read_document
 
     document = read_document(path)
     try:

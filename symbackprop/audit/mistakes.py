@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import mpmath
 import sympy as sp
 
-from ..network import Network
+from ..frontends.network import Network
 from .claims import Claim
 from .world import Rules, inverse_root_factor
 

@@ -5,8 +5,8 @@ import json
 
 import mpmath
 
-from ..document import markdown_text
-from ..exact import format_decimal
+from ..reports.document import markdown_text
+from ..numbers import format_decimal
 from .verdict import AuditReport, ClaimVerdict, written_digits
 
 MARKS = {"ok": "ok", "rounding": "rounding", "propagated": "propagated", "error": "ERROR"}

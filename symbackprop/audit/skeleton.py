@@ -2,7 +2,7 @@
 present them, each with its exact value as a comment, so a person copying a tutorial fills in values
 instead of writing quantity names.
 
->>> from symbackprop.loader import load_model
+>>> from symbackprop.frontends.loader import load_model
 >>> print(claims_skeleton(load_model("examples/mazur.toml")).split("\\n\\n")[1])
 [[claims]]
 quantity = "net(h1)"
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..chain import Engine
-from ..exact import format_decimal, to_mpf
+from ..engine.chain import Engine
+from ..numbers import format_decimal, to_mpf
 from ..errors import printable
 from ..graph import SymbolicGraph, build_graph
-from ..network import Network
+from ..frontends.network import Network
 from ..quantity import Quantity
-from ..values import updated_parameters
+from ..engine.values import updated_parameters
 
 #: Significant digits of the exact value given in each comment.
 COMMENT_DIGITS = 12

@@ -25,14 +25,14 @@ import mpmath
 import sympy as sp
 
 from ..notebook import Displayable
-from ..chain import MAX_WRITTEN_PATHS, Engine
+from ..engine.chain import MAX_WRITTEN_PATHS, Engine
 from ..errors import InputError
-from ..exact import as_fraction, to_mpf
+from ..numbers import as_fraction, to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
-from ..program import evaluate_expression, straight_line_program
-from ..update import frozen_or_descend
-from ..values import point_of
+from ..engine.program import evaluate_expression, straight_line_program
+from ..engine.update import frozen_or_descend
+from ..engine.values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (
     MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, graph_variants, implied_learning_rate, merge, sample_variants,
@@ -138,7 +138,7 @@ class _ExactValues:
         if updates == 1 and not graph.training.momentum and (graph.training.method == "batch" or len(graph.samples) <= 1):
             return self.updated()
         if updates not in self._after:
-            from ..training import train
+            from ..training.train import train
 
             if self.engine.graph.learning_rate is None:
                 raise InputError("an update needs training.learning_rate", place="training.learning_rate")
@@ -437,10 +437,10 @@ class Auditor:
         return self._after_one_sided_step(claim, claimed, half)
 
     def _kink_met(self, name: str, step: int):
-        """:func:`~symbackprop.check.kink_met` at the exact parameters of ``step`` (None where a step's
+        """:func:`~symbackprop.oracle.check.kink_met` at the exact parameters of ``step`` (None where a step's
         parameters are not exact rationals: a kink is then never met exactly). Exact arithmetic is asked
         first: where no switch is exactly 0 at that step, no oracle is built at all."""
-        from ..check import kink_met
+        from ..oracle.check import kink_met
 
         if step not in self._kinks_at:
             self._kinks_at[step] = {}
@@ -461,13 +461,13 @@ class Auditor:
             if step == 0 or self._graph_at(step) is not None:
                 point = self.exact.point(step)
                 if graph.network is not None and graph.network.is_classic:
-                    from ..check import kink_units
+                    from ..oracle.check import kink_units
 
                     units = kink_units(graph.network)
                     found = {q.name for q in graph.order if q.kind == "net" and q.name in units
                              and _exact_zero(point[graph.symbols[q]])}
                 else:
-                    from ..numeric import graph_forward
+                    from ..oracle.numeric import graph_forward
 
                     if self._switches is None:
                         self._switches = {str(node): held for node, held in graph_forward(graph).switches.items()}
@@ -498,7 +498,7 @@ class Auditor:
         if self.graph.samples and self.graph.training.method != "batch":
             return None
         if self._step0_kinks is None:
-            from ..check import parameters_at_kinks
+            from ..oracle.check import parameters_at_kinks
 
             self._step0_kinks = {}
             for name in parameters_at_kinks(self.graph, self.digits) if self._exactly_met(0) else ():
@@ -764,7 +764,7 @@ class Auditor:
         return tuple(" · ".join(str(f) for f in path) for path in derivation.paths())
 
     def formula(self, key: ClaimKey) -> str:
-        from ..printing import text
+        from ..reports.printing import text
 
         if key.kind == "new":
             return f"new({key.of}) = {key.of} − η·∂E/∂{key.of}"

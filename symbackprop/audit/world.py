@@ -27,13 +27,13 @@ import mpmath
 
 import sympy as sp
 
-from ..activations import activation, softmax
-from ..exact import fast_mpf as _mpf, to_mpf
-from ..update import over_samples
+from ..functions.activations import activation, softmax
+from ..numbers import fast_mpf as _mpf, to_mpf
+from ..engine.update import over_samples
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
-from ..losses import loss_kind
-from ..program import evaluate_expression
-from ..training import batches
+from ..functions.losses import loss_kind
+from ..engine.program import evaluate_expression
+from ..training.train import batches
 from ..quantity import Quantity
 from .claims import ClaimKey
 
@@ -144,7 +144,7 @@ REWRITING = ("softmax_without_exp", "log10", "loss_kind", "loss_scale", "loss_fa
 def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
     """The graph with the definitions ``rules`` rewrite, and the local derivatives of those, by SymPy.
 
-    >>> from symbackprop.loader import network_from_mapping
+    >>> from symbackprop.frontends.loader import network_from_mapping
     >>> from symbackprop.graph import build_graph
     >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [{"units": ["a", "b"],
     ...     "activation": "softmax", "weights": [["1", "2"]]}]}, "loss": {"kind": "cross_entropy"}})
@@ -228,7 +228,7 @@ def written_terms(graph: SymbolicGraph, total: sp.Add) -> list[sp.Expr]:
     """The terms of a sum in the order a person writes them: by the first node each reads, in forward
     order, and terms of parameters alone (a bias) last.
 
-    >>> from symbackprop.loader import network_from_mapping
+    >>> from symbackprop.frontends.loader import network_from_mapping
     >>> from symbackprop.graph import build_graph
     >>> net = network_from_mapping({"network": {"inputs": ["x2", "x1"], "layers": [{"units": ["y"],
     ...     "activation": "linear", "weights": [["1"], ["2"]], "bias": "3", "bias_names": "b1"}]}, "loss": {"kind": "half_sse"}})
@@ -381,7 +381,7 @@ class World:
         return self._new[(name, step)]
 
     def _update(self, name: str, step: int) -> mpmath.mpf:
-        # Deliberately not symbackprop.update.descend: this update holds the author's mistakes (the sign, the
+        # Deliberately not symbackprop.engine.update.descend: this update holds the author's mistakes (the sign, the
         # rate, biases left alone, one sample's gradient), and the auditor's exact values come from descend.
         old = self.parameter(name, step)
         if name in self.graph.frozen or (self.rules.biases_fixed and name in self._biases):

@@ -24,10 +24,10 @@ from typing import Callable, Mapping, Optional
 
 import sympy as sp
 
-from .activations import softmax, softmax_array
-from .graph import SymbolicGraph
-from .network import Network
-from .quantity import Quantity
+from ..functions.activations import softmax, softmax_array
+from ..graph import SymbolicGraph
+from ..frontends.network import Network
+from ..quantity import Quantity
 
 #: Parameter counts up to which :func:`compile_gradients` uses the program; per-layer NumPy above.
 PROGRAM_LIMIT = 300
@@ -66,7 +66,7 @@ def _numpy_functions() -> dict:
     formula arranged not to overflow."""
     import numpy as np
 
-    from . import activations
+    from ..functions import activations
 
     functions = {name: getattr(activations, name)._imp_ for name in ("sigmoid", "relu", "leaky_relu", "softmax")}
     functions["abs"] = np.abs
@@ -82,7 +82,7 @@ def _check_numpy_forms(graph: SymbolicGraph) -> None:
     NumPy form: the generated function would raise on its first call."""
     from sympy.printing.numpy import NumPyPrinter
 
-    from .errors import InputError
+    from ..errors import InputError
 
     known = set(_numpy_functions())
     expressions = list(graph.definitions.values()) + [local for edges in graph.consumers.values() for _, local in edges]
@@ -151,7 +151,7 @@ def program_function(graph: SymbolicGraph) -> BatchFunction:
 
 def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
     """(loss and gradients, loss only) as lambdified functions of inputs, targets and parameters."""
-    from .program import straight_line_program
+    from ..engine.program import straight_line_program
 
     program = straight_line_program(graph, targets_sum_to_one)
     inputs = [graph.symbols[q] for q in graph.order if graph.roles[q] == "input"]
@@ -220,7 +220,7 @@ def layer_function(graph: SymbolicGraph) -> BatchFunction:
     """
     import numpy as np
 
-    from .chain import Engine
+    from ..engine.chain import Engine
 
     network = graph.network
     outputs = graph.outputs
@@ -315,7 +315,7 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     Correct for any targets: the softmax + cross-entropy collapse to out − t is used only on
     batches whose targets are distributions.
     """
-    from .model import as_graph
+    from ..frontends.model import as_graph
 
     graph = as_graph(model, "compile_gradients")
     _check_numpy_forms(graph)

@@ -2,20 +2,20 @@
 
 In Python, :class:`Model` takes SymPy symbols and expressions; a file's
 ``[graph]`` section gives the same model as formulas (read by
-:mod:`symbackprop.formula`, never evaluated). Both become one
+:mod:`symbackprop.frontends.formula`, never evaluated). Both become one
 :class:`~symbackprop.graph.SymbolicGraph`: inputs and parameters are leaves,
 each named node is a symbol with its definition over earlier ones, and the
 loss ``E`` is the last node.
 
 >>> import sympy as sp
->>> from symbackprop.activations import sigmoid
+>>> from symbackprop.functions.activations import sigmoid
 >>> x, w, b, t = sp.symbols("x w b t")
 >>> m = Model(inputs=[x], targets=[t], parameters={w: "0.5", b: "0.1"})
 >>> h = m.node("h", sigmoid(w * x + b))
 >>> m.loss((h - t) ** 2 / 2)
 E
 >>> m.data(inputs=["2"], targets=["1"])
->>> from symbackprop.chain import Engine
+>>> from symbackprop.engine.chain import Engine
 >>> Engine(m).gradient("w").compact
 h*x*(1 - h)*(h - t)
 """
@@ -29,16 +29,16 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 import sympy as sp
 
-from .errors import InputError
-from .exact import NumberError, as_fraction, as_rational, parse_exact
+from ..errors import InputError
+from ..numbers import NumberError, as_fraction, as_rational, parse_exact
 from .formula import FUNCTIONS, MAX_FOLDED_POWER
-from .graph import (
+from ..graph import (
     MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
     too_many_samples,
 )
 from .network import Training
-from .program import has_numeric_rule
-from .quantity import Quantity, sampled
+from ..engine.program import has_numeric_rule
+from ..quantity import Quantity, sampled
 
 #: Most nodes (inputs, parameters and formulas together) a graph may have.
 MAX_NODES = 20_000
@@ -80,7 +80,7 @@ def check_name(name: object, place: str) -> str:
 
 def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
     """The one graph of anything the public API takes: a :class:`SymbolicGraph`, a dense
-    :class:`~symbackprop.network.Network`, a :class:`Model`, or the path of a network file.
+    :class:`~symbackprop.frontends.network.Network`, a :class:`Model`, or the path of a network file.
 
     >>> as_graph(5, "an Engine")
     Traceback (most recent call last):
@@ -89,7 +89,7 @@ def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
     """
     from pathlib import Path
 
-    from .graph import build_graph
+    from ..graph import build_graph
     from .network import Network
 
     if isinstance(model, (str, Path)):
@@ -311,8 +311,8 @@ def _listed(told: Mapping[str, bool]) -> str:
 
 
 def _real(expression) -> sp.Expr:
-    """The expression with ``Abs`` as :class:`~symbackprop.activations.Absolute` (values here are real)."""
-    from .activations import Absolute
+    """The expression with ``Abs`` as :class:`~symbackprop.functions.activations.Absolute` (values here are real)."""
+    from ..functions.activations import Absolute
 
     if isinstance(expression, (int, Fraction)):  # a constant node: exact, as every number here
         return as_rational(expression)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import html
 
-from .exact import format_decimal
-from .notebook import register
+from ..numbers import format_decimal
+from ..notebook import register
 from .printing import factor_latex, latex
-from .report import formula_latex
+from .results import formula_latex
 
 VALUE_DIGITS = 10
 
@@ -84,7 +84,7 @@ def check_latex(report) -> str:
 
 @register("AuditReport", "html")
 def audit_html(report) -> str:
-    from .audit.report import MARKS, headline, shown_value, why
+    from ..audit.report import MARKS, headline, shown_value, why
 
     rows = []
     for verdict in report.verdicts:

@@ -46,7 +46,7 @@ def parse_exact(text: str) -> Fraction:
     >>> parse_exact("0,5")
     Traceback (most recent call last):
     ...
-    symbackprop.exact.NumberError: '0,5' has a decimal comma; write a decimal point: '0.5'
+    symbackprop.numbers.NumberError: '0,5' has a decimal comma; write a decimal point: '0.5'
     """
     if not isinstance(text, str):
         raise NumberError(f"expected a string, got {type(text).__name__}")

@@ -22,11 +22,11 @@ from typing import Callable, Literal, Mapping, Optional
 
 import mpmath
 
-from .activations import activation
-from .errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
-from .exact import to_mpf
-from .network import Network, Parameter
-from .notebook import Displayable
+from ..functions.activations import activation
+from ..errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
+from ..numbers import to_mpf
+from ..frontends.network import Network, Parameter
+from ..notebook import Displayable
 from .numeric import (
     NumericDerivative, central_step, finite_difference, loss_at, nets_shifted, one_sided_derivatives, one_sided_step,
     met_within, unit_nets,
@@ -151,7 +151,7 @@ def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
     from .numeric import (
         graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss, graph_one_sided,
     )
-    from .values import point_of
+    from ..engine.values import point_of
 
     point_of(graph)  # the numbers must all be there: one clear message if not
     forward = graph_forward(graph)
@@ -181,19 +181,19 @@ def check_gradients(
 ) -> CheckReport:
     """Check ``analytic`` (default: the engine's exact gradients) against finite differences.
 
-    ``network`` is a dense :class:`Network`, a :class:`~symbackprop.model.Model` or a graph.
+    ``network`` is a dense :class:`Network`, a :class:`~symbackprop.frontends.model.Model` or a graph.
     ``analytic`` maps parameter names to numbers (anything mpmath can read,
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    from .model import as_graph
+    from ..frontends.model import as_graph
 
     if not isinstance(network, Network):
         network = as_graph(network, "check_gradients")
         if network.network is not None:
             network = network.network
     if isinstance(network, Network) and not network.is_classic:
-        from .graph import build_graph
+        from ..graph import build_graph
 
         network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
@@ -221,7 +221,7 @@ def check_gradients(
                                 f"{ESCALATING_DIGITS[-1]:,} more working digits ({last.problem}; a sigmoid saturated "
                                 "beyond any precision leaves 1 - out = 0): no gradient is proved") from None
     if analytic is None:
-        from .chain import Engine
+        from ..engine.chain import Engine
 
         analytic = Engine(network).gradient_values(max(digits, ANALYTIC_DIGITS) + 5)
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):

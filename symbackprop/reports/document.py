@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from .errors import printable
+from ..errors import printable
 
 
 class Math(str):

@@ -8,7 +8,7 @@ tree of named factors in which every sum is kept term by term: the
 cross-output terms of a softmax layer and the sum over every downstream unit
 of a hidden unit are all visible.
 
->>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.frontends.loader import network_from_mapping
 >>> net = network_from_mapping({"network": {"inputs": ["i1"], "layers": [
 ...     {"units": ["h1"], "activation": "sigmoid", "weight_names": [["w1"]]},
 ...     {"units": ["o1"], "activation": "sigmoid", "weight_names": [["w2"]]}]},
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Iterator
 
 import sympy as sp
 
-from .notebook import Displayable
-from .errors import InputError, whole_number
-from .graph import SymbolicGraph, build_graph
-from .quantity import Quantity, parse_quantity
-from .network import Network
+from ..notebook import Displayable
+from ..errors import InputError, whole_number
+from ..graph import SymbolicGraph, build_graph
+from ..quantity import Quantity, parse_quantity
+from ..frontends.network import Network
 
 #: The most significant digits a value is asked for.
 MAX_DIGITS = 1000
@@ -42,7 +42,7 @@ MAX_DIGITS = 1000
 ANALYTIC_GUARD = 50
 
 if TYPE_CHECKING:
-    from .model import Model
+    from ..frontends.model import Model
     from .values import Point
 
 #: Most paths :meth:`Derivation.paths` will list before it refuses.
@@ -152,7 +152,7 @@ class Derivation(Displayable):
 
     def evalf(self, digits: int = 30) -> sp.Float:
         """The value as a SymPy Float correct to about ``digits`` significant digits."""
-        from .errors import UndefinedValue, printable
+        from ..errors import UndefinedValue, printable
 
         try:
             return self.engine.point.evalf(self.compact, whole_number(digits, 1, MAX_DIGITS, "digits"))
@@ -161,7 +161,7 @@ class Derivation(Displayable):
 
     def decimal(self, digits: int = 30) -> str:
         """The value as decimal text with ``digits`` significant digits."""
-        from .exact import format_decimal
+        from ..numbers import format_decimal
 
         return format_decimal(self.evalf(digits), digits)
 
@@ -195,7 +195,7 @@ class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
     def __init__(self, network: "Network | SymbolicGraph | Model | str") -> None:
-        from .model import as_graph
+        from ..frontends.model import as_graph
 
         self.graph = as_graph(network, "an Engine")
         self.network = self.graph.network
@@ -224,7 +224,7 @@ class Engine:
     def output_deltas(self, targets_sum_to_one: bool = True) -> dict[str, sp.Expr]:
         """∂E/∂net(o) of every dense output unit, tidied: the sweep over the output layer alone.
 
-        >>> from symbackprop.loader import load_network
+        >>> from symbackprop.frontends.loader import load_network
         >>> Engine(load_network("examples/softmax_classifier.toml")).output_deltas()
         {'c1': out_c1 - t_c1, 'c2': out_c2 - t_c2, 'c3': out_c3 - t_c3}
         """
@@ -286,7 +286,7 @@ class Engine:
     def derivative(self, of: str | Quantity, wrt: str | Quantity) -> Derivation:
         """d(of)/d(wrt): perturb wrt, recompute everything downstream, see how of changes.
 
-        >>> from symbackprop.loader import network_from_mapping
+        >>> from symbackprop.frontends.loader import network_from_mapping
         >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
         ...     {"units": ["a", "b"], "activation": "softmax", "weight_names": [["u", "v"]]}]},
         ...     "loss": {"kind": "cross_entropy"}})

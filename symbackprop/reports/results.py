@@ -9,9 +9,9 @@ import json
 import math
 from typing import Iterable, Iterator, Optional
 
-from .chain import Derivation, Engine, Factor
-from .check import CheckReport
-from .exact import format_decimal, to_mpf
+from ..engine.chain import Derivation, Engine, Factor
+from ..oracle.check import CheckReport
+from ..numbers import format_decimal, to_mpf
 from .printing import factor_latex, latex, latex_printer, latex_symbol_name, text, text_printer
 
 FORMS = ("chain", "compact", "closed", "simplified")
@@ -120,7 +120,7 @@ def derive_json(derivations: Iterable[Derivation], form: str, digits: int, with_
 def chain_latex(derivation: Derivation) -> str:
     r"""The top-level chain rule as a sum of products of ∂-fractions.
 
-    >>> from symbackprop.loader import network_from_mapping
+    >>> from symbackprop.frontends.loader import network_from_mapping
     >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
     ...     {"units": ["y"], "activation": "sigmoid", "weight_names": [["w"]]}]}, "loss": {"kind": "half_sse"}})
     >>> chain_latex(Engine(net).gradient("w"))
@@ -295,7 +295,7 @@ def _float_or_inf(value) -> float:
 def loss_svg(steps, title: str = "") -> str:
     """The loss per step as a standalone SVG line chart (no plotting library needed).
 
-    >>> from symbackprop.training import TrainingStep
+    >>> from symbackprop.training.train import TrainingStep
     >>> svg = loss_svg([TrainingStep(0, 1.0), TrainingStep(1, 0.5), TrainingStep(2, 0.25)])
     >>> svg.startswith("<svg") and "<polyline" in svg and svg.count(" L ") == 0
     True
@@ -359,7 +359,7 @@ def matrix_equations(form, layer) -> dict[str, str]:
     """The layer's backward equations in LaTeX: dZ, dW, db, dA (the gradient it sends back)."""
     import sympy as sp
 
-    from .matrix import A, Y, Z
+    from ..training.matrix import A, Y, Z
 
     l, column = layer.index, form.convention == "column"
     a_prev = "X" if l == 1 else "A^{[%d]}" % (l - 1)

@@ -22,8 +22,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .graph import SymbolicGraph
-from .quantity import Quantity
+from ..graph import SymbolicGraph
+from ..quantity import Quantity
 
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",

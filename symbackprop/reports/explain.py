@@ -1,7 +1,7 @@
 r"""The worked example, written by the engine: every step a tutorial shows, every number exact.
 
-:func:`explain` turns an :class:`~symbackprop.chain.Engine` (whose network has
-numbers) into a :class:`~symbackprop.document.Document`: the architecture, the
+:func:`explain` turns an :class:`~symbackprop.engine.chain.Engine` (whose network has
+numbers) into a :class:`~symbackprop.reports.document.Document`: the architecture, the
 forward pass (formula, numbers substituted, value), the loss term by term, the
 backward pass for every parameter (each chain-rule factor with its formula
 and value, the softmax cross-output terms collapsing where they do, and every
@@ -11,8 +11,8 @@ from another rounded number.
 
 Nothing here differentiates; derivatives come from the engine.
 
->>> from symbackprop.loader import network_from_mapping
->>> from symbackprop.chain import Engine
+>>> from symbackprop.frontends.loader import network_from_mapping
+>>> from symbackprop.engine.chain import Engine
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
 ...     {"units": ["y"], "activation": "linear", "weights": [["0.5"]], "weight_names": [["w"]]}]},
 ...     "loss": {"kind": "half_sse", "targets": ["2"]}, "data": {"inputs": ["2"]},
@@ -30,15 +30,15 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from .graph import layer_activation, network_loss
-from .chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
+from ..graph import layer_activation, network_loss
+from ..engine.chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
-from .errors import InputError, whole_number
-from .exact import as_fraction, format_places, to_mpf
-from .losses import loss_kind
+from ..errors import InputError, whole_number
+from ..numbers import as_fraction, format_places, to_mpf
+from ..functions.losses import loss_kind
 from .printing import factor_latex, latex, latex_symbol_name, quantity_latex, substituted_latex
-from .quantity import Quantity
-from .values import Point, momentum_update, point_of, rational, updated_parameters
+from ..quantity import Quantity
+from ..engine.values import Point, momentum_update, point_of, rational, updated_parameters
 
 #: Most parameters a worked example will write out: past this it is a book, not an example.
 MAX_PARAMETERS = 400
@@ -902,7 +902,7 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "",
     and taken to ``places`` + 40 digits). ``progress(done)`` is called as each step is written."""
     import dataclasses
 
-    from .training import train
+    from ..training.train import train
 
     whole_number(steps, 1, MAX_EXPLAINED_STEPS, "steps")
     if graph.learning_rate is None:
@@ -945,8 +945,8 @@ def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -
     batch of samples (their mean or summed loss) from the parameters the update before left."""
     import dataclasses
 
-    from .model import graph_of_samples
-    from .training import batches
+    from ..frontends.model import graph_of_samples
+    from ..training.train import batches
 
     network = graph.network
     template = graph.one_sample
@@ -987,8 +987,8 @@ def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -
 def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "") -> Document:
     """The worked example in matrix notation: W[l] is n[l]×n[l−1] and each sample a column (the notation
     of the lecture notes in seeds 003 and 004), every matrix with its numbers."""
-    from .matrix import matrix_form
-    from .report import matrix_equations
+    from ..training.matrix import matrix_form
+    from .results import matrix_equations
 
     whole_number(places, 1, 30, "places")
     require_explainable(engine)
@@ -1075,8 +1075,3 @@ def _graph_forward(w: _Writer, sample: int = -1) -> None:
         definition = graph.definitions.get(quantity)
         if definition is not None and quantity.sample == sample:
             w.equation(w.quantity(quantity), w.tex(definition), w.substituted(definition), w.shown(w.symbol(quantity)))
-
-
-from .callable_module import make_callable  # noqa: E402  (the module is complete: make it callable)
-
-make_callable(__name__, explain)  # sbp.explain(engine), even once this module is imported by name

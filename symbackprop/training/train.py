@@ -16,7 +16,7 @@ after three attempts the run is refused rather than printed.
 
 Time and memory are linear in the number of steps times the number of samples.
 
->>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.frontends.loader import network_from_mapping
 >>> from symbackprop.graph import build_graph
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [{"units": ["y"], "activation": "linear",
 ...     "weights": [["1"]], "weight_names": [["w"]]}]}, "loss": {"kind": "half_sse", "targets": [["0"], ["0"]]},
@@ -34,13 +34,13 @@ from typing import Callable, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from .errors import InputError, UncertifiedDigits, UndefinedValue
-from .exact import fast_mpf as _mpf
-from .graph import SymbolicGraph
-from .network import Training
-from .program import Program, evaluate_expression, straight_line_program
-from .quantity import Quantity
-from .update import descend, exact_or_binary_plus, over_samples
+from ..errors import InputError, UncertifiedDigits, UndefinedValue
+from ..numbers import fast_mpf as _mpf
+from ..graph import SymbolicGraph
+from ..frontends.network import Training
+from ..engine.program import Program, evaluate_expression, straight_line_program
+from ..quantity import Quantity
+from ..engine.update import descend, exact_or_binary_plus, over_samples
 
 #: Most steps a file or the command line may ask for, and most sample-steps (steps × samples) one run may take.
 MAX_STEPS = 100_000

@@ -10,8 +10,8 @@ in Z and A; whether dZ[L] collapses is the engine's tidied output δ; the number
 values and δs, ∂E⁽ⁱ⁾/∂net, and each weight's reduced gradient, from the engine, laid out as matrices
 (dW is the product above entry by entry: a test multiplies dZ and A out and compares).
 
->>> from symbackprop.loader import load_network
->>> from symbackprop.chain import Engine
+>>> from symbackprop.frontends.loader import load_network
+>>> from symbackprop.engine.chain import Engine
 >>> form = matrix_form(Engine(load_network("examples/mazur.toml")), digits=10)
 >>> import mpmath
 >>> form.layers[1].collapsed, str(form.layers[0].derivative), [mpmath.nstr(v, 10) for v in form.layers[1].dW[0]]
@@ -25,9 +25,9 @@ from typing import Optional
 import mpmath
 import sympy as sp
 
-from .activations import softmax
-from .errors import InputError
-from .quantity import Quantity
+from ..functions.activations import softmax
+from ..errors import InputError
+from ..quantity import Quantity
 
 #: The symbols g′ and the loss derivative are written in.
 Z, A, Y = sp.symbols("Z A Y")
@@ -157,6 +157,6 @@ def _collapses(engine) -> bool:
 
 
 def _number(value) -> mpmath.mpf:
-    from .exact import to_mpf
+    from ..numbers import to_mpf
 
     return to_mpf(value)

@@ -37,7 +37,7 @@ def exact_or_binary_plus(a, factor, b):
     """
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         return a + factor * b
-    from .exact import fast_mpf
+    from ..numbers import fast_mpf
 
     return fast_mpf(a) + fast_mpf(factor) * fast_mpf(b)
 

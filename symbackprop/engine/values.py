@@ -15,10 +15,10 @@ from typing import Mapping, Optional
 
 import sympy as sp
 
-from .errors import InputError
-from .exact import as_fraction, as_rational
-from .graph import SymbolicGraph
-from .quantity import Quantity
+from ..errors import InputError
+from ..numbers import as_fraction, as_rational
+from ..graph import SymbolicGraph
+from ..quantity import Quantity
 from .update import frozen_or_descend, plain_plus
 
 GUARD_DIGITS = 12
@@ -125,7 +125,7 @@ def certified(at, digits: int, working: int):
 def _agree(first, second, digits: int) -> bool:
     import mpmath
 
-    from .exact import to_mpf
+    from ..numbers import to_mpf
 
     first, second = to_mpf(first), to_mpf(second)
     if not (mpmath.isfinite(first) and mpmath.isfinite(second)):
@@ -137,7 +137,7 @@ def _number_in(value: sp.Expr):
     """A leaf as the evaluator takes it: a Fraction when rational (it stays exact), else an mpmath number."""
     if value.is_Rational:
         return as_fraction(value)
-    from .exact import to_mpf
+    from ..numbers import to_mpf
 
     return to_mpf(value)
 
@@ -152,7 +152,7 @@ def _defined(compute, quantity: Quantity, definition: sp.Expr):
     """A node's value, or one line saying it is undefined here (a log of 0, a division by 0)."""
     import mpmath
 
-    from .errors import UndefinedValue
+    from ..errors import UndefinedValue
 
     place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
     try:

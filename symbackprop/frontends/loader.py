@@ -1,6 +1,6 @@
 """Read a network file (TOML) or a mapping of the same shape into a :class:`Network`.
 
-Everything from a file is data: numbers are parsed by :mod:`symbackprop.exact`,
+Everything from a file is data: numbers are parsed by :mod:`symbackprop.numbers`,
 names are matched against a fixed pattern, and nothing is ever evaluated.
 Every problem is an :class:`InputError` naming the place, for example
 ``network.layers[1].weights[0][2]``. Sizes are bounded before any work is
@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from .errors import InputError, did_you_mean
-from .exact import NumberError, TomlFloat, exact_from_toml
+from ..errors import InputError, did_you_mean
+from ..numbers import NumberError, TomlFloat, exact_from_toml
 from .network import METHODS, REDUCTIONS, Bias, Layer, Loss, Network, Training
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -289,7 +289,7 @@ def _graph_names(value: Any, place: str) -> tuple[str, ...]:
 
 def _registry(losses: bool = False):
     """The registry module: the names a file may use are the registered ones, listed nowhere else."""
-    from . import activations, losses as loss_registry
+    from ..functions import activations, losses as loss_registry
 
     return loss_registry if losses else activations
 
@@ -310,7 +310,7 @@ def _check_graph_values(graph) -> None:
         return
     import mpmath
 
-    from .program import FORMULA_MAGNITUDE, evaluate_expression
+    from ..engine.program import FORMULA_MAGNITUDE, evaluate_expression
 
     values: dict = {symbol: value for symbol, value in graph.values.items()}
     with mpmath.workdps(30):
@@ -653,7 +653,7 @@ def _plan(table: Mapping[str, Any], samples: int, reduction: str) -> Training:
     steps = table.get("steps", 1)
     if isinstance(steps, bool) or not isinstance(steps, int):
         raise InputError(f"expected a whole number of steps, got {_kind(steps)}", place="training.steps")
-    from .training import MAX_STEPS
+    from ..training.train import MAX_STEPS
 
     if not 0 <= steps <= MAX_STEPS:
         raise InputError(f"steps must lie between 0 and {MAX_STEPS:,}, got {steps:,}", place="training.steps")
@@ -798,6 +798,6 @@ def _listing(names: tuple[str, ...]) -> str:
 
 
 def _fraction_text(value: Fraction) -> str:
-    from .exact import format_decimal
+    from ..numbers import format_decimal
 
     return format_decimal(value, 12, trim=True)

@@ -10,9 +10,9 @@ per-weight expressions grow with depth.
 Softmax layers need ∂E/∂out(u) of every output of the layer, so those units
 also get ``dout_u``; an output layer's δ is tidied where it is formed
 (softmax + cross-entropy becomes ``out - t``), exactly as in
-:meth:`~symbackprop.chain.Engine.simplified`.
+:meth:`~symbackprop.engine.chain.Engine.simplified`.
 
->>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.frontends.loader import network_from_mapping
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
 ...     {"units": ["h"], "activation": "sigmoid", "weight_names": [["v"]]},
 ...     {"units": ["y"], "activation": "linear", "weight_names": [["w"]]}]},
@@ -32,9 +32,9 @@ from typing import Mapping, Optional
 
 import sympy as sp
 
-from .errors import UndefinedValue, printable
-from .graph import SymbolicGraph, build_graph
-from .quantity import Quantity, sampled
+from ..errors import UndefinedValue, printable
+from ..graph import SymbolicGraph, build_graph
+from ..quantity import Quantity, sampled
 
 Assignment = tuple[sp.Symbol, sp.Expr]
 
@@ -137,7 +137,7 @@ def _adjoint_symbol(graph: SymbolicGraph, vertex: Quantity, taken: set[str]) -> 
 def _function_table():
     import mpmath
 
-    from .activations import ACTIVATIONS, softmax_numeric
+    from ..functions.activations import ACTIVATIONS, softmax_numeric
 
     # exp, log, tanh, sin, … come from mpmath by name (see _numeric_function); these are the rest.
     # On exact arguments these give exact results (Fractions), so that exactness survives a switch.
@@ -159,7 +159,7 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
     """
     import mpmath
 
-    from .exact import to_mpf
+    from ..numbers import to_mpf
 
     with mpmath.workdps(digits):
         values: dict[sp.Symbol, object] = {symbol: to_mpf(value) for symbol, value in leaves.items()}
@@ -221,7 +221,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
     With ``switches``, every switch argument met in binary (not exact) arithmetic is appended to it: a
     ReLU's, |x|'s or a step's argument, the winner of a max or min less each other argument, the two
     sides of a case split's comparison. Two runs at different precisions that list different numbers
-    took a branch by rounding noise (see :func:`symbackprop.training.switches_agree`).
+    took a branch by rounding noise (see :func:`symbackprop.training.train.switches_agree`).
 
     >>> import mpmath
     >>> met = []
@@ -230,7 +230,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
     """
     import mpmath
 
-    from .exact import as_fraction, to_mpf
+    from ..numbers import as_fraction, to_mpf
 
     functions = _function_table()
 
@@ -395,7 +395,7 @@ def _undefined(node: sp.Expr, why: str, seen: Mapping, values: Mapping) -> "Unde
     """The subexpression that has no real finite value, why, and the value of what it was applied to."""
     import mpmath
 
-    from .exact import format_decimal
+    from ..numbers import format_decimal
 
     def short(expression) -> str:
         text = printable(str(expression))

@@ -4,7 +4,7 @@
 for values and gradients, an engine whose network has numbers).
 :func:`render` hands DOT text to Graphviz's ``dot`` program for SVG or PNG.
 
->>> from symbackprop.loader import network_from_mapping
+>>> from symbackprop.frontends.loader import network_from_mapping
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [
 ...     {"units": ["y"], "activation": "sigmoid", "weight_names": [["w"]]}]},
 ...     "loss": {"kind": "half_sse"}})
@@ -21,10 +21,10 @@ import shutil
 import subprocess
 from typing import Optional
 
-from .errors import InputError
-from .exact import format_decimal
-from .network import Network
-from .quantity import Quantity
+from ..errors import InputError
+from ..numbers import format_decimal
+from ..frontends.network import Network
+from ..quantity import Quantity
 
 #: Output formats Graphviz is asked for, by file extension.
 RENDERED = {".svg": "svg", ".png": "png"}

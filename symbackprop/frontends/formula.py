@@ -16,7 +16,7 @@ x/10
 >>> parse_formula("x.__class__", {"x": x})
 Traceback (most recent call last):
 ...
-symbackprop.formula.FormulaError: column 1: an attribute ('.__class__') is not allowed in a formula
+symbackprop.frontends.formula.FormulaError: column 1: an attribute ('.__class__') is not allowed in a formula
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from .activations import Absolute, leaky_relu, relu, sigmoid, softplus
-from .exact import NumberError, as_rational, parse_exact
+from ..functions.activations import Absolute, leaky_relu, relu, sigmoid, softplus
+from ..numbers import NumberError, as_rational, parse_exact
 
 #: Longest formula accepted, in characters.
 MAX_FORMULA_LENGTH = 2000
@@ -75,12 +75,12 @@ FUNCTIONS: dict[str, Function] = {
 
 def formula_functions() -> dict[str, Function]:
     """The functions a formula may call: :data:`FUNCTIONS`, and every elementwise activation registered in
-    Python (:func:`symbackprop.activations.register_activation`), called with one argument.
+    Python (:func:`symbackprop.functions.activations.register_activation`), called with one argument.
 
     >>> "exp" in formula_functions(), "softmax" in formula_functions()  # (softmax acts on a whole layer)
     (True, False)
     """
-    from .activations import ACTIVATIONS
+    from ..functions.activations import ACTIVATIONS
 
     table = dict(FUNCTIONS)
     for name, rule in ACTIVATIONS.items():

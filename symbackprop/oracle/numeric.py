@@ -6,7 +6,7 @@ derivative, so it can prove the engine wrong. Derivatives are central
 differences refined by Richardson extrapolation.
 
 >>> from fractions import Fraction as F
->>> from symbackprop.network import Network, Layer, Loss
+>>> from symbackprop.frontends.network import Network, Layer, Loss
 >>> net = Network(("x",), (Layer("l1", ("y",), "linear", (("w",),), ((F(2),),)),), Loss("half_sse", (F(1),)), data=(F(3),))
 >>> str(loss_at(net, {}, 30))          # ½(1 − 2·3)²
 '12.5'
@@ -22,11 +22,11 @@ from typing import Callable, Mapping, Optional
 
 import mpmath
 
-from .activations import activation, softmax_numeric
-from .errors import InputError, UndefinedValue
-from .losses import loss_kind
-from .network import Network
-from .quantity import Quantity
+from ..functions.activations import activation, softmax_numeric
+from ..errors import InputError, UndefinedValue
+from ..functions.losses import loss_kind
+from ..frontends.network import Network
+from ..quantity import Quantity
 
 #: Richardson levels (each halves the step); the error after extrapolation is O(h^(2·levels)).
 RICHARDSON_LEVELS = 5
@@ -237,7 +237,7 @@ def finite_difference(network: Network, parameter: str, digits: int = 50, float6
     except KeyError:
         raise InputError(f"no parameter named {parameter!r}", place="--wrt") from None
     if not network.is_classic:  # skips, tied weights, own functions: the graph's forward definitions
-        from .graph import build_graph
+        from ..graph import build_graph
 
         return graph_finite_difference(graph_forward(build_graph(network)), parameter, digits, float64)
     return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)
@@ -446,7 +446,7 @@ def graph_forward(graph) -> GraphForward:
     """Prepare ``graph`` for the oracle (once per graph)."""
     import sympy as sp
 
-    from .activations import explicit_form
+    from ..functions.activations import explicit_form
 
     definitions, switches = [], {}
     for quantity in graph.order:
