@@ -237,7 +237,7 @@ def _source(file: str):
     loader's size limit plus one byte, so that a larger input is refused rather than read whole)."""
     if file != "-":
         return file
-    from .frontends.loader import MAX_FILE_BYTES, InMemoryFile
+    from .frontends.toml import MAX_FILE_BYTES, InMemoryFile
 
     return InMemoryFile(STDIN_NAME, sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
 
@@ -388,7 +388,7 @@ def _read(source):
 
 def _graph(source):
     """The file's graph (building a large one's local derivatives takes seconds: the heartbeat says so)."""
-    from .frontends.model import as_graph
+    from .frontends.coerce import as_graph
 
     model = _read(source)
     with _HEARTBEAT.doing("building the graph"):
@@ -514,7 +514,7 @@ def _train(args) -> int:
     import time
 
     from .errors import InputError
-    from .graph import training_graph
+    from .frontends.dense import training_graph
     from .frontends.network import Network
     from .reports.results import loss_svg, training_json, training_text
     from .training.train import train

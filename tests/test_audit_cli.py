@@ -104,7 +104,7 @@ def test_two_mistakes_at_once_are_found_as_a_pair(capsys, tmp_path):
     from symbackprop.audit import audit
     from symbackprop.audit.claims import claims_from_document
     from symbackprop.engine.chain import Engine
-    from symbackprop.graph import build_graph
+    from symbackprop.frontends.dense import build_graph
     from symbackprop.frontends.loader import network_from_mapping
     from symbackprop.quantity import Quantity
 

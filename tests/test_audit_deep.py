@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from symbackprop.audit import audit
 from symbackprop.audit.claims import claims_from_document
-from symbackprop.graph import build_graph
+from symbackprop.frontends.dense import build_graph
 from symbackprop.frontends.loader import network_from_mapping
 
 from .author import Author

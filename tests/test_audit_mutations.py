@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from symbackprop.audit import audit
 from symbackprop.numbers import written_unit
 from symbackprop.audit.claims import claims_from_document
-from symbackprop.graph import build_graph
+from symbackprop.frontends.dense import build_graph
 from symbackprop.frontends.loader import network_from_mapping
 
 from .author import Author

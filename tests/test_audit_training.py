@@ -15,7 +15,7 @@ import pytest
 
 from symbackprop.audit import audit
 from symbackprop.audit.claims import claims_from_document
-from symbackprop.graph import build_graph
+from symbackprop.frontends.dense import build_graph
 from symbackprop.frontends.loader import network_from_mapping
 
 EXAMPLES = 6

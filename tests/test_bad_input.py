@@ -237,7 +237,7 @@ inputs = ["1", "2"]
 def test_fuzz_mutated_graphs_and_extended_networks_give_only_clean_errors(good, data):
     import tomllib
 
-    from symbackprop.frontends.loader import graph_from_mapping
+    from symbackprop.frontends.formulas import graph_from_mapping
 
     text = (Path(__file__).resolve().parent.parent / "examples" / "graphs" / "residual.toml").read_text() \
         if good == "graph" else GOOD_EXTENDED

@@ -76,7 +76,7 @@ def test_check_float64(capsys):
 
 def test_check_exits_1_when_a_derivative_rule_is_wrong(capsys, monkeypatch):
     """Break the sigmoid's own derivative (its fdiff): the independent oracle must notice."""
-    from symbackprop import activations
+    from symbackprop.functions import activations
 
     monkeypatch.setattr(activations.sigmoid, "fdiff", lambda self, argindex=1: self * (1 + self))
     assert main(["check", MAZUR, "--format", "json"]) == 1

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.frontends.loader import graph_from_mapping, load_model, network_from_mapping
+from symbackprop.frontends.loader import load_model, network_from_mapping
+from symbackprop.frontends.formulas import graph_from_mapping
 
 from .oracle import composed_graph_loss, diff_gradient, graph_diff_gradients
 
@@ -109,7 +110,7 @@ def test_a_dense_network_with_a_skip_a_tied_weight_and_its_own_activation_equals
 
 
 def test_an_activation_registered_in_a_test_gets_every_command(tmp_path, capsys, monkeypatch):
-    from symbackprop import activations
+    from symbackprop.functions import activations
 
     monkeypatch.setitem(activations.ACTIVATIONS, "cube_tanh", activations.Activation(
         "cube_tanh", lambda net, alpha: sp.tanh(net) ** 3))

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.frontends.loader import graph_from_mapping, load_model, network_from_mapping
+from symbackprop.frontends.loader import load_model, network_from_mapping
+from symbackprop.frontends.formulas import graph_from_mapping
 
 from .oracle import diff_gradient, graph_diff_gradients
 from .strategies import network_documents

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from symbackprop.cli import main
 from symbackprop.numbers import to_mpf
-from symbackprop.graph import build_graph
+from symbackprop.frontends.dense import build_graph
 from symbackprop.frontends.loader import load_model, network_from_mapping
 from symbackprop.oracle.numeric import finite_difference
 from symbackprop.training.train import batches, train

@@ -16,8 +16,9 @@ from symbackprop.audit import audit
 from symbackprop.audit.claims import ClaimKey, claims_from_document
 from symbackprop.audit.verdict import Auditor
 from symbackprop.errors import UncertifiedDigits
-from symbackprop.graph import build_graph
-from symbackprop.frontends.loader import graph_from_mapping, network_from_mapping
+from symbackprop.frontends.dense import build_graph
+from symbackprop.frontends.loader import network_from_mapping
+from symbackprop.frontends.formulas import graph_from_mapping
 from symbackprop.quantity import Quantity
 from symbackprop.training.train import train
 

@@ -165,8 +165,10 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
 
 def load_claims(path: str | Path):
     """Read a worked-example file: its network (validated) and its claims."""
-    from ..graph import build_graph
-    from ..frontends.loader import graph_from_mapping, network_from_mapping, read_document
+    from ..frontends.dense import build_graph
+    from ..frontends.loader import network_from_mapping
+    from ..frontends.formulas import graph_from_mapping
+    from ..frontends.toml import read_document
 
     document = read_document(path)
     try:

@@ -15,7 +15,8 @@ from typing import Iterator
 from ..engine.chain import Engine
 from ..numbers import format_decimal, to_mpf
 from ..errors import printable
-from ..graph import SymbolicGraph, build_graph
+from ..graph import SymbolicGraph
+from ..frontends.dense import build_graph
 from ..frontends.network import Network
 from ..quantity import Quantity
 from ..engine.values import updated_parameters

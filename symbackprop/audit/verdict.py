@@ -30,8 +30,9 @@ from ..errors import InputError
 from ..numbers import as_fraction, to_mpf
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
-from ..engine.program import evaluate_expression, straight_line_program
-from ..engine.update import frozen_or_descend
+from ..engine.program import straight_line_program
+from ..functions.evaluate import evaluate_expression
+from ..functions.update import frozen_or_descend
 from ..engine.values import point_of
 from .claims import Claim, ClaimKey
 from .mistakes import (

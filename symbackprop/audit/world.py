@@ -29,10 +29,10 @@ import sympy as sp
 
 from ..functions.activations import activation, softmax
 from ..numbers import fast_mpf as _mpf, to_mpf
-from ..engine.update import over_samples
+from ..functions.update import over_samples
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
 from ..functions.losses import loss_kind
-from ..engine.program import evaluate_expression
+from ..functions.evaluate import evaluate_expression
 from ..training.train import batches
 from ..quantity import Quantity
 from .claims import ClaimKey
@@ -145,7 +145,7 @@ def computation(graph: SymbolicGraph, rules: Rules) -> Computation:
     """The graph with the definitions ``rules`` rewrite, and the local derivatives of those, by SymPy.
 
     >>> from symbackprop.frontends.loader import network_from_mapping
-    >>> from symbackprop.graph import build_graph
+    >>> from symbackprop.frontends.dense import build_graph
     >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [{"units": ["a", "b"],
     ...     "activation": "softmax", "weights": [["1", "2"]]}]}, "loss": {"kind": "cross_entropy"}})
     >>> changed = computation(build_graph(net), Rules(softmax_without_exp=True, log10=True))
@@ -229,7 +229,7 @@ def written_terms(graph: SymbolicGraph, total: sp.Add) -> list[sp.Expr]:
     order, and terms of parameters alone (a bias) last.
 
     >>> from symbackprop.frontends.loader import network_from_mapping
-    >>> from symbackprop.graph import build_graph
+    >>> from symbackprop.frontends.dense import build_graph
     >>> net = network_from_mapping({"network": {"inputs": ["x2", "x1"], "layers": [{"units": ["y"],
     ...     "activation": "linear", "weights": [["1"], ["2"]], "bias": "3", "bias_names": "b1"}]}, "loss": {"kind": "half_sse"}})
     >>> graph = build_graph(net)
@@ -381,7 +381,7 @@ class World:
         return self._new[(name, step)]
 
     def _update(self, name: str, step: int) -> mpmath.mpf:
-        # Deliberately not symbackprop.engine.update.descend: this update holds the author's mistakes (the sign, the
+        # Deliberately not symbackprop.functions.update.descend: this update holds the author's mistakes (the sign, the
         # rate, biases left alone, one sample's gradient), and the auditor's exact values come from descend.
         old = self.parameter(name, step)
         if name in self.graph.frozen or (self.rules.biases_fixed and name in self._biases):

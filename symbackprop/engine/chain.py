@@ -30,11 +30,16 @@ from typing import TYPE_CHECKING, Iterator
 
 import sympy as sp
 
-from ..notebook import Displayable
 from ..errors import InputError, whole_number
-from ..graph import SymbolicGraph, build_graph
-from ..quantity import Quantity, parse_quantity
 from ..frontends.network import Network
+from ..graph import SymbolicGraph
+from ..notebook import Displayable
+from ..quantity import Quantity, parse_quantity
+from .program import evaluate, straight_line_program
+from .sweep import edges, reverse_sweep
+from .tidy import OutputDeltas
+from .values import certified, point_of
+
 
 #: The most significant digits a value is asked for.
 MAX_DIGITS = 1000
@@ -50,8 +55,6 @@ MAX_PATHS = 20_000
 #: Most paths of a gradient written out as one per-weight formula; beyond it the δ form is written
 #: (a per-weight formula doubles with every layer of width 2 and would never be read).
 MAX_WRITTEN_PATHS = 256
-#: Most symbols in an output δ that :meth:`Engine.tidy_output_delta` will try to factor.
-MAX_FACTOR_SYMBOLS = 12
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
     def __init__(self, network: "Network | SymbolicGraph | Model | str") -> None:
-        from ..frontends.model import as_graph
+        from ..frontends.coerce import as_graph
 
         self.graph = as_graph(network, "an Engine")
         self.network = self.graph.network
@@ -204,16 +207,12 @@ class Engine:
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._closed: dict[sp.Symbol, sp.Expr] | None = None
         self._path_counts: dict[Quantity, dict[Quantity, int]] = {}
-        self._tidied: dict[tuple, tuple] = {}  # output δs of one form, tidied once for every sample
+        self._output_deltas = OutputDeltas(self.graph)
 
     # ---- the reverse sweep -------------------------------------------------------------
     def edges(self, target: Quantity, vertex: Quantity) -> tuple[tuple[Quantity, sp.Expr], ...]:
-        edges = self.graph.consumers[vertex]
-        if target.kind == "loss" and target.sample < 0 and self.graph.one_sample is None:
-            # E(o) depends on out(o) alone, so ∂E/∂out(o) = ∂E(o)/∂out(o): skip the E(o) vertex (over several
-            # samples E is their mean, and the path through each sample's loss keeps its factor).
-            return tuple((target, d) if u.kind == "loss_term" and vertex.kind == "out" else (u, d) for u, d in edges)
-        return edges
+        """The readers of ``vertex`` on the way to ``target``, each with its local derivative."""
+        return edges(self.graph, target, vertex)
 
     def adjoints(self, target: Quantity) -> dict[Quantity, sp.Expr]:
         """∂target/∂v for every vertex v that target depends on, in node symbols."""
@@ -235,17 +234,16 @@ class Engine:
         return {unit: swept[Quantity.net(unit)] for unit in graph.outputs if Quantity.net(unit) in swept}
 
     def _sweep(self, target: Quantity, tidy, start: int = 0) -> dict[Quantity, sp.Expr]:
-        result: dict[Quantity, sp.Expr] = {target: sp.Integer(1)}
         outputs = set(self.graph.outputs)
-        for vertex in reversed(self.graph.order[start: self.graph.position[target]]):
-            terms = [result[u] * d for u, d in self.edges(target, vertex) if u in result]
-            if terms:
-                total = sp.Add(*terms)
-                # Losses and output activations meet at the output δ: that is where they collapse
-                # (softmax + cross-entropy to out − t). A hidden δ built from tidied δs needs nothing more.
-                tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
-                result[vertex] = tidy(total, vertex) if tidy_here else total
-        return result
+
+        def adjoint(vertex: Quantity, readers) -> sp.Expr:
+            total = sp.Add(*(carried * local for _, carried, local in readers))
+            # Losses and output activations meet at the output δ: that is where they collapse
+            # (softmax + cross-entropy to out − t). A hidden δ built from tidied δs needs nothing more.
+            tidy_here = tidy is not None and vertex.kind == "net" and vertex.name in outputs
+            return tidy(total, vertex) if tidy_here else total
+
+        return reverse_sweep(self.graph, target, sp.Integer(1), adjoint, start=start)
 
     def path_counts(self, target: Quantity = Quantity.loss()) -> dict[Quantity, int]:
         """For every vertex, how many paths lead from it to ``target``: the terms its derivative sums.
@@ -253,12 +251,7 @@ class Engine:
         One pass over the graph, so a caller can tell before any expression is built whether a
         per-weight formula would be too long to write (it doubles with every layer of width 2).
         """
-        counts: dict[Quantity, int] = {target: 1}
-        for vertex in reversed(self.graph.order[: self.graph.position[target]]):
-            total = sum(counts[u] for u, _ in self.edges(target, vertex) if u in counts)
-            if total:
-                counts[vertex] = total
-        return counts
+        return reverse_sweep(self.graph, target, 1, lambda vertex, readers: sum(count for _, count, _ in readers))
 
     def _other_paths(self, consumer: Quantity, vertex: Quantity) -> bool:
         """Whether ``consumer`` depends on ``vertex`` by more than their one edge."""
@@ -374,45 +367,8 @@ class Engine:
         return self._tidy_adjoints[target]
 
     def tidy_output_delta(self, expression: sp.Expr, vertex: Quantity, targets_sum_to_one: bool = True) -> sp.Expr:
-        """∂E/∂net(o) of an output unit's net ``vertex`` (of one sample, in a graph over several), in its shortest form (softmax + cross-entropy → out − t).
-
-        The collapse to out − t uses Σ t = 1, which holds for every target a file can give a
-        cross-entropy; code that takes other targets asks with ``targets_sum_to_one=False``.
-        """
-        if vertex.sample >= 0:
-            # every sample's δ has the same form in its own symbols: tidy it once, in canonical symbols
-            # (a leading "_" is no name a file or a Model may give)
-            free = expression.free_symbols
-            quantity_of = self.graph.quantity_of
-            canonical = {symbol: sp.Symbol("_" + quantity_of[symbol].kind + "_" + quantity_of[symbol].name)
-                         if symbol in quantity_of else sp.Symbol("_" + symbol.name.rsplit("[", 1)[0]) for symbol in free}
-            key = (vertex.name, targets_sum_to_one, expression.xreplace(canonical))
-            if key not in self._tidied:
-                self._tidied[key] = (canonical, self._tidy(expression, vertex, targets_sum_to_one))
-            first, tidied = self._tidied[key]
-            back = {placeholder: symbol for symbol, placeholder in canonical.items()}
-            with sp.evaluate(False):  # the same form, symbol for symbol: rebuilt as it was, not re-simplified
-                return tidied.xreplace({symbol: back[placeholder] for symbol, placeholder in first.items()})
-        return self._tidy(expression, vertex, targets_sum_to_one)
-
-    def _tidy(self, expression: sp.Expr, vertex: Quantity, targets_sum_to_one: bool) -> sp.Expr:
-        candidates = [expression]
-        # Multivariate factoring costs grow fast with the number of symbols (seconds for a
-        # 24-output softmax); the collection below already collapses what wide layers need.
-        if len(expression.free_symbols) <= MAX_FACTOR_SYMBOLS:
-            try:
-                candidates.append(sp.factor(sp.cancel(expression)))
-            except (sp.PolynomialError, NotImplementedError):
-                pass
-        graph = self.graph
-        if targets_sum_to_one and graph.targets_form_a_distribution:
-            # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
-            # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
-            targets = self.graph.target_symbols(vertex.sample)
-            own = self.graph.symbols[Quantity.out(vertex.name, vertex.sample)]
-            collected = sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1)
-            candidates.append(collected)
-        return min(candidates, key=sp.count_ops)
+        """∂E/∂net(o) of an output unit's net ``vertex`` in its shortest form (see :mod:`.tidy`)."""
+        return self._output_deltas.tidy(expression, vertex, targets_sum_to_one)
 
     def gradient_values(self, digits: int) -> dict[str, object]:
         """Every ∂E/∂p at the network's numbers, as mpmath numbers of about ``digits`` digits.
@@ -420,9 +376,6 @@ class Engine:
         Computed through the straight-line program (one δ per unit), in time linear in the
         network, where evaluating each per-weight formula would double with every layer.
         """
-        from .program import evaluate, straight_line_program
-        from .values import certified
-
         program = straight_line_program(self.graph)
         digits = whole_number(digits, 1, MAX_DIGITS + ANALYTIC_GUARD, "digits")  # check asks for guard digits
         runs: dict[int, dict] = {}
@@ -440,6 +393,4 @@ class Engine:
     @functools.cached_property
     def point(self) -> "Point":
         """The network's numbers as values of every symbol (needs weights, data and targets)."""
-        from .values import point_of
-
         return point_of(self.graph)

@@ -16,10 +16,11 @@ from typing import Mapping, Optional
 import sympy as sp
 
 from ..errors import InputError
-from ..numbers import as_fraction, as_rational
+from ..functions.update import frozen_or_descend, plain_plus
 from ..graph import SymbolicGraph
+from ..numbers import as_fraction, as_rational
 from ..quantity import Quantity
-from .update import frozen_or_descend, plain_plus
+
 
 GUARD_DIGITS = 12
 
@@ -59,7 +60,7 @@ class Point:
         if digits not in self._numeric_cache:
             import mpmath
 
-            from .program import evaluate_expression
+            from ..functions.evaluate import evaluate_expression
 
             values = {symbol: _number_in(value) for symbol, value in self.leaves.items()}
             with mpmath.workdps(digits):
@@ -80,7 +81,7 @@ class Point:
         whose outputs and targets both sum to 1, is exactly 0, not the 1e-34 one precision leaves.)"""
         import mpmath
 
-        from .program import evaluate_expression
+        from ..functions.evaluate import evaluate_expression
 
         def at(working: int):
             numbers = self._numbers(working)

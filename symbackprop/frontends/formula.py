@@ -27,8 +27,9 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from ..functions.activations import Absolute, leaky_relu, relu, sigmoid, softplus
+from ..functions.activations import ACTIVATIONS, Absolute, leaky_relu, relu, sigmoid, softplus
 from ..numbers import NumberError, as_rational, parse_exact
+
 
 #: Longest formula accepted, in characters.
 MAX_FORMULA_LENGTH = 2000
@@ -80,8 +81,6 @@ def formula_functions() -> dict[str, Function]:
     >>> "exp" in formula_functions(), "softmax" in formula_functions()  # (softmax acts on a whole layer)
     (True, False)
     """
-    from ..functions.activations import ACTIVATIONS
-
     table = dict(FUNCTIONS)
     for name, rule in ACTIVATIONS.items():
         if rule.elementwise and name not in table and name.isidentifier():

@@ -30,15 +30,15 @@ from typing import Iterable, Mapping, Optional, Sequence
 import sympy as sp
 
 from ..errors import InputError
+from ..functions.activations import Absolute
+from ..functions.evaluate import has_numeric_rule
+from ..functions.update import Training
+from ..graph import (MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size,
+                     local_derivatives, reduced, too_many_samples)
 from ..numbers import NumberError, as_fraction, as_rational, parse_exact
-from .formula import FUNCTIONS, MAX_FOLDED_POWER
-from ..graph import (
-    MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
-    too_many_samples,
-)
-from .network import Training
-from ..engine.program import has_numeric_rule
 from ..quantity import Quantity, sampled
+from .formula import FUNCTIONS, MAX_FOLDED_POWER
+
 
 #: Most nodes (inputs, parameters and formulas together) a graph may have.
 MAX_NODES = 20_000
@@ -76,34 +76,6 @@ def check_name(name: object, place: str) -> str:
         raise InputError(f"{name!r} is a word of the formula syntax, so no formula could read it; choose another "
                          "name", place=place)
     return name
-
-
-def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
-    """The one graph of anything the public API takes: a :class:`SymbolicGraph`, a dense
-    :class:`~symbackprop.frontends.network.Network`, a :class:`Model`, or the path of a network file.
-
-    >>> as_graph(5, "an Engine")
-    Traceback (most recent call last):
-    ...
-    symbackprop.errors.InputError: network: an Engine takes a Network, a Model, a SymbolicGraph or a file's path, not int
-    """
-    from pathlib import Path
-
-    from ..graph import build_graph
-    from .network import Network
-
-    if isinstance(model, (str, Path)):
-        from .loader import load_model
-
-        model = load_model(model)
-    if isinstance(model, Model):
-        return model.graph()
-    if isinstance(model, Network):
-        return build_graph(model)
-    if isinstance(model, SymbolicGraph):
-        return model
-    raise InputError(f"{taker} takes a Network, a Model, a SymbolicGraph or a file's path, not "
-                     f"{type(model).__name__}", place="network")
 
 
 def _listed_argument(value: object, name: str, what: str = "SymPy symbols (or names)", most: int = MAX_NODES) -> list:
@@ -190,8 +162,6 @@ class Model:
         >>> m.graph().definitions[Quantity.loss()]
         E[0]/2 + E[1]/2
         """
-        from .loader import MAX_SAMPLES
-
         what = "values (one per input), or a row of them per sample"
         inputs = _listed_argument(inputs, "data.inputs", what, MAX_SAMPLES)
         targets = _listed_argument(targets, "loss.targets", what, MAX_SAMPLES)
@@ -312,8 +282,6 @@ def _listed(told: Mapping[str, bool]) -> str:
 
 def _real(expression) -> sp.Expr:
     """The expression with ``Abs`` as :class:`~symbackprop.functions.activations.Absolute` (values here are real)."""
-    from ..functions.activations import Absolute
-
     if isinstance(expression, (int, Fraction)):  # a constant node: exact, as every number here
         return as_rational(expression)
     return expression.replace(sp.Abs, Absolute) if expression.has(sp.Abs) else expression
@@ -453,3 +421,7 @@ def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, trainin
         missing=("values for " + ", ".join(missing[:10])) if missing else "",
         learning_rate=learning_rate, title=title, training=training,
     )
+
+
+#: Most samples (rows of [data] inputs) a file may give.
+MAX_SAMPLES = 10_000

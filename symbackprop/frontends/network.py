@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal, Mapping, Optional
 
+from ..functions.update import Training
+
+
 Convention = Literal["row", "column"]
 BiasMode = Literal["none", "shared", "per_unit"]
 ParameterKind = Literal["weight", "bias"]
@@ -73,21 +76,6 @@ class Parameter:
     units: tuple[str, ...]  # the units whose net input it enters
     source: Optional[str]  # for a weight, the unit or input it multiplies
     value: Optional[Fraction]
-
-
-METHODS = ("batch", "stochastic", "minibatch")
-REDUCTIONS = ("mean", "sum")
-
-
-@dataclass(frozen=True)
-class Training:
-    """How a file trains: steps, the update method, the batch size, momentum, and the loss's reduction."""
-
-    steps: int = 1
-    method: str = "batch"  # one of METHODS
-    batch_size: Optional[int] = None  # for "minibatch"
-    momentum: Fraction = Fraction(0)
-    reduction: str = "mean"  # of the loss over the samples: one of REDUCTIONS
 
 
 Sample = tuple[tuple[Fraction, ...], tuple[Fraction, ...]]  # (inputs, targets) of one sample

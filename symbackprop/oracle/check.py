@@ -186,14 +186,14 @@ def check_gradients(
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    from ..frontends.model import as_graph
+    from ..frontends.coerce import as_graph
 
     if not isinstance(network, Network):
         network = as_graph(network, "check_gradients")
         if network.network is not None:
             network = network.network
     if isinstance(network, Network) and not network.is_classic:
-        from ..graph import build_graph
+        from ..frontends.dense import build_graph
 
         network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")

@@ -237,7 +237,7 @@ def finite_difference(network: Network, parameter: str, digits: int = 50, float6
     except KeyError:
         raise InputError(f"no parameter named {parameter!r}", place="--wrt") from None
     if not network.is_classic:  # skips, tied weights, own functions: the graph's forward definitions
-        from ..graph import build_graph
+        from ..frontends.dense import build_graph
 
         return graph_finite_difference(graph_forward(build_graph(network)), parameter, digits, float64)
     return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)

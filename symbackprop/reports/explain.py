@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from ..graph import layer_activation, network_loss
+from ..frontends.dense import layer_activation, network_loss
 from ..engine.chain import Derivation, Engine, Factor, MAX_WRITTEN_PATHS
 from .document import Display, Document, Heading, Math, Paragraph, Table
 from ..errors import InputError, whole_number

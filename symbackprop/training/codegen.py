@@ -315,7 +315,7 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     Correct for any targets: the softmax + cross-entropy collapse to out − t is used only on
     batches whose targets are distributions.
     """
-    from ..frontends.model import as_graph
+    from ..frontends.coerce import as_graph
 
     graph = as_graph(model, "compile_gradients")
     _check_numpy_forms(graph)

@@ -17,7 +17,7 @@ after three attempts the run is refused rather than printed.
 Time and memory are linear in the number of steps times the number of samples.
 
 >>> from symbackprop.frontends.loader import network_from_mapping
->>> from symbackprop.graph import build_graph
+>>> from symbackprop.frontends.dense import build_graph
 >>> net = network_from_mapping({"network": {"inputs": ["x"], "layers": [{"units": ["y"], "activation": "linear",
 ...     "weights": [["1"]], "weight_names": [["w"]]}]}, "loss": {"kind": "half_sse", "targets": [["0"], ["0"]]},
 ...     "data": {"inputs": [["1"], ["2"]]}, "training": {"learning_rate": "0.1", "steps": 2}})
@@ -25,6 +25,8 @@ Time and memory are linear in the number of steps times the number of samples.
 [(0, '5/4', '1'), (1, '45/64', '3/4'), (2, '405/1024', '9/16')]
 """
 from __future__ import annotations
+
+from ..functions.update import MAX_STEPS
 
 import contextlib
 from dataclasses import dataclass, field
@@ -37,13 +39,12 @@ import sympy as sp
 from ..errors import InputError, UncertifiedDigits, UndefinedValue
 from ..numbers import fast_mpf as _mpf
 from ..graph import SymbolicGraph
-from ..frontends.network import Training
-from ..engine.program import Program, evaluate_expression, straight_line_program
+from ..functions.update import Training
+from ..engine.program import Program, straight_line_program
+from ..functions.evaluate import evaluate_expression
 from ..quantity import Quantity
-from ..engine.update import descend, exact_or_binary_plus, over_samples
+from ..functions.update import descend, exact_or_binary_plus, over_samples
 
-#: Most steps a file or the command line may ask for, and most sample-steps (steps × samples) one run may take.
-MAX_STEPS = 100_000
 MAX_SAMPLE_STEPS = 2_000_000
 #: Guard digits of the two runs that must agree, and how many times they are raised before giving up.
 GUARDS = (15, 35)

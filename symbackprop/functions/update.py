@@ -15,6 +15,7 @@ author's mistakes (a wrong sign, a wrong rate, the biases left alone) and must b
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Optional
 
@@ -63,3 +64,24 @@ def frozen_or_descend(name: str, frozen, parameter, gradient: Callable[[], objec
     if name in frozen:
         return parameter, None
     return descend(parameter, gradient(), rate, velocity, momentum, add)
+
+
+METHODS = ("batch", "stochastic", "minibatch")
+
+
+REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a file trains: steps, the update method, the batch size, momentum, and the loss's reduction."""
+
+    steps: int = 1
+    method: str = "batch"  # one of METHODS
+    batch_size: Optional[int] = None  # for "minibatch"
+    momentum: Fraction = Fraction(0)
+    reduction: str = "mean"  # of the loss over the samples: one of REDUCTIONS
+
+
+#: Most steps a file or the command line may ask for, and most sample-steps (steps × samples) one run may take.
+MAX_STEPS = 100_000
