@@ -541,7 +541,7 @@ def _train(args) -> int:
 
 def _audit(args) -> int:
     from .audit import audit, load_claims
-    from .audit.report import audit_json, audit_markdown, audit_text
+    from .reports.audit import audit_json, audit_markdown, audit_text
 
     import time
 
@@ -591,7 +591,9 @@ def _explain(args) -> int:
     from .oracle.check import check_gradients
     from .reports.document import to_latex, to_markdown
     from .errors import InputError
-    from .reports.explain import explain, explain_matrix, explain_steps, require_explainable
+    from .reports.explain import explain, require_explainable
+    from .reports.explain_matrix import explain_matrix
+    from .reports.steps import explain_steps
 
     if args.fragment and args.format != "latex":
         raise InputError("--fragment leaves out the LaTeX preamble; it needs --format latex (Markdown has no "

@@ -133,7 +133,8 @@ def test_explain_in_matrix_notation_states_every_dw_entry_as_the_per_weight_grad
     into unit j, whatever the file's convention, as sympy.diff of the composed loss gives it (one sample)
     or as the mean of the samples' gradients written out by hand (XOR)."""
     from symbackprop.reports.document import to_markdown
-    from symbackprop.reports.explain import explain_matrix, number_latex
+    from symbackprop.reports.explain_matrix import explain_matrix
+    from symbackprop.reports.writer import number_latex
 
     model = load_model(EXAMPLES / name)
     engine = Engine(model)

@@ -284,7 +284,8 @@ def test_explain_writes_each_step_in_turn_from_where_the_last_one_left():
     """Three steps of Mazur's example: each step's loss as train gives it, and the second is the one Mazur
     published after his first update (0.291027924)."""
     from symbackprop.reports.document import to_markdown
-    from symbackprop.reports.explain import explain_steps, number_latex
+    from symbackprop.reports.steps import explain_steps
+    from symbackprop.reports.writer import number_latex
 
     graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
     text = to_markdown(explain_steps(graph, 3, places=6))
@@ -340,7 +341,8 @@ def test_explain_writes_a_minibatch_step_as_one_worked_update_per_batch(tmp_path
     """Each pass of minibatch training is two worked updates, each from its batch's mean loss; the
     parameters each leaves are those of the hand-written run."""
     from symbackprop.reports.document import to_markdown
-    from symbackprop.reports.explain import explain_steps, number_latex
+    from symbackprop.reports.steps import explain_steps
+    from symbackprop.reports.writer import number_latex
 
     path = tmp_path / "xor_minibatch.toml"
     path.write_text((EXAMPLES / "xor.toml").read_text().replace(
@@ -359,7 +361,8 @@ def test_explain_writes_steps_with_momentum_as_the_hand_written_run():
     each step are train's (which the property test above holds against an independent update loop over
     the finite-difference oracle, momentum included)."""
     from symbackprop.reports.document import to_markdown
-    from symbackprop.reports.explain import explain_steps, number_latex
+    from symbackprop.reports.steps import explain_steps
+    from symbackprop.reports.writer import number_latex
 
     graph = build_graph(load_model(EXAMPLES / "mazur.toml"))
     graph = dataclasses.replace(graph, training=dataclasses.replace(graph.training, momentum=Fraction(9, 10)))
@@ -374,7 +377,8 @@ def test_explain_writes_a_formula_graphs_minibatch_steps_with_momentum(tmp_path)
     """The graph file of minibatches with momentum: each update a worked example of its batch; the
     parameters each pass leaves are the hand-written loop's (test above)."""
     from symbackprop.reports.document import to_markdown
-    from symbackprop.reports.explain import explain_steps, number_latex
+    from symbackprop.reports.steps import explain_steps
+    from symbackprop.reports.writer import number_latex
 
     path = tmp_path / "graph.toml"
     path.write_text(GRAPH_MINIBATCH)

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The formula file: a ``[graph]`` of named formulas over inputs, targets and parameters becomes the graph.
+
+Formulas are parsed by :mod:`.formula`, with an allow-list; nothing in the file is evaluated as code.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping

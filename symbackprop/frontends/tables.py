@@ -1,4 +1,15 @@
-"""TODO docstring."""
+"""Reading a file's tables: keys, numbers, names, and the sections both file formats share.
+
+Every number is parsed as an exact rational (:mod:`symbackprop.numbers`), every name is matched against a
+fixed pattern, and every problem names its place (``training.steps``) in one :class:`InputError`.
+
+>>> _number("0.15", "data.inputs[0]")
+Fraction(3, 20)
+>>> _number(True, "x")
+Traceback (most recent call last):
+...
+symbackprop.errors.InputError: x: expected a number, got a boolean (true)
+"""
 from __future__ import annotations
 
 import re

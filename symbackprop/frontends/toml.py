@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The TOML guard: a file is bounded in size and nesting before the parser sees it, and any problem is one
+:class:`InputError` naming the file and the line.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

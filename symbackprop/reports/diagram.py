@@ -22,9 +22,10 @@ import subprocess
 from typing import Optional
 
 from ..errors import InputError
-from ..numbers import format_decimal
 from ..frontends.network import Network
+from ..numbers import format_decimal
 from ..quantity import Quantity
+
 
 #: Output formats Graphviz is asked for, by file extension.
 RENDERED = {".svg": "svg", ".png": "png"}

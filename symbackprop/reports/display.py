@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import html
 
-from ..numbers import format_decimal
 from ..notebook import register
+from ..numbers import format_decimal
 from .printing import factor_latex, latex
 from .results import formula_latex
+
 
 VALUE_DIGITS = 10
 
@@ -84,7 +85,7 @@ def check_latex(report) -> str:
 
 @register("AuditReport", "html")
 def audit_html(report) -> str:
-    from ..audit.report import MARKS, headline, shown_value, why
+    from .audit import MARKS, headline, shown_value, why
 
     rows = []
     for verdict in report.verdicts:

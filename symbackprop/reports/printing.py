@@ -19,11 +19,12 @@ from typing import Mapping, Optional
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.str import StrPrinter
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
+
 
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",

@@ -10,9 +10,10 @@ import math
 from typing import Iterable, Iterator, Optional
 
 from ..engine.chain import Derivation, Engine, Factor
-from ..oracle.check import CheckReport
 from ..numbers import format_decimal, to_mpf
+from ..oracle.check import CheckReport
 from .printing import factor_latex, latex, latex_printer, latex_symbol_name, text, text_printer
+
 
 FORMS = ("chain", "compact", "closed", "simplified")
 

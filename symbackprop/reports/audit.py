@@ -5,9 +5,10 @@ import json
 
 import mpmath
 
-from ..reports.document import markdown_text
+from ..audit.verdict import AuditReport, ClaimVerdict, written_digits
 from ..numbers import format_decimal
-from .verdict import AuditReport, ClaimVerdict, written_digits
+from .document import markdown_text
+
 
 MARKS = {"ok": "ok", "rounding": "rounding", "propagated": "propagated", "error": "ERROR"}
 
