@@ -22,7 +22,8 @@ from symbackprop.cli import main
 from symbackprop.reports.document import Display, to_latex, to_markdown
 from symbackprop.reports.explain import explain
 from symbackprop.frontends.loader import load_network, network_from_mapping
-from symbackprop.oracle.numeric import Ops, _mp_number, forward, numeric_derivative
+from symbackprop.oracle.numeric import Ops, forward, numeric_derivative
+from symbackprop.oracle.differences import _mp_number
 from symbackprop.reports.printing import quantity_latex
 from symbackprop.quantity import Quantity
 

@@ -260,7 +260,7 @@ def graph_documents(draw):
 
 def _at_a_switch(graph) -> bool:
     """Whether some |a|, max, min, ReLU or case split of the graph sits exactly at its switch."""
-    from symbackprop.oracle.numeric import graph_forward, graph_values
+    from symbackprop.oracle.graphs import graph_forward, graph_values
 
     forward = graph_forward(graph)
     with mpmath.workdps(60):
@@ -412,7 +412,7 @@ class GraphOracle:
     (numeric.graph_values) and mpmath's own numerical differentiation — never a derivative of ours."""
 
     def __init__(self, graph, places: int):
-        from symbackprop.oracle.numeric import graph_forward, graph_values
+        from symbackprop.oracle.graphs import graph_forward, graph_values
         from symbackprop.reports.printing import quantity_latex
 
         self.graph, self.places = graph, places

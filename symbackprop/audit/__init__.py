@@ -8,9 +8,9 @@ with or without a mistake) → :mod:`.mistakes` (the library of changed computat
 from pathlib import Path
 
 from ..callable_module import make_callable
-
-from .claims import Claim, ClaimKey, load_claims, claims_from_document
+from .claims import Claim, ClaimKey, claims_from_document, load_claims
 from .verdict import AuditReport, ClaimVerdict, audit
+
 
 __all__ = ["AuditReport", "Claim", "ClaimKey", "ClaimVerdict", "audit", "audit_file", "claims_from_document",
            "load_claims"]

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 from ..errors import InputError
-from ..numbers import NumberError, exact_from_toml, written_unit
 from ..graph import SymbolicGraph
+from ..numbers import NumberError, exact_from_toml, written_unit
 from ..quantity import Quantity, parse_quantity
+
 
 ClaimKind = Literal["value", "new", "derivative"]
 MAX_CLAIMS = 2000
@@ -166,8 +167,8 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
 def load_claims(path: str | Path):
     """Read a worked-example file: its network (validated) and its claims."""
     from ..frontends.dense import build_graph
-    from ..frontends.loader import network_from_mapping
     from ..frontends.formulas import graph_from_mapping
+    from ..frontends.loader import network_from_mapping
     from ..frontends.toml import read_document
 
     document = read_document(path)

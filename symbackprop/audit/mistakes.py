@@ -20,6 +20,7 @@ from ..frontends.network import Network
 from .claims import Claim
 from .world import Rules, inverse_root_factor
 
+
 MISTAKE_IDS = (
     "softmax_without_exp", "softmax_diagonal_only", "dropped_paths", "log10_loss", "binary_ce_for_softmax",
     "sign_error", "wrong_learning_rate", "updated_weight_used", "wrong_weight", "wrong_bias", "factor_two",

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..engine.chain import Engine
-from ..numbers import format_decimal, to_mpf
+from ..engine.values import updated_parameters
 from ..errors import printable
-from ..graph import SymbolicGraph
 from ..frontends.dense import build_graph
 from ..frontends.network import Network
+from ..graph import SymbolicGraph
+from ..numbers import format_decimal, to_mpf
 from ..quantity import Quantity
-from ..engine.values import updated_parameters
+
 
 #: Significant digits of the exact value given in each comment.
 COMMENT_DIGITS = 12

@@ -19,49 +19,36 @@ import functools
 import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Literal, Mapping, Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 import mpmath
 import sympy as sp
 
-from ..notebook import Displayable
 from ..engine.chain import MAX_WRITTEN_PATHS, Engine
-from ..errors import InputError
-from ..numbers import as_fraction, to_mpf
-from ..graph import SymbolicGraph
-from ..quantity import Quantity
-from ..engine.program import straight_line_program
 from ..functions.evaluate import evaluate_expression
-from ..functions.update import frozen_or_descend
-from ..engine.values import point_of
+from ..graph import SymbolicGraph
+from ..notebook import Displayable
+from ..numbers import as_fraction, to_mpf
+from ..oracle.check import kink_met, kink_units, parameters_at_kinks
+from ..oracle.graphs import graph_forward
+from ..quantity import Quantity
 from .claims import Claim, ClaimKey
-from .mistakes import (
-    MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, graph_variants, implied_learning_rate, merge, sample_variants,
-    slip_variants, step_variants, transform_variants, world_variants,
-)
-from .world import REWRITING, WORKING_DIGITS, Computation, Reading, Rules, World, computation, descendants
+from .diagnosis import MAX_DIAGNOSIS_WORLDS, Diagnoser, Diagnosis
+from .digits import (_digits, _exact_zero, _places, _significant, _truncates, _truncates_differently, working_digits,
+                     written_digits)
+from .exact_values import _ExactValues
+from .mistakes import Variant
+from .world import REWRITING, Computation, Reading, Rules, World, computation, descendants
+
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
 #: How much coarser (relative precision) an author's earlier number may be than a claim it is fed into.
 COARSER = 1000
-#: A mistake model is re-run by every route only when its first route lands within this many half-units.
-NEAR = 1000
-#: Re-computations the mistake search may make for one claim (mistakes of method come first).
-MAX_DIAGNOSIS_WORLDS = 600
 #: The most choices of side (2 per parameter whose gradient meets a kink) tried for a number after an update.
 MAX_ONE_SIDED_CHOICES = 16
 
 
-class _SearchCut(Exception):
-    """The mistake search for one claim has used its budget."""
 SHOWN_DIGITS = 20
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    mistake: str  # an id of the library, or two joined by "+"
-    explanation: str
-    implied: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -99,125 +86,7 @@ class AuditReport(Displayable):
         return not any(v.verdict in ("error", "propagated") for v in self.verdicts)
 
 
-class _ExactValues:
-    """Values of claim quantities: the engine's own expressions evaluated at the file's numbers.
-
-    Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0); everything
-    else is evaluated in mpmath at the auditor's working digits + 10, by a walk over the
-    expressions (SymPy's evalf of activations is orders of magnitude slower).
-    """
-
-    def __init__(self, engine: Engine, digits: int = WORKING_DIGITS) -> None:
-        self.engine = engine
-        self.digits = digits
-        self._points: dict[int, dict] = {}
-        self._updated: Optional[dict[str, object]] = None
-        self._after: dict[int, dict[str, object]] = {}
-
-    def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
-        """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
-        leaves = point_of(self.engine.graph, parameters).leaves
-        return {symbol: as_fraction(value) if isinstance(value, sp.Rational) else value
-                for symbol, value in leaves.items()}
-
-    def point(self, step: int) -> dict:
-        """Every symbol's value at the initial parameters (step 0) or after ``step`` updates."""
-        if step not in self._points:
-            graph = self.engine.graph
-            values = self._leaves(self.after(step) if step else None)
-            for quantity in graph.order:
-                if quantity in graph.definitions:
-                    values[graph.symbols[quantity]] = evaluate_expression(graph.definitions[quantity], values)
-            self._points[step] = values
-        return self._points[step]
-
-    def after(self, updates: int) -> dict[str, object]:
-        """Every parameter after ``updates`` steps, as ``train`` computes them: the training module's
-        certified runs (the file's method, batches and momentum); one full-batch step without momentum
-        directly from the straight-line program's gradients (the same rule, with no run to start)."""
-        graph = self.engine.graph
-        if updates == 1 and not graph.training.momentum and (graph.training.method == "batch" or len(graph.samples) <= 1):
-            return self.updated()
-        if updates not in self._after:
-            from ..training.train import train
-
-            if self.engine.graph.learning_rate is None:
-                raise InputError("an update needs training.learning_rate", place="training.learning_rate")
-            steps = train(self.engine.graph, steps=updates, digits=self.digits + 10)
-            self._after.update({step.step: dict(step.parameters) for step in steps})
-        return self._after[updates]
-
-    def updated(self) -> dict[str, object]:
-        """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
-        graph = self.engine.graph
-        if self._updated is None and graph.learning_rate is None:
-            raise InputError("an update needs training.learning_rate", place="training.learning_rate")
-        if self._updated is None:
-            program = straight_line_program(graph)
-            values = dict(self.point(0))
-            for symbol, expression in program.backward:
-                values[symbol] = evaluate_expression(expression, values)
-            self._updated = {}
-            for name in graph.parameters():
-                old = graph.values[graph.symbols[Quantity.param(name)]]
-                # a linear network's gradient is rational, and its update stays exact
-                self._updated[name], _ = frozen_or_descend(
-                    name, graph.frozen, old, lambda name=name: evaluate_expression(program.gradients[name], values),
-                    graph.learning_rate)
-        return self._updated
-
-    def value(self, key: ClaimKey) -> mpmath.mpf:
-        engine = self.engine
-        with mpmath.workdps(self.digits + 10):
-            if key.kind == "new":
-                value = self.after(key.step + 1)[key.of.name]
-            elif key.kind == "derivative":
-                value = evaluate_expression(engine.derivative(key.of, key.wrt).compact, self.point(key.step))
-            else:
-                value = self.point(key.step)[engine.graph.symbols[key.of]]
-            return to_mpf(value)
-
-
-def _digits(value: mpmath.mpf, unit) -> str:
-    """``value`` rounded to the claim's written unit, as text (for digit comparisons)."""
-    if unit == 0:
-        return mpmath.nstr(value, 15)
-    places = max(0, -int(mpmath.floor(mpmath.log10(to_mpf(unit)) + mpmath.mpf("1e-9"))))
-    scaled = mpmath.nint(value / to_mpf(unit)) * to_mpf(unit)
-    return f"{float(scaled):.{places}f}" if places < 15 else mpmath.nstr(scaled, 20)
-
-
-def _cut_and_rounded(claim: Claim, value: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """``value`` cut and rounded at the claim's last written digit (the readings' own rules)."""
-    places = _places(claim)
-    return Reading("cut", "places", places).apply(value), Reading("round", "places", places).apply(value)
-
-
-def _truncates(claim: Claim, value: mpmath.mpf) -> bool:
-    """The claim is ``value`` cut (not rounded) at the written digit, and rounding would differ."""
-    if claim.unit == 0:
-        return False
-    cut, rounded = _cut_and_rounded(claim, value)
-    unit = to_mpf(claim.unit)
-    return abs(cut - to_mpf(claim.value)) < unit / 1000 and abs(rounded - cut) > unit / 2
-
-
-def _truncates_differently(claim: Claim, value: mpmath.mpf) -> bool:
-    """Whether cutting ``value`` at the claim's last digit gives another number than rounding it."""
-    cut, rounded = _cut_and_rounded(claim, value)
-    return abs(rounded - cut) > to_mpf(claim.unit) / 2
-
-
-def _places(claim: Claim) -> int:
-    return max(0, -int(mpmath.floor(mpmath.log10(to_mpf(claim.unit)) + mpmath.mpf("1e-9")))) if claim.unit else 30
-
-
-def _significant(claim: Claim) -> int:
-    """The significant digits a claim writes, at least 1 (see :func:`written_digits`)."""
-    return max(1, written_digits(claim))
-
-
-class Auditor:
+class Auditor(Diagnoser):
     """Audits the claims of one worked example, in order."""
 
     def __init__(self, graph: SymbolicGraph, claims: Sequence[Claim]) -> None:
@@ -441,8 +310,6 @@ class Auditor:
         """:func:`~symbackprop.oracle.check.kink_met` at the exact parameters of ``step`` (None where a step's
         parameters are not exact rationals: a kink is then never met exactly). Exact arithmetic is asked
         first: where no switch is exactly 0 at that step, no oracle is built at all."""
-        from ..oracle.check import kink_met
-
         if step not in self._kinks_at:
             self._kinks_at[step] = {}
         if name not in self._kinks_at[step]:
@@ -462,14 +329,10 @@ class Auditor:
             if step == 0 or self._graph_at(step) is not None:
                 point = self.exact.point(step)
                 if graph.network is not None and graph.network.is_classic:
-                    from ..oracle.check import kink_units
-
                     units = kink_units(graph.network)
                     found = {q.name for q in graph.order if q.kind == "net" and q.name in units
                              and _exact_zero(point[graph.symbols[q]])}
                 else:
-                    from ..oracle.numeric import graph_forward
-
                     if self._switches is None:
                         self._switches = {str(node): held for node, held in graph_forward(graph).switches.items()}
                     found = {node for node, switches in self._switches.items()
@@ -499,8 +362,6 @@ class Auditor:
         if self.graph.samples and self.graph.training.method != "batch":
             return None
         if self._step0_kinks is None:
-            from ..oracle.check import parameters_at_kinks
-
             self._step0_kinks = {}
             for name in parameters_at_kinks(self.graph, self.digits) if self._exactly_met(0) else ():
                 met = self._kink_met(name, 0)
@@ -565,196 +426,6 @@ class Auditor:
         return to_mpf(claim.half_unit) * (1 + mpmath.mpf("1e-12")) + mpmath.mpf(10) ** (-self.digits + 5) * scale
 
     # ---- diagnosis -----------------------------------------------------------------------
-    def diagnose(self, claim, claimed, recomputed, exact, overrides) -> tuple[list[Diagnosis], bool]:
-        """Every mistake model (or pair of them) whose computation gives the claimed number, and whether
-        the whole library was searched (at most :data:`MAX_DIAGNOSIS_WORLDS` re-computations per claim).
-
-        Each model is re-run from the author's numbers and from none, with unwritten numbers kept
-        exact or rounded at the author's precision; a pair is tried only when no single model
-        gives the number, and only from models that change this claim's value at all.
-        """
-        found: dict[tuple[str, str], Diagnosis] = {}
-        self._models = models = {}  # the changed computations behind the diagnoses (see _learn_habit)
-
-        def note(mistakes, explanation, implied=None, model: Optional[Variant] = None):
-            key = ("+".join(mistakes), explanation)
-            found.setdefault(key, Diagnosis("+".join(mistakes), explanation, implied))
-            models.setdefault(key, model)
-
-        half = self._half(claim)
-        # Screened by the exact reading from the exact inputs and from the author's numbers (either can
-        # hide a model: a written later number, or a mistake that only the author's route makes visible).
-        numbers_routes = (self._none, overrides) if overrides else (self._none,)
-        exact_reading, *rounded = self._diagnosis_readings(claim)
-        screens = [(numbers, exact_reading) for numbers in numbers_routes]
-        routes = screens + [(numbers, reading) for numbers in numbers_routes for reading in rounded]
-
-        spent = [0]
-
-        def run(rules: Rules, route) -> mpmath.mpf:
-            spent[0] += 1
-            if spent[0] > MAX_DIAGNOSIS_WORLDS:
-                raise _SearchCut
-            numbers, reading = route
-            try:
-                return self.world(rules, numbers, reading, claim.key).value(claim.key)
-            except (ZeroDivisionError, ValueError, OverflowError):
-                return mpmath.nan
-
-        def values(rules: Rules, every_route: bool = False) -> list:
-            """The claim under ``rules`` by the screening routes; by every route only when one of those
-            lands near the claim (the rounded routes differ from them by far less than NEAR units)."""
-            found_values = [run(rules, route) for route in screens]
-            if every_route or any(mpmath.isfinite(v) and abs(v - claimed) <= NEAR * half for v in found_values):
-                found_values += [run(rules, route) for route in routes[len(screens):]]
-            return found_values
-
-        def gives(candidates) -> bool:
-            return any(mpmath.isfinite(v) and abs(v - claimed) <= half for v in candidates)
-
-        base = values(Rules(), every_route=True)
-        transforms = transform_variants()
-        reproduced = False
-        # The cheap ones first: a change of the final number, the learning rate, a slip of a digit.
-        for variant in transforms:
-            if gives([variant.transform(v) for v in base if mpmath.isfinite(v)]):
-                note(variant.mistakes, variant.explanation)
-                reproduced = True
-        if claim.key.kind == "new" and (self.graph.training.method == "batch" or not self.graph.samples):
-            reproduced |= self._learning_rate(claim, claimed, overrides, half, note)  # one update per step
-        for reference in (recomputed, exact):
-            typo = digit_typo(claim.written.replace("\u2212", "-"), _digits(reference, claim.unit))
-            if typo:
-                note(("digit_typo",), typo)
-                reproduced = True
-                break
-        changed: list[tuple[Variant, list]] = []
-        unchanged: list[Variant] = []
-        layered = world_variants(self.network, claim) if self.network is not None else []
-        singles = sorted(layered + graph_variants(self.graph, claim) + sample_variants(self.graph, claim)
-                         + step_variants(claim) + slip_variants(claim, self._terms(claim)), key=_specific)
-        try:
-            for variant in singles:
-                if not self._can_touch(variant, claim):
-                    unchanged.append(variant)
-                    continue
-                result = values(variant.rules)
-                if all(_same(a, b, self.digits) for a, b in zip(result, base)):
-                    unchanged.append(variant)  # alone it cannot explain this claim; it may still act in a pair
-                    continue
-                changed.append((variant, result))
-                if gives(result):
-                    note(variant.mistakes, variant.explanation, variant.implied, variant)
-                    reproduced = True
-            if self._habits:  # (even where one mistake gives the number: the author's next one is named too)
-                reproduced |= self._on_habits(singles, values, gives, note)
-            if not reproduced:
-                self._pairs(changed, unchanged, transforms, values, gives, note)
-        except _SearchCut:
-            return list(found.values()), False
-        return list(found.values()), True
-
-    def _on_habits(self, singles: Sequence[Variant], values, gives, note) -> bool:
-        """Whether the author's earlier mistakes of method, alone or with one more mistake, give the claim
-        (the new mistake is named; the earlier ones are said in its explanation)."""
-        reproduced = False
-        for choice in itertools.islice(itertools.product(*self._habits), MAX_HABIT_READINGS):
-            known = choice[0]
-            for habit in choice[1:]:
-                known = merge(known, habit) or known
-            earlier = ", ".join(dict.fromkeys(known.mistakes))
-            if gives(values(known.rules)):
-                note(known.mistakes, f"the mistakes already found, again: {known.explanation}", known.implied)
-                return True
-            for variant in singles:
-                combined = merge(variant, known)
-                if combined is not None and combined.rules != known.rules and gives(values(combined.rules)):
-                    note(variant.mistakes, f"{variant.explanation} — on top of the mistakes already found ({earlier})",
-                         variant.implied)
-                    reproduced = True
-            if reproduced:
-                return True
-        return False
-
-    def _learn_habit(self) -> None:
-        """Keep the mistake of method that alone explained the claim just judged as the author's habit (with
-        each computation of it that did: softmax without exp, differentiated either way)."""
-        models = [model for model in self._models.values() if model is not None]  # (not a change of the number)
-        if not models or len({model.mistakes for model in models}) != 1:
-            return  # no mistake of method, or several that explain it: nothing is learnt
-        if models[0].transform is None and not set(models[0].mistakes) & ONE_OFF_MISTAKES \
-                and not any(models[0] in known for known in self._habits):
-            self._habits.append(tuple(models))
-
-    def _can_touch(self, variant: Variant, claim: Claim) -> bool:
-        """False when a swapped weight or bias cannot reach a forward value at step 0 (no need to run it)."""
-        key = claim.key
-        swapped = variant.rules.forward_values
-        if not swapped or key.kind != "value" or key.step != 0:
-            return True
-        return any(key.of in self.reach.get(Quantity.param(original), ()) for original, _ in swapped)
-
-    def _pairs(self, changed, unchanged, transforms, values, gives, note) -> None:
-        """Two mistakes at once, at least one of which changes this claim by itself: a changed
-        computation with a transform of its result, or with a second changed computation (at most
-        :data:`MAX_PAIRS` of those, the mistakes of method before the swapped weights and slips)."""
-        for variant, result in changed:
-            for transform in transforms:
-                combined = merge(variant, transform)
-                if combined is not None and gives([transform.transform(v) for v in result if mpmath.isfinite(v)]):
-                    note(combined.mistakes, combined.explanation, combined.implied)
-        order = {id(variant): index for index, variant in enumerate([v for v, _ in changed] + unchanged)}
-        first_parts = sorted((variant for variant, _ in changed), key=_specific)
-        partners = sorted(first_parts + unchanged, key=_specific)
-        tried = 0
-        for first in first_parts:
-            for second in partners:
-                if second is first or (second in first_parts and first_parts.index(second) < first_parts.index(first)):
-                    continue  # each unordered pair of changed computations once
-                # named in the library's order, whichever part changed the claim
-                combined = merge(*sorted((first, second), key=lambda v: (_library_position(v), order[id(v)])))
-                if combined is None:
-                    continue
-                tried += 1
-                if tried > MAX_PAIRS:
-                    return
-                if gives(values(combined.rules)):
-                    note(combined.mistakes, combined.explanation, combined.implied)
-
-    def _diagnosis_readings(self, claim: Claim) -> tuple[Reading, ...]:
-        """Exact, and rounded in the author's own style and precision (where that is fine enough for ``claim``)."""
-        style, significant, places = self.precision
-        if style == "significant":
-            rounded = Reading("round", "significant", min(max(significant, 1), 30))
-        else:
-            rounded = Reading("round", "places", min(places, 30))
-        return (Reading(), rounded) if self._fine_enough(rounded, claim) else (Reading(), Reading())
-
-    def _terms(self, claim: Claim) -> int:
-        """How many terms the sum behind ``claim`` has (0 when it is not a sum)."""
-        key = claim.key
-        if key.kind == "derivative":
-            return len(self.engine.derivative(key.of, key.wrt).chain)
-        definition = self.graph.definitions.get(key.of)
-        return len(definition.args) if key.kind == "value" and definition is not None and definition.is_Add else 0
-
-    def _learning_rate(self, claim, claimed, overrides, half, note) -> bool:
-        name = claim.key.of.name
-        stated = to_mpf(self.graph.learning_rate)
-        for numbers in ((overrides, self._none) if overrides else (self._none,)):
-            for reading in self._diagnosis_readings(claim):
-                world = self.world(overrides=numbers, reading=reading)
-                step = claim.key.step
-                old = world.parameter(name, step)
-                gradient = world.derivative(Quantity.loss(), claim.key.of, step)
-                rate = implied_learning_rate(old, claimed, gradient)
-                if rate is not None and rate != stated and abs(old - rate * gradient - claimed) <= half:
-                    text = mpmath.nstr(rate, 6)
-                    note(("wrong_learning_rate",), f"the update used a learning rate of {text}, not {mpmath.nstr(stated, 6)}", text)
-                    return True
-        return False
-
-    # ---- formulas ------------------------------------------------------------------------
     def paths(self, key: ClaimKey, limit: int = 200) -> tuple[str, ...]:
         """Every path of a derivative claim, so that a dropped term can be seen."""
         if key.kind != "derivative":
@@ -765,6 +436,8 @@ class Auditor:
         return tuple(" · ".join(str(f) for f in path) for path in derivation.paths())
 
     def formula(self, key: ClaimKey) -> str:
+        # The audit's one import from the report layer, at call time: a verdict stores its claim's formula
+        # as the text a reader sees (it should become a SymPy expression that the reports print).
         from ..reports.printing import text
 
         if key.kind == "new":
@@ -780,58 +453,7 @@ class Auditor:
         return f"{key.of} (given)"
 
 
-#: At most this many ways of combining the author's habits are tried for one claim.
-MAX_HABIT_READINGS = 8
-#: Mistakes of one number, not of method: never taken as the author's habit.
-ONE_OFF_MISTAKES = frozenset({"wrong_weight", "wrong_bias", "term_slip", "stale_parameters", "one_sample_gradient"})
-
-
-def _library_position(variant: Variant) -> int:
-    return MISTAKE_IDS.index(variant.mistakes[0])
-
-
-def _specific(variant: Variant) -> int:
-    """Mistakes of method first; a swapped weight, bias or slipped term (there are many) after."""
-    return int(variant.mistakes[0] in ("wrong_weight", "wrong_bias", "term_slip"))
-
-
-def _same(a, b, digits: int) -> bool:
-    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
-        return not mpmath.isfinite(a) and not mpmath.isfinite(b)
-    return abs(a - b) <= mpmath.mpf(10) ** (-digits + 8) * max(1, abs(a))
-
-
-def working_digits(claims: Sequence[Claim]) -> int:
-    """The auditor's working precision: :data:`WORKING_DIGITS`, or 20 more than the most significant digits
-    any claim writes (from its first digit to its last written place), so every written digit is judged.
-
-    >>> from symbackprop.quantity import Quantity
-    >>> key = ClaimKey("value", 0, Quantity.loss())
-    >>> working_digits([Claim(0, "E", key, "0." + "1" * 60, Fraction(1, 9), Fraction(1, 10**60), "claims[0]")])
-    80
-    """
-    written = [written_digits(claim) for claim in claims]
-    return max([WORKING_DIGITS] + [digits + 20 for digits in written])
-
-
-def written_digits(claim: Claim) -> int:
-    """How many digits a claim writes from its leading digit to its last written place (0 for a number
-    whose written unit exceeds its size, such as "0.000" or "0e50"; exact fractions count as none)."""
-    if not claim.unit or claim.value == 0:
-        return 0
-    size, unit = abs(claim.value), claim.unit
-    digits = 0
-    while unit * 10**digits <= size:
-        digits += 1
-    return digits
-
-
 def audit(graph: SymbolicGraph, claims: Sequence[Claim],
           progress: Optional[Callable[[int], None]] = None) -> AuditReport:
     """Audit every claim, in file order (``progress(done)`` after each claim)."""
     return Auditor(graph, claims).run(progress)
-
-
-def _exact_zero(value) -> bool:
-    """An exact 0 (a rational computed without rounding), not a binary number that happens to be 0."""
-    return isinstance(value, (Fraction, int, sp.Rational)) and value == 0

@@ -24,18 +24,19 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Mapping, Optional
 
 import mpmath
-
 import sympy as sp
 
 from ..functions.activations import activation, softmax
-from ..numbers import fast_mpf as _mpf, to_mpf
+from ..functions.evaluate import evaluate_expression
+from ..functions.losses import loss_kind
 from ..functions.update import over_samples
 from ..graph import Edge, SymbolicGraph, local_derivatives, reduced
-from ..functions.losses import loss_kind
-from ..functions.evaluate import evaluate_expression
-from ..training.train import batches
+from ..numbers import fast_mpf as _mpf
+from ..numbers import to_mpf
 from ..quantity import Quantity
+from ..training.train import batches
 from .claims import ClaimKey
+
 
 #: The least working precision of a world; the auditor raises it to follow the most digits a claim writes.
 WORKING_DIGITS = 40

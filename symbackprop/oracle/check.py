@@ -22,15 +22,15 @@ from typing import Callable, Literal, Mapping, Optional
 
 import mpmath
 
-from ..functions.activations import activation
 from ..errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
-from ..numbers import to_mpf
 from ..frontends.network import Network, Parameter
+from ..functions.activations import activation
 from ..notebook import Displayable
-from .numeric import (
-    NumericDerivative, central_step, finite_difference, loss_at, nets_shifted, one_sided_derivatives, one_sided_step,
-    met_within, unit_nets,
-)
+from ..numbers import to_mpf
+from .differences import NumericDerivative, central_step, one_sided_step
+from .graphs import met_within
+from .numeric import finite_difference, loss_at, nets_shifted, one_sided_derivatives, unit_nets
+
 
 Status = Literal["ok", "mismatch", "kink"]
 FLOAT64_TOLERANCE = 1e-6
@@ -148,10 +148,9 @@ def _dense_oracle(network: Network, digits: int, float64: bool) -> _Oracle:
 
 
 def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
-    from .numeric import (
-        graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss, graph_one_sided,
-    )
     from ..engine.values import point_of
+    from .graphs import (graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss,
+                         graph_one_sided)
 
     point_of(graph)  # the numbers must all be there: one clear message if not
     forward = graph_forward(graph)

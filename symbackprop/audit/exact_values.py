@@ -1,0 +1,97 @@
+"""The true numbers a claim is judged against: node values, gradients and the parameters after each step,
+exact where the arithmetic allows and at the audit's working precision otherwise."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import mpmath
+import sympy as sp
+
+from ..engine.chain import Engine
+from ..engine.program import straight_line_program
+from ..engine.values import point_of
+from ..errors import InputError
+from ..functions.evaluate import evaluate_expression
+from ..functions.update import frozen_or_descend
+from ..numbers import as_fraction, to_mpf
+from ..quantity import Quantity
+from ..training.train import train
+from .claims import ClaimKey
+from .world import WORKING_DIGITS
+
+
+class _ExactValues:
+    """Values of claim quantities: the engine's own expressions evaluated at the file's numbers.
+
+    Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0); everything
+    else is evaluated in mpmath at the auditor's working digits + 10, by a walk over the
+    expressions (SymPy's evalf of activations is orders of magnitude slower).
+    """
+
+    def __init__(self, engine: Engine, digits: int = WORKING_DIGITS) -> None:
+        self.engine = engine
+        self.digits = digits
+        self._points: dict[int, dict] = {}
+        self._updated: Optional[dict[str, object]] = None
+        self._after: dict[int, dict[str, object]] = {}
+
+    def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
+        """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
+        leaves = point_of(self.engine.graph, parameters).leaves
+        return {symbol: as_fraction(value) if isinstance(value, sp.Rational) else value
+                for symbol, value in leaves.items()}
+
+    def point(self, step: int) -> dict:
+        """Every symbol's value at the initial parameters (step 0) or after ``step`` updates."""
+        if step not in self._points:
+            graph = self.engine.graph
+            values = self._leaves(self.after(step) if step else None)
+            for quantity in graph.order:
+                if quantity in graph.definitions:
+                    values[graph.symbols[quantity]] = evaluate_expression(graph.definitions[quantity], values)
+            self._points[step] = values
+        return self._points[step]
+
+    def after(self, updates: int) -> dict[str, object]:
+        """Every parameter after ``updates`` steps, as ``train`` computes them: the training module's
+        certified runs (the file's method, batches and momentum); one full-batch step without momentum
+        directly from the straight-line program's gradients (the same rule, with no run to start)."""
+        graph = self.engine.graph
+        if updates == 1 and not graph.training.momentum and (graph.training.method == "batch" or len(graph.samples) <= 1):
+            return self.updated()
+        if updates not in self._after:
+            if self.engine.graph.learning_rate is None:
+                raise InputError("an update needs training.learning_rate", place="training.learning_rate")
+            steps = train(self.engine.graph, steps=updates, digits=self.digits + 10)
+            self._after.update({step.step: dict(step.parameters) for step in steps})
+        return self._after[updates]
+
+    def updated(self) -> dict[str, object]:
+        """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
+        graph = self.engine.graph
+        if self._updated is None and graph.learning_rate is None:
+            raise InputError("an update needs training.learning_rate", place="training.learning_rate")
+        if self._updated is None:
+            program = straight_line_program(graph)
+            values = dict(self.point(0))
+            for symbol, expression in program.backward:
+                values[symbol] = evaluate_expression(expression, values)
+            self._updated = {}
+            for name in graph.parameters():
+                old = graph.values[graph.symbols[Quantity.param(name)]]
+                # a linear network's gradient is rational, and its update stays exact
+                self._updated[name], _ = frozen_or_descend(
+                    name, graph.frozen, old, lambda name=name: evaluate_expression(program.gradients[name], values),
+                    graph.learning_rate)
+        return self._updated
+
+    def value(self, key: ClaimKey) -> mpmath.mpf:
+        engine = self.engine
+        with mpmath.workdps(self.digits + 10):
+            if key.kind == "new":
+                value = self.after(key.step + 1)[key.of.name]
+            elif key.kind == "derivative":
+                value = evaluate_expression(engine.derivative(key.of, key.wrt).compact, self.point(key.step))
+            else:
+                value = self.point(key.step)[engine.graph.symbols[key.of]]
+            return to_mpf(value)
