@@ -14,7 +14,8 @@ from .claims import Claim
 from .digits import _digits, _same
 from .mistakes import (MAX_PAIRS, MISTAKE_IDS, Variant, digit_typo, graph_variants, implied_learning_rate, merge,
                        sample_variants, slip_variants, step_variants, transform_variants, world_variants)
-from .world import Reading, Rules
+from .rewriting import Rules
+from .world import Reading
 
 
 #: Re-computations the mistake search may make for one claim (mistakes of method come first).

@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..frontends.network import Network
 from .claims import Claim
-from .world import Rules, inverse_root_factor
+from .rewriting import Rules, inverse_root_factor
 
 
 MISTAKE_IDS = (

@@ -38,7 +38,8 @@ from .digits import (_digits, _exact_zero, _places, _significant, _truncates, _t
                      written_digits)
 from .exact_values import _ExactValues
 from .mistakes import Variant
-from .world import REWRITING, Computation, Reading, Rules, World, computation, descendants
+from .rewriting import REWRITING, Computation, Rules, computation
+from .world import Reading, World, descendants
 
 
 Verdict = Literal["ok", "rounding", "propagated", "error"]
