@@ -75,7 +75,8 @@ def test_derive_json_of_a_large_network_is_the_streamed_program_with_right_value
     """Over 1,000 parameters: gradients in δ symbols, values checked against finite differences."""
     import json
 
-    from symbackprop.cli import LARGE_NETWORK, main
+    from symbackprop.cli import main
+    from symbackprop.cli.commands import LARGE_NETWORK
     from symbackprop.oracle.numeric import numeric_derivative
     from symbackprop.quantity import Quantity
 
