@@ -7,10 +7,15 @@ bounded so that ``1e1000000000`` is refused at once instead of hanging.
 """
 from __future__ import annotations
 
+import decimal
+import functools
 import math
 import re
-import functools
 from fractions import Fraction
+
+import mpmath
+import sympy
+
 
 #: Largest accepted decimal exponent (after normalisation) of a number in a file.
 MAX_EXPONENT = 60
@@ -163,8 +168,6 @@ def format_decimal(value: object, digits: int, trim: bool = False) -> str:
     >>> format_decimal(Fraction(4, 5), 6, trim=True)
     '0.8'
     """
-    import mpmath
-
     number = to_mpf(value, digits + 10)
     if number == 0:
         return "0"
@@ -192,13 +195,9 @@ def format_places(value: object, places: int, scientific: bool = False) -> tuple
     >>> format_places(Fraction(13368, 10**7), 4, scientific=True)
     ('1.3368', -3)
     """
-    import decimal
-
     if isinstance(value, Fraction):
         exact = value
     else:
-        import sympy
-
         exact = value if isinstance(value, (int, Fraction)) else None
         if exact is None and isinstance(value, sympy.Rational):
             exact = as_fraction(value)
@@ -217,8 +216,6 @@ def format_places(value: object, places: int, scientific: bool = False) -> tuple
             power, rounded = power + 1, round(exact / 10 * 10**places)
         text = format(decimal.Decimal(rounded).scaleb(-places), "f")
         return _signed_zero_free(text, places), power
-    import mpmath
-
     magnitude = to_mpf(value, 30)
     if magnitude and (scientific or not mpmath.mpf(10) ** (1 - places) <= abs(magnitude) < mpmath.mpf(10) ** LARGEST_PLAIN):
         # log10 to enough digits to place a power of ten of any size (e^(−10²⁰) has one of −4·10¹⁹)
@@ -265,8 +262,6 @@ def as_rational(value):
     >>> as_rational(Fraction(3, 10))
     3/10
     """
-    import sympy
-
     value = Fraction(value)
     return sympy.Rational(value.numerator, value.denominator)
 
@@ -281,8 +276,6 @@ def to_mpf(value: object, digits: int | None = None):
     ...     str(to_mpf(Fraction(1, 3)))
     '0.33333333333333333333'
     """
-    import mpmath
-
     with mpmath.workdps(digits or mpmath.mp.dps):
         if isinstance(value, Fraction):
             return mpmath.mpf(value.numerator) / value.denominator
@@ -290,8 +283,6 @@ def to_mpf(value: object, digits: int | None = None):
             return mpmath.mpf(value)
         if isinstance(value, mpmath.mpf):
             return +value
-        import sympy
-
         if not isinstance(value, sympy.Basic):
             raise TypeError(f"not a number: {value!r}")
         evaluated = value.evalf(mpmath.mp.dps)
@@ -319,8 +310,6 @@ def written_unit(text: str) -> Fraction:
 def fast_mpf(value):
     """``value`` as an mpmath number at the current precision, the common cases without :func:`to_mpf`'s
     precision context (which costs more than the division, in the loops of training and the auditor)."""
-    import mpmath
-
     if isinstance(value, Fraction):
         return _fraction_mpf(value, mpmath.mp.prec)
     return value if isinstance(value, mpmath.mpf) else to_mpf(value)
@@ -329,6 +318,4 @@ def fast_mpf(value):
 @functools.lru_cache(maxsize=4096)
 def _fraction_mpf(value: Fraction, precision: int):
     """A file's number at a working precision: the same few numbers are read again and again."""
-    import mpmath
-
     return mpmath.mpf(value.numerator) / value.denominator

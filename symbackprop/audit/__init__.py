@@ -1,3 +1,12 @@
+
+from pathlib import Path
+
+from ..callable_module import make_callable
+from ..errors import InputError
+from .claims import Claim, ClaimKey, claims_from_document, load_claims
+from .verdict import AuditReport, ClaimVerdict, audit
+
+
 """Audit a hand-worked backpropagation example: a verdict for every number, mistakes named.
 
 Data flow: worked-example file → :mod:`.claims` (parsed, validated) → :mod:`.world`
@@ -5,11 +14,7 @@ Data flow: worked-example file → :mod:`.claims` (parsed, validated) → :mod:`
 with or without a mistake) → :mod:`.mistakes` (the library of changed computations) →
 :mod:`.verdict` (ok | rounding | propagated | error, with diagnoses) → :mod:`.report`.
 """
-from pathlib import Path
 
-from ..callable_module import make_callable
-from .claims import Claim, ClaimKey, claims_from_document, load_claims
-from .verdict import AuditReport, ClaimVerdict, audit
 
 
 __all__ = ["AuditReport", "Claim", "ClaimKey", "ClaimVerdict", "audit", "audit_file", "claims_from_document",
@@ -24,8 +29,6 @@ def audit_file(path: "str | Path", progress=None) -> AuditReport:
     (True, 28)
     """
     if not isinstance(path, (str, Path)):
-        from ..errors import InputError
-
         raise InputError(f"audit takes the path of a worked-example file (with [[claims]]), not {type(path).__name__}",
                          place="path")
     return audit(*load_claims(path), progress=progress)

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 from ..errors import InputError
+from ..frontends.dense import build_graph
+from ..frontends.formulas import graph_from_mapping
+from ..frontends.loader import network_from_mapping
+from ..frontends.toml import read_document
 from ..graph import SymbolicGraph
 from ..numbers import NumberError, exact_from_toml, written_unit
 from ..quantity import Quantity, parse_quantity
@@ -166,11 +170,6 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
 
 def load_claims(path: str | Path):
     """Read a worked-example file: its network (validated) and its claims."""
-    from ..frontends.dense import build_graph
-    from ..frontends.formulas import graph_from_mapping
-    from ..frontends.loader import network_from_mapping
-    from ..frontends.toml import read_document
-
     document = read_document(path)
     try:
         graph = graph_from_mapping(document) if isinstance(document, dict) and "graph" in document else build_graph(

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Iterator
 
 import sympy as sp
 
-from ..errors import InputError, whole_number
+from ..errors import InputError, UndefinedValue, printable, whole_number
+from ..frontends.coerce import as_graph
 from ..frontends.network import Network
 from ..graph import SymbolicGraph
 from ..notebook import Displayable
+from ..numbers import format_decimal
 from ..quantity import Quantity, parse_quantity
 from .program import evaluate, straight_line_program
 from .sweep import edges, reverse_sweep
@@ -155,8 +157,6 @@ class Derivation(Displayable):
 
     def evalf(self, digits: int = 30) -> sp.Float:
         """The value as a SymPy Float correct to about ``digits`` significant digits."""
-        from ..errors import UndefinedValue, printable
-
         try:
             return self.engine.point.evalf(self.compact, whole_number(digits, 1, MAX_DIGITS, "digits"))
         except UndefinedValue as error:
@@ -164,8 +164,6 @@ class Derivation(Displayable):
 
     def decimal(self, digits: int = 30) -> str:
         """The value as decimal text with ``digits`` significant digits."""
-        from ..numbers import format_decimal
-
         return format_decimal(self.evalf(digits), digits)
 
 
@@ -198,8 +196,6 @@ class Engine:
     """Derivatives of a network, by the symbolic chain rule; values when the network has numbers."""
 
     def __init__(self, network: "Network | SymbolicGraph | Model | str") -> None:
-        from ..frontends.coerce import as_graph
-
         self.graph = as_graph(network, "an Engine")
         self.network = self.graph.network
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}

@@ -28,11 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+import mpmath
 import sympy as sp
 
 from ..frontends.dense import build_graph
 from ..functions.evaluate import evaluate_named
 from ..graph import SymbolicGraph
+from ..numbers import to_mpf
 from ..quantity import Quantity, sampled
 from .sweep import reverse_sweep
 from .tidy import OutputDeltas
@@ -136,10 +138,6 @@ def evaluate(program: Program, leaves: Mapping[sp.Symbol, object],
     A direct walk over the program's expressions: no code is generated, and
     the cost is linear in the program's size.
     """
-    import mpmath
-
-    from ..numbers import to_mpf
-
     with mpmath.workdps(digits):
         values: dict[sp.Symbol, object] = {symbol: to_mpf(value) for symbol, value in leaves.items()}
         for symbol, expression in program.forward + program.backward:

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping, Optional
 
+import mpmath
 import sympy as sp
 
-from ..errors import InputError
+from ..errors import InputError, UndefinedValue
+from ..functions.evaluate import evaluate_expression
 from ..functions.update import frozen_or_descend, plain_plus
 from ..graph import SymbolicGraph
-from ..numbers import as_fraction, as_rational
+from ..numbers import as_fraction, as_rational, to_mpf
 from ..quantity import Quantity
 
 
@@ -58,10 +60,6 @@ class Point:
     def _numbers(self, digits: int) -> dict:
         """Every symbol's value as the evaluator gives it (a Fraction or an mpmath number), computed once."""
         if digits not in self._numeric_cache:
-            import mpmath
-
-            from ..functions.evaluate import evaluate_expression
-
             values = {symbol: _number_in(value) for symbol, value in self.leaves.items()}
             with mpmath.workdps(digits):
                 for quantity in self.graph.order:
@@ -79,10 +77,6 @@ class Point:
         """``expression`` at this point, to ``digits`` significant digits, every one certified: see
         :func:`certified`. (A gradient that sums terms which cancel, such as Σ(out − t) of a softmax
         whose outputs and targets both sum to 1, is exactly 0, not the 1e-34 one precision leaves.)"""
-        import mpmath
-
-        from ..functions.evaluate import evaluate_expression
-
         def at(working: int):
             numbers = self._numbers(working)
             with mpmath.workdps(working):
@@ -124,10 +118,6 @@ def certified(at, digits: int, working: int):
 
 
 def _agree(first, second, digits: int) -> bool:
-    import mpmath
-
-    from ..numbers import to_mpf
-
     first, second = to_mpf(first), to_mpf(second)
     if not (mpmath.isfinite(first) and mpmath.isfinite(second)):
         return True  # infinities and NaN are reported as they are, by whoever asked
@@ -138,8 +128,6 @@ def _number_in(value: sp.Expr):
     """A leaf as the evaluator takes it: a Fraction when rational (it stays exact), else an mpmath number."""
     if value.is_Rational:
         return as_fraction(value)
-    from ..numbers import to_mpf
-
     return to_mpf(value)
 
 
@@ -151,10 +139,6 @@ def _sympy_number(value, digits: int) -> sp.Expr:
 
 def _defined(compute, quantity: Quantity, definition: sp.Expr):
     """A node's value, or one line saying it is undefined here (a log of 0, a division by 0)."""
-    import mpmath
-
-    from ..errors import UndefinedValue
-
     place = "loss.kind" if quantity.kind in ("loss", "loss_term", "out", "net") else f"graph.nodes.{quantity.name}"
     try:
         value = compute()

@@ -22,13 +22,18 @@ from typing import Callable, Literal, Mapping, Optional
 
 import mpmath
 
+from ..engine.chain import Engine
+from ..engine.values import point_of
 from ..errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
+from ..frontends.coerce import as_graph
+from ..frontends.dense import build_graph
 from ..frontends.network import Network, Parameter
 from ..functions.activations import activation
 from ..notebook import Displayable
 from ..numbers import to_mpf
 from .differences import NumericDerivative, central_step, one_sided_step
-from .graphs import met_within
+from .graphs import (graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss,
+                     graph_one_sided, met_within)
 from .numeric import finite_difference, loss_at, nets_shifted, one_sided_derivatives, unit_nets
 
 
@@ -148,10 +153,6 @@ def _dense_oracle(network: Network, digits: int, float64: bool) -> _Oracle:
 
 
 def _graph_oracle(graph, digits: int, float64: bool) -> _Oracle:
-    from ..engine.values import point_of
-    from .graphs import (graph_finite_difference, graph_forward, graph_kinks_crossed, graph_kinks_met, graph_loss,
-                         graph_one_sided)
-
     point_of(graph)  # the numbers must all be there: one clear message if not
     forward = graph_forward(graph)
     work = forward.work()
@@ -185,15 +186,11 @@ def check_gradients(
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    from ..frontends.coerce import as_graph
-
     if not isinstance(network, Network):
         network = as_graph(network, "check_gradients")
         if network.network is not None:
             network = network.network
     if isinstance(network, Network) and not network.is_classic:
-        from ..frontends.dense import build_graph
-
         network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
     oracles: dict[int, _Oracle] = {}
@@ -220,8 +217,6 @@ def check_gradients(
                                 f"{ESCALATING_DIGITS[-1]:,} more working digits ({last.problem}; a sigmoid saturated "
                                 "beyond any precision leaves 1 - out = 0): no gradient is proved") from None
     if analytic is None:
-        from ..engine.chain import Engine
-
         analytic = Engine(network).gradient_values(max(digits, ANALYTIC_DIGITS) + 5)
     with mpmath.workdps(max(digits, ANALYTIC_DIGITS) + 10):
         missing = [name for name in oracle.names if name not in analytic]

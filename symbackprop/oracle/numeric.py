@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Optional
 import mpmath
 
 from ..errors import InputError, UndefinedValue
+from ..frontends.dense import build_graph
 from ..frontends.network import Network
 from ..functions.activations import activation, softmax_numeric
 from ..functions.losses import loss_kind
@@ -215,8 +216,6 @@ def finite_difference(network: Network, parameter: str, digits: int = 50, float6
     except KeyError:
         raise InputError(f"no parameter named {parameter!r}", place="--wrt") from None
     if not network.is_classic:  # skips, tied weights, own functions: the graph's forward definitions
-        from ..frontends.dense import build_graph
-
         return graph_finite_difference(graph_forward(build_graph(network)), parameter, digits, float64)
     return numeric_derivative(network, Quantity.loss(), Quantity.param(parameter), digits, float64)
 

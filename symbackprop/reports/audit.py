@@ -5,8 +5,8 @@ import json
 
 import mpmath
 
-from ..audit.verdict import AuditReport, ClaimVerdict
 from ..audit.digits import written_digits
+from ..audit.verdict import AuditReport, ClaimVerdict
 from ..numbers import format_decimal
 from .document import markdown_text
 

@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..frontends.network import Network
 from ..numbers import format_decimal
 from ..quantity import Quantity
+from .printing import text
 
 
 #: Output formats Graphviz is asked for, by file extension.
@@ -106,8 +107,6 @@ def graph_dot(graph, engine=None, digits: int = 4) -> str:
     Each formula node shows its formula (and value); each edge into a formula node
     is a symbol its formula reads; with numbers, parameters show ∂E/∂p.
     """
-    from .printing import text
-
     edges = sum(len(graph.consumers[q]) for q in graph.order)
     if edges > MAX_EDGES:
         raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="graph")

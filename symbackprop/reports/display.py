@@ -15,6 +15,7 @@ import html
 
 from ..notebook import register
 from ..numbers import format_decimal
+from .audit import MARKS, headline, shown_value, why
 from .printing import factor_latex, latex
 from .results import formula_latex
 
@@ -85,8 +86,6 @@ def check_latex(report) -> str:
 
 @register("AuditReport", "html")
 def audit_html(report) -> str:
-    from .audit import MARKS, headline, shown_value, why
-
     rows = []
     for verdict in report.verdicts:
         after = f" (after step {verdict.claim.key.step})" if verdict.claim.key.step else ""

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from html import escape
 from typing import Iterable, Iterator, Optional
+
+import mpmath
+import sympy as sp
 
 from ..engine.chain import Derivation, Engine, Factor
 from ..numbers import format_decimal, to_mpf
 from ..oracle.check import CheckReport
+from ..training.matrix import A, Y, Z
 from .printing import factor_latex, latex, latex_printer, latex_symbol_name, text, text_printer
 
 
@@ -301,10 +307,6 @@ def loss_svg(steps, title: str = "") -> str:
     >>> svg.startswith("<svg") and "<polyline" in svg and svg.count(" L ") == 0
     True
     """
-    from html import escape
-
-    import mpmath
-
     width, height, left, right, top, bottom = 640, 400, 80, 20, 40, 50
     losses = [_float_or_inf(step.loss) for step in steps]
     axis = "E"
@@ -358,10 +360,6 @@ def _transposed(name: str) -> str:
 
 def matrix_equations(form, layer) -> dict[str, str]:
     """The layer's backward equations in LaTeX: dZ, dW, db, dA (the gradient it sends back)."""
-    import sympy as sp
-
-    from ..training.matrix import A, Y, Z
-
     l, column = layer.index, form.convention == "column"
     a_prev = "X" if l == 1 else "A^{[%d]}" % (l - 1)
     names = {Z: sp.Symbol("Z^{[%d]}" % l), A: sp.Symbol("A^{[%d]}" % l), Y: sp.Symbol("Y")}
@@ -460,8 +458,6 @@ def matrix_text(form, digits: int) -> str:
 
 def _plain(latex_text: str) -> str:
     """An equation of :func:`matrix_equations` in plain text (dW[1] = (1/4) dZ[1] X^T)."""
-    import re
-
     text = re.sub(r"\\frac\{1\}\{(\d+)\} ", r"(1/\1) ", latex_text)
     text = re.sub(r"\^\{\[(\d+)\]\\top\}", r"[\1]^T", text)
     text = re.sub(r"\^\{\[(\d+)\]\(i\)\}", r"[\1](i)", text)

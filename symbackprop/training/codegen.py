@@ -24,10 +24,16 @@ from typing import Callable, Mapping, Optional
 
 import sympy as sp
 
+from ..engine.chain import Engine
+from ..engine.program import straight_line_program
+from ..errors import InputError
+from ..frontends.coerce import as_graph
+from ..frontends.network import Network
+from ..functions import activations
 from ..functions.activations import softmax, softmax_array
 from ..graph import SymbolicGraph
-from ..frontends.network import Network
 from ..quantity import Quantity
+
 
 #: Parameter counts up to which :func:`compile_gradients` uses the program; per-layer NumPy above.
 PROGRAM_LIMIT = 300
@@ -66,8 +72,6 @@ def _numpy_functions() -> dict:
     formula arranged not to overflow."""
     import numpy as np
 
-    from ..functions import activations
-
     functions = {name: getattr(activations, name)._imp_ for name in ("sigmoid", "relu", "leaky_relu", "softmax")}
     functions["abs"] = np.abs
     functions["softplus"] = lambda x: np.logaddexp(0.0, x)
@@ -81,8 +85,6 @@ def _check_numpy_forms(graph: SymbolicGraph) -> None:
     """Refuse, before code is generated, a function (in a definition or a local derivative) that has no
     NumPy form: the generated function would raise on its first call."""
     from sympy.printing.numpy import NumPyPrinter
-
-    from ..errors import InputError
 
     known = set(_numpy_functions())
     expressions = list(graph.definitions.values()) + [local for edges in graph.consumers.values() for _, local in edges]
@@ -151,8 +153,6 @@ def program_function(graph: SymbolicGraph) -> BatchFunction:
 
 def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
     """(loss and gradients, loss only) as lambdified functions of inputs, targets and parameters."""
-    from ..engine.program import straight_line_program
-
     program = straight_line_program(graph, targets_sum_to_one)
     inputs = [graph.symbols[q] for q in graph.order if graph.roles[q] == "input"]
     targets = graph.target_symbols()
@@ -219,8 +219,6 @@ def layer_function(graph: SymbolicGraph) -> BatchFunction:
     targets are distributions, the general δ otherwise).
     """
     import numpy as np
-
-    from ..engine.chain import Engine
 
     network = graph.network
     outputs = graph.outputs
@@ -315,8 +313,6 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     Correct for any targets: the softmax + cross-entropy collapse to out − t is used only on
     batches whose targets are distributions.
     """
-    from ..frontends.coerce import as_graph
-
     graph = as_graph(model, "compile_gradients")
     _check_numpy_forms(graph)
     network = graph.network

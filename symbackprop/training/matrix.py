@@ -25,9 +25,11 @@ from typing import Optional
 import mpmath
 import sympy as sp
 
-from ..functions.activations import softmax
 from ..errors import InputError
+from ..functions.activations import softmax
+from ..numbers import to_mpf
 from ..quantity import Quantity
+
 
 #: The symbols g′ and the loss derivative are written in.
 Z, A, Y = sp.symbols("Z A Y")
@@ -157,6 +159,4 @@ def _collapses(engine) -> bool:
 
 
 def _number(value) -> mpmath.mpf:
-    from ..numbers import to_mpf
-
     return to_mpf(value)

@@ -26,8 +26,6 @@ Time and memory are linear in the number of steps times the number of samples.
 """
 from __future__ import annotations
 
-from ..functions.update import MAX_STEPS
-
 import contextlib
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,14 +34,14 @@ from typing import Callable, Mapping, Optional, Sequence
 import mpmath
 import sympy as sp
 
-from ..errors import InputError, UncertifiedDigits, UndefinedValue
-from ..numbers import fast_mpf as _mpf
-from ..graph import SymbolicGraph
-from ..functions.update import Training
 from ..engine.program import Program, straight_line_program
+from ..errors import InputError, UncertifiedDigits, UndefinedValue
 from ..functions.evaluate import evaluate_expression
+from ..functions.update import MAX_STEPS, Training, descend, exact_or_binary_plus, over_samples
+from ..graph import SymbolicGraph
+from ..numbers import fast_mpf as _mpf
 from ..quantity import Quantity
-from ..functions.update import descend, exact_or_binary_plus, over_samples
+
 
 MAX_SAMPLE_STEPS = 2_000_000
 #: Guard digits of the two runs that must agree, and how many times they are raised before giving up.
