@@ -35,6 +35,7 @@ from ..functions.evaluate import has_numeric_rule
 from ..functions.update import Training
 from ..graph import (MAX_FORMULA_SIZE, MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size,
                      local_derivatives, reduced, too_many_samples)
+from ..notebook import Displayable
 from ..numbers import NumberError, as_fraction, as_rational, parse_exact
 from ..quantity import Quantity, sampled
 from .formula import FUNCTIONS, MAX_FOLDED_POWER
@@ -88,7 +89,7 @@ def _listed_argument(value: object, name: str, what: str = "SymPy symbols (or na
     return found
 
 
-class Model:
+class Model(Displayable):
     """A network as SymPy expressions: declare leaves, add nodes in order, give the loss and the numbers."""
 
     def __init__(self, inputs: Iterable[sp.Symbol] = (), targets: Iterable[sp.Symbol] = (),
@@ -132,6 +133,25 @@ class Model:
         self._symbols[name] = symbol
         self._roles[name] = role
         return symbol
+
+    @property
+    def leaves(self) -> tuple[tuple[sp.Symbol, str, Optional[Fraction]], ...]:
+        """Every input, target and parameter with its role and its value (None where none is given yet, and
+        for inputs and targets given several samples: see :attr:`sample_count`)."""
+        one = self._samples[0] if len(self._samples) == 1 else {}
+        return tuple((symbol, self._roles[name], self._values.get(symbol, one.get(symbol)))
+                     for name, symbol in self._symbols.items() if self._roles[name] != "node")
+
+    @property
+    def sample_count(self) -> int:
+        """How many samples :meth:`data` gave (0 before it is called)."""
+        return len(self._samples)
+
+    @property
+    def nodes(self) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+        """Every node's symbol and definition, in the order they were added, and the loss last as ``E``."""
+        nodes = tuple((self._symbols[name], definition) for name, definition in self._definitions.items())
+        return nodes + (((sp.Symbol("E"), self._loss),) if self._loss is not None else ())
 
     def node(self, name: str, expression: sp.Expr) -> sp.Symbol:
         """Add a node ``name`` defined by ``expression`` over earlier nodes, inputs, parameters and targets."""

@@ -12,6 +12,7 @@ $\displaystyle \frac{\partial E}{\partial w} = \frac{\partial E}{\partial \mathr
 from __future__ import annotations
 
 import html
+from typing import Optional
 
 from ..notebook import register
 from ..numbers import format_decimal
@@ -97,3 +98,36 @@ def audit_html(report) -> str:
     title = f"<h3>Audit: {html.escape(report.graph.title)}</h3>" if report.graph.title else ""
     return (f"{title}<p><b>{html.escape(first)}</b> {html.escape(second)}</p>"
             + _table(("#", "quantity", "claimed", "exact", "recomputed", "verdict", "why"), rows))
+
+
+@register("Model", "latex")
+def model_latex(model) -> Optional[str]:
+    rows = [rf"{latex(symbol)} &= {latex(definition)}" for symbol, definition in model.nodes]
+    return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$" if rows else None
+
+
+@register("Model", "html")
+def model_html(model) -> str:
+    title = f"<h3>{html.escape(model.title)}</h3>" if model.title else ""
+    leaves = [(_math(latex(symbol)), html.escape(role), html.escape(format_decimal(value, VALUE_DIGITS, trim=True))
+               if value is not None else "") for symbol, role, value in model.leaves]
+    nodes = [(_math(latex(symbol)), _math(latex(definition))) for symbol, definition in model.nodes]
+    samples = f"<p>{model.sample_count} samples.</p>" if model.sample_count > 1 else ""
+    return (title + samples + _table(("name", "role", "value"), leaves)
+            + (_table(("node", "definition"), nodes) if nodes else "<p>No nodes yet.</p>"))
+
+
+#: Steps a training run's table shows at each end; the steps between are one row of "…".
+SHOWN_STEPS = 5
+
+
+@register("TrainingRun", "html")
+def training_html(run) -> str:
+    digits = min(run.digits, 20)
+    shown = list(run) if len(run) <= 2 * SHOWN_STEPS else [*run[:SHOWN_STEPS], None, *run[-SHOWN_STEPS:]]
+    rows = [("…", "…") if step is None else (str(step.step), html.escape(format_decimal(step.loss, digits)))
+            for step in shown]
+    last = run[-1] if run else None
+    summary = (f"<p>{len(run) - 1} step(s); E from {html.escape(format_decimal(run[0].loss, 6))} to "
+               f"{html.escape(format_decimal(last.loss, 6))}, every digit certified.</p>") if last is not None else ""
+    return summary + _table(("step", "E"), rows)

@@ -39,6 +39,7 @@ from ..errors import InputError, UncertifiedDigits, UndefinedValue
 from ..functions.evaluate import evaluate_expression
 from ..functions.update import MAX_STEPS, Training, descend, exact_or_binary_plus, over_samples
 from ..graph import SymbolicGraph
+from ..notebook import Displayable
 from ..numbers import fast_mpf as _mpf
 from ..quantity import Quantity
 
@@ -56,6 +57,15 @@ class TrainingStep:
     step: int
     loss: object  # a Fraction where the computation stayed rational, else an mpmath number
     parameters: Mapping[str, object] = field(default_factory=dict)
+
+
+class TrainingRun(list, Displayable):
+    """The steps of one training run, in order (a list of :class:`TrainingStep`), shown in a notebook as a
+    table of the loss after each step."""
+
+    def __init__(self, steps=(), digits: int = 30) -> None:
+        super().__init__(steps)
+        self.digits = digits
 
 
 def samples_of(graph: SymbolicGraph) -> tuple[Mapping[sp.Symbol, Fraction], ...]:
@@ -85,7 +95,7 @@ def batches(count: int, training: Training) -> list[list[int]]:
 
 def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
           progress: Optional[Callable[[int], None]] = None,
-          pulse: Optional[Callable[[Callable[[], str]], None]] = None) -> list[TrainingStep]:
+          pulse: Optional[Callable[[Callable[[], str]], None]] = None) -> TrainingRun:
     """Every step's loss and parameters, each printed digit certified (see the module's docstring).
 
     ``steps`` overrides the file's ``[training] steps``; ``progress(done)`` is called as each step of
@@ -112,7 +122,7 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
             if progress is not None:
                 progress(done[0])
         else:
-            return found
+            return TrainingRun(found, digits)
         guards = (guards[1], guards[1] + 2 * (guards[1] - guards[0]))
     raise UncertifiedDigits(f"{digits} digits could not be certified: runs at {digits + guards[0]} and more digits "
                             "still disagree, or a ReLU, |x|, max, min or case split meets its switch within their "
