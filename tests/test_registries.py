@@ -1,4 +1,6 @@
 """Every activation and loss rule against sympy.diff of its explicit formula, parametrised over the registries."""
+from pathlib import Path
+
 import mpmath
 import pytest
 import sympy as sp
@@ -193,11 +195,19 @@ value = "-0.00765"
             if command[0] == "explain":
                 # the loss's own formula, from its definition: (t − out)⁴/4 summed over the outputs
                 assert r"\sum_k \frac{\left(t_{k} - \mathrm{out}_{k}\right)^{4}}{4}" in out, out[:2000]
+        import numpy as np
+
+        from symbackprop.frontends.loader import load_network
+        from symbackprop.training.codegen import compile_gradients
+
+        compiled = compile_gradients(load_network(path))  # the float64 code takes it too
+        _, float64 = compiled.loss_and_gradients(np.array([[2.0]]), np.array([[1.0]]), compiled.vector({"w": 0.5}))
     finally:
         LOSSES.pop("quartic_test")
     # the claim, by hand: out = σ(1) = 0.7310585786, ∂E/∂w = −(1 − out)³ · out(1 − out) · 2 = −0.0076491…
     out = 1 / (1 + mpmath.e ** -1)
     assert abs(-(1 - out) ** 3 * out * (1 - out) * 2 - mpmath.mpf("-0.00765")) < mpmath.mpf("0.000005")
+    assert abs(float64[0] - float(-(1 - out) ** 3 * out * (1 - out) * 2)) < 1e-15
 
 
 def test_a_loss_s_target_properties_decide_the_loader_check_and_the_softmax_collapse():
@@ -271,3 +281,55 @@ inputs = ["2"]
     assert abs(value - (s - 1) * (s + s * (1 - s)) * 2) < mpmath.mpf("1e-15")
     # and once unregistered, the name is unknown again
     assert main(["derive", str(graph_file)]) == 2 and "unknown function 'swish_test'" in capsys.readouterr().err
+
+
+def test_a_registered_activation_works_from_every_front_end_and_in_every_command(tmp_path, capsys):
+    """One entry, in Python: a dense file's layer, a formula file's node and a Model's node use it, and derive,
+    check (the finite-difference oracle), explain in both formats, latex, audit and the float64 code all take
+    it, each giving the gradient worked by hand."""
+    import numpy as np
+    import sympy as sp
+
+    import symbackprop as sbp
+    from symbackprop.cli import main
+    from symbackprop.functions.activations import register_activation, sigmoid
+    from symbackprop.training.codegen import compile_gradients
+
+    # by hand: y = z·σ(z) at z = w·x = 0.5·2 = 1, E = (y − 1)²/2, ∂E/∂w = (y − 1)·(σ(z) + z·σ(z)(1 − σ(z)))·x
+    with mpmath.workdps(40):
+        s = 1 / (1 + mpmath.e ** -1)
+        by_hand = (s - 1) * (s + s * (1 - s)) * 2
+    claim = f'\n[[claims]]\nquantity = "dE/dw"\nvalue = "{mpmath.nstr(by_hand, 8)}"\n'
+    data = '[data]\ninputs = ["2"]\n'
+    dense = tmp_path / "dense.toml"
+    dense.write_text('[network]\ninputs = ["x"]\n[[network.layers]]\nunits = ["y"]\nactivation = "swish_test"\n'
+                     'weights = [["0.5"]]\nweight_names = [["w"]]\n[loss]\nkind = "half_sse"\ntargets = ["1"]\n'
+                     + data + claim)
+    formulas = tmp_path / "formulas.toml"
+    formulas.write_text('[graph]\ninputs = ["x"]\ntargets = ["t"]\n[graph.parameters]\nw = "0.5"\n[[graph.nodes]]\n'
+                        'name = "y"\nformula = "swish_test(w*x)"\n[loss]\nformula = "(y - t)^2/2"\ntargets = ["1"]\n'
+                        + data + claim)
+    compile_gradients(sbp.load_model(Path(__file__).parent.parent / "examples" / "mazur.toml"))  # NumPy forms cached first
+    swish = register_activation("swish_test", lambda z, alpha: z * sigmoid(z))
+    try:
+        x, t, w = sp.symbols("x t w")
+        model = sbp.Model(inputs=[x], targets=[t], parameters={w: "0.5"})
+        y = model.node("y", swish.forward(w * x, None))
+        model.loss((y - t) ** 2 / 2)
+        model.data(inputs=["2"], targets=["1"])
+        for path in (dense, formulas):
+            for command in (["derive"], ["check"], ["explain"], ["explain", "--format", "latex"], ["latex"],
+                            ["audit"]):
+                assert main([command[0], str(path), *command[1:]]) == 0, (path.name, command,
+                                                                          capsys.readouterr().err)
+                out = capsys.readouterr().out
+                if command == ["audit"]:
+                    assert "1 claims: 1 ok, 0 rounding, 0 propagated, 0 error" in out, out
+        for source in (sbp.load_model(dense), sbp.load_model(formulas), model):
+            with mpmath.workdps(40):
+                assert abs(mpmath.mpf(str(sbp.Engine(source).gradient("w").exact.evalf(35))) - by_hand) < 1e-30
+            compiled = compile_gradients(source)
+            _, gradient = compiled.loss_and_gradients(np.array([[2.0]]), np.array([[1.0]]), compiled.vector({"w": 0.5}))
+            assert abs(float(gradient[0]) - float(by_hand)) < 1e-14
+    finally:
+        ACTIVATIONS.pop("swish_test")
