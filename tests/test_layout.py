@@ -15,11 +15,9 @@ STAGES = ["errors", "quantity", "notebook", "callable_module", "numbers", "funct
           "engine", "oracle", "training", "audit", "reports", "cli", "__main__"]
 RANK = {**dict.fromkeys(["errors", "quantity", "notebook", "callable_module", "numbers"], 0),
         **{stage: rank for rank, stage in enumerate(STAGES[5:], start=1)}}
-#: Imports that cross a stage backwards, each with its reason in the code: the audit's verdict stores a formula
-#: as text (at call time), and the graph names the dense Network type of graph.network (for type checking
-#: only) until a read-only layout view replaces it.
-EXCEPTIONS = {("symbackprop.audit.verdict", "symbackprop.reports.printing"),
-              ("symbackprop.graph", "symbackprop.frontends.network")}
+#: Imports that cross a stage backwards, each with its reason in the code: the graph names the dense Network
+#: type of graph.network (for type checking only) until a read-only layout view replaces it.
+EXCEPTIONS = {("symbackprop.graph", "symbackprop.frontends.network")}
 MAX_LINES = 500
 
 

@@ -53,6 +53,15 @@ SHOWN_DIGITS = 20
 
 
 @dataclass(frozen=True)
+class Formula:
+    """How a claimed quantity is computed, for the reports to print: the sides of an equation (text, or a
+    SymPy expression in node symbols) and a note after it (how many paths a derivative sums)."""
+
+    sides: tuple[object, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ClaimVerdict:
     claim: Claim
     exact: mpmath.mpf
@@ -60,7 +69,7 @@ class ClaimVerdict:
     verdict: Verdict
     source: Optional[int]
     diagnoses: tuple[Diagnosis, ...]
-    formula: str
+    formula: Formula
     reason: str
     used: tuple[int, ...] = ()
     paths: tuple[str, ...] = ()  # for a derivative: every path, as a product of local factors
@@ -436,22 +445,18 @@ class Auditor(Diagnoser):
             return (f"{derivation.path_count} paths (too many to list)",)
         return tuple(" · ".join(str(f) for f in path) for path in derivation.paths())
 
-    def formula(self, key: ClaimKey) -> str:
-        # The audit's one import from the report layer, at call time: a verdict stores its claim's formula
-        # as the text a reader sees (it should become a SymPy expression that the reports print).
-        from ..reports.printing import text
-
+    def formula(self, key: ClaimKey) -> Formula:
         if key.kind == "new":
-            return f"new({key.of}) = {key.of} − η·∂E/∂{key.of}"
+            return Formula((f"new({key.of})", f"{key.of} − η·∂E/∂{key.of}"))
         if key.kind == "derivative":
             derivation = self.engine.derivative(key.of, key.wrt)
             terms = " + ".join(" · ".join(str(f) for f in term) for term in derivation.chain) or "0"
             if derivation.path_count > MAX_WRITTEN_PATHS:  # the formula in node symbols would double per layer
-                return f"{derivation} = {terms}  ({derivation.path_count} paths)"
-            return f"{derivation} = {terms} = {text(derivation.compact)}  ({derivation.path_count} path(s))"
+                return Formula((str(derivation), terms), f"({derivation.path_count} paths)")
+            return Formula((str(derivation), terms, derivation.compact), f"({derivation.path_count} path(s))")
         if key.of in self.graph.definitions:
-            return f"{key.of} = {text(self.graph.definitions[key.of])}"
-        return f"{key.of} (given)"
+            return Formula((str(key.of), self.graph.definitions[key.of]))
+        return Formula((f"{key.of} (given)",))
 
 
 def audit(graph: SymbolicGraph, claims: Sequence[Claim],

@@ -1,6 +1,8 @@
 """Audit reports: a terminal table, a corrected tutorial in Markdown, and JSON. Rendering only."""
 from __future__ import annotations
 
+from .printing import text
+
 import json
 
 import mpmath
@@ -79,12 +81,19 @@ def audit_json(report: AuditReport) -> str:
             "verdict": v.verdict,
             "source": v.source,
             "diagnoses": [{"mistake": d.mistake, "explanation": d.explanation, "implied": d.implied} for d in v.diagnoses],
-            "formula": v.formula,
+            "formula": formula_text(v),
             "paths": list(v.paths),
             "reason": v.reason,
             "uses": list(v.used),
         })
     return json.dumps({"claims": claims, "summary": report.summary}, ensure_ascii=False, indent=2)
+
+
+def formula_text(verdict: ClaimVerdict) -> str:
+    """How a claimed quantity is computed, in one line: its sides joined by "=", then the note on its paths."""
+    formula = verdict.formula
+    line = " = ".join(side if isinstance(side, str) else text(side) for side in formula.sides)
+    return f"{line}  {formula.note}" if formula.note else line
 
 
 def audit_text(report: AuditReport) -> str:
@@ -139,7 +148,7 @@ def audit_markdown(report: AuditReport, title: str = "") -> str:
         lines.append(f"The tutorial writes **{v.claim.written}**. The correct value is **{shown_value(v.exact, v)}**; "
                      f"from the author's own earlier numbers it is **{shown_value(v.recomputed, v)}**, so the mistake "
                      "is made at this step.")
-        lines += ["", "How it is computed:", "", "```", v.formula]
+        lines += ["", "How it is computed:", "", "```", formula_text(v)]
         if len(v.paths) > 1:
             lines += ["summed over every path:"] + [f"  {path}" for path in v.paths]
         lines += ["```"]
