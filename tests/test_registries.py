@@ -333,3 +333,69 @@ def test_a_registered_activation_works_from_every_front_end_and_in_every_command
             assert abs(float(gradient[0]) - float(by_hand)) < 1e-14
     finally:
         ACTIVATIONS.pop("swish_test")
+
+
+# ---- the one table of functions by name (functions/registry.py) ------------------------------------------------
+#: Each function a formula may call, again by hand in mpmath, of (a, b) (b is read by the two-argument ones).
+BY_HAND_FUNCTIONS = {
+    "exp": lambda a, b: mpmath.e ** a, "log": lambda a, b: mpmath.ln(a), "sqrt": lambda a, b: a ** mpmath.mpf(0.5),
+    "abs": lambda a, b: a if a >= 0 else -a, "sin": lambda a, b: mpmath.sin(a),
+    "cos": lambda a, b: mpmath.cos(a), "tanh": lambda a, b: (mpmath.e ** (2 * a) - 1) / (mpmath.e ** (2 * a) + 1),
+    "erf": lambda a, b: 2 / mpmath.sqrt(mpmath.pi) * mpmath.quad(lambda s: mpmath.e ** (-s * s), [0, a]),
+    "sigmoid": lambda a, b: 1 / (1 + mpmath.e ** -a), "softplus": lambda a, b: mpmath.ln(1 + mpmath.e ** a),
+    "relu": lambda a, b: a if a > 0 else mpmath.mpf(0), "leaky_relu": lambda a, b: a if a > 0 else b * a,
+    "max": lambda a, b: a if a >= b else b, "min": lambda a, b: a if a <= b else b,
+}
+#: The functions whose branch turns on a comparison, by hand.
+BY_HAND_SWITCHING = {"abs", "relu", "leaky_relu", "max", "min"}
+
+
+def test_every_formula_function_has_a_form_written_by_hand():
+    from symbackprop.frontends.formula import FUNCTIONS
+
+    assert set(FUNCTIONS) == set(BY_HAND_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND_FUNCTIONS))
+@pytest.mark.parametrize("a, b", [("0.7", "0.2"), ("-0.4", "0.3"), ("1.3", "1.3")])
+def test_a_formula_function_is_one_entry_for_the_parser_the_evaluator_and_the_float64_code(name, a, b):
+    """Parsed from a formula, evaluated by the evaluator (exactly where it only compares) and by the NumPy form
+    the float64 code is given: each against the form written by hand above."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from symbackprop.frontends.formula import FUNCTIONS, parse_formula
+    from symbackprop.functions.evaluate import evaluate_expression
+    from symbackprop.functions.registry import has_kink, numpy_forms
+
+    if name in ("log", "sqrt") and a.startswith("-"):
+        a = a[1:]
+    u, v = sp.symbols("u v")
+    two = FUNCTIONS[name].arity[0] == 2
+    expression = parse_formula(f"{name}(u, v)" if two else f"{name}(u)", {"u": u, "v": v})
+    values = {u: Fraction(a), v: Fraction(b)}
+    with mpmath.workdps(40):
+        expected = BY_HAND_FUNCTIONS[name](mpmath.mpf(a), mpmath.mpf(b))
+        value = evaluate_expression(expression, values)
+        number = mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
+        assert abs(number - expected) < mpmath.mpf("1e-30")
+    assert isinstance(value, Fraction) == (name in BY_HAND_SWITCHING), "exact on exact arguments iff it compares"
+    assert has_kink(expression) == (name in BY_HAND_SWITCHING)
+    compiled = sp.lambdify((u, v), expression, modules=[numpy_forms(), "numpy"])
+    assert abs(float(compiled(np.array([float(a)]), np.array([float(b)]))[0]) - float(expected)) < 1e-13
+
+
+def test_a_switch_met_in_binary_numbers_is_recorded_for_every_switching_function():
+    """The kink search hears of every switching function's argument when it is not exact, and of no other."""
+    from symbackprop.frontends.formula import FUNCTIONS, parse_formula
+    from symbackprop.functions.evaluate import evaluate_expression
+
+    u, v = sp.symbols("u v")
+    for name, entry in FUNCTIONS.items():
+        if name in ("log", "sqrt"):
+            continue
+        expression = parse_formula(f"{name}(u, v)" if entry.arity[0] == 2 else f"{name}(u)", {"u": u, "v": v})
+        met: list = []
+        evaluate_expression(expression, {u: mpmath.mpf(1) / 3, v: mpmath.mpf(1) / 7}, switches=met)
+        assert bool(met) == (name in BY_HAND_SWITCHING), name

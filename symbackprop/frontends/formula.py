@@ -27,7 +27,8 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from ..functions.activations import ACTIVATIONS, Absolute, leaky_relu, relu, sigmoid, softplus
+from ..functions.activations import ACTIVATIONS
+from ..functions.registry import TABLE
 from ..numbers import NumberError, as_rational, parse_exact
 
 
@@ -52,26 +53,9 @@ class Function:
     build: Callable[..., sp.Expr]
 
 
-def _two_or_more(build):
-    return Function((2, 16), build)
-
-
-FUNCTIONS: dict[str, Function] = {
-    "exp": Function((1, 1), sp.exp),
-    "log": Function((1, 1), sp.log),
-    "sqrt": Function((1, 1), sp.sqrt),
-    "abs": Function((1, 1), Absolute),
-    "sin": Function((1, 1), sp.sin),
-    "cos": Function((1, 1), sp.cos),
-    "tanh": Function((1, 1), sp.tanh),
-    "erf": Function((1, 1), sp.erf),
-    "sigmoid": Function((1, 1), sigmoid),
-    "softplus": Function((1, 1), softplus),
-    "relu": Function((1, 1), relu),
-    "leaky_relu": Function((2, 2), leaky_relu),
-    "max": _two_or_more(sp.Max),
-    "min": _two_or_more(sp.Min),
-}
+#: The functions a formula may call, by their name in a formula: the formula side of :mod:`..functions.registry`.
+FUNCTIONS: dict[str, Function] = {entry.formula_name: Function(entry.arity, entry.build) for entry in TABLE
+                                  if entry.formula_name}
 
 
 def formula_functions() -> dict[str, Function]:

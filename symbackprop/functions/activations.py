@@ -268,11 +268,6 @@ class Activation:
         rule = self.derivative(_X, _OUT, _ALPHA)
         return _mpmath_function(rule, (_X, _OUT, _ALPHA))(net, out, alpha if alpha is not None else 0)
 
-    @functools.cached_property
-    def kink_at_zero(self) -> bool:
-        """True when the definition has a kink (ReLU-type): its derivative jumps at net = 0."""
-        return self.elementwise and self._definition().has(relu, leaky_relu, sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise)
-
 
 _OUT = sp.Symbol("out")
 
@@ -340,19 +335,33 @@ def _lambdified(function: type, arity: int, module: str):
     return sp.lambdify(variables, explicit_form(function(*variables)), modules=module)
 
 
-def _implementation(function: type):
-    """What ``sympy.lambdify`` calls for ``function``: its explicit formula, in mpmath for mpmath
-    numbers and in NumPy for anything else (floats, arrays), so closed forms lambdify as they are."""
+def _implementation(function: type, array_form: Optional[Callable] = None):
+    """What ``sympy.lambdify`` calls for ``function`` (before any module it is given): its explicit formula,
+    in mpmath for mpmath numbers, and in NumPy for anything else (floats, arrays), or ``array_form`` where
+    the explicit formula would overflow in float64. So closed forms lambdify as they are."""
 
     def implementation(*args):
-        module = "mpmath" if any(isinstance(a, (mpmath.mpf, mpmath.mpc)) for a in args) else "numpy"
-        return _lambdified(function, len(args), module)(*args)
+        if any(isinstance(a, (mpmath.mpf, mpmath.mpc)) for a in args):
+            return _lambdified(function, len(args), "mpmath")(*args)
+        return array_form(*args) if array_form is not None else _lambdified(function, len(args), "numpy")(*args)
 
     return staticmethod(implementation)
 
 
-for _function in (sigmoid, relu, leaky_relu, softplus, Absolute):
+def _softplus_array(x):
+    """log(1 + eˣ) as NumPy's logaddexp(0, x): the same formula, arranged not to overflow (x = 800 gives 800).
+
+    >>> float(_softplus_array(800.0)), round(float(_softplus_array(0.0)), 6)
+    (800.0, 0.693147)
+    """
+    import numpy as np
+
+    return np.logaddexp(0.0, x)
+
+
+for _function in (sigmoid, relu, leaky_relu, Absolute):
     _function._imp_ = _implementation(_function)
+softplus._imp_ = _implementation(softplus, _softplus_array)
 
 
 def _softmax_implementation(k, *nets):

@@ -1,7 +1,7 @@
 """The numbers of an expression: exact where the arithmetic allows, in mpmath otherwise.
 
 Every value the engine, training and the auditor compute goes through :func:`evaluate_expression`,
-which reads the activation registry for the numeric form of each rule. The finite-difference oracle
+which reads the one function table (:mod:`.registry`) for the value of each function on numbers. The finite-difference oracle
 (:mod:`symbackprop.oracle.numeric`) deliberately has its own walk.
 
 >>> x = sp.Symbol("x")
@@ -19,20 +19,7 @@ import sympy as sp
 
 from ..errors import UndefinedValue, printable
 from ..numbers import as_fraction, format_decimal, to_mpf
-from .activations import ACTIVATIONS, softmax_numeric
-
-
-@functools.lru_cache(maxsize=1)
-def _function_table():
-    # exp, log, tanh, sin, … come from mpmath by name (see _numeric_function); these are the rest.
-    # On exact arguments these give exact results (Fractions), so that exactness survives a switch.
-    table = {"Abs": abs, "abs": abs, "Max": max, "Min": min, "sign": lambda x: Fraction((x > 0) - (x < 0)),
-             "softmax": lambda k, *nets: softmax_numeric(list(nets))[int(k)],
-             "Heaviside": lambda x, at_zero=Fraction(0): Fraction(1) if x > 0 else (at_zero if x == 0 else Fraction(0))}
-    for name, rule in ACTIVATIONS.items():
-        if rule.elementwise and name not in table:
-            table[name] = (lambda numeric: lambda x, alpha=None: numeric(x, alpha))(rule.numeric)
-    return table
+from .registry import NUMBER_RULES, SWITCHING, number_rule
 
 
 def evaluate_named(name: str, expression: sp.Expr, values: Mapping[sp.Symbol, object], **options):
@@ -48,21 +35,8 @@ FORMULA_MAGNITUDE = 10**300
 
 
 def has_numeric_rule(function: sp.Basic) -> bool:
-    """Whether :func:`evaluate_expression` can compute this function (ours, or SymPy's through mpmath)."""
-    return isinstance(function, sp.Piecewise) or _numeric_function(type(function).__name__) is not None
-
-
-def _numeric_function(name: str):
-
-    table = _function_table()
-    if name in table:
-        return table[name]
-    return getattr(mpmath, name.lower(), None) if name.lower() in _MPMATH_NAMES else None
-
-
-#: SymPy functions computed by mpmath's function of the same (lower-case) name.
-_MPMATH_NAMES = frozenset({"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-                           "atanh", "exp", "log", "erf", "erfc", "gamma", "polygamma"})
+    """Whether :func:`evaluate_expression` can compute this function (see :mod:`.registry`)."""
+    return isinstance(function, sp.Piecewise) or number_rule(type(function).__name__) is not None
 
 
 def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None,
@@ -91,8 +65,6 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
     >>> evaluate_expression(sp.Max(x, y), {x: Fraction(1, 3), y: mpmath.mpf(1) / 3}, switches=met) > 0.3, len(met)
     (True, 1)
     """
-    functions = _function_table()
-
     def number(value):
         return mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
 
@@ -143,7 +115,7 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
             complement = _complement_in(node, args, values)
             if complement is not None:
                 return complement
-        if switches is not None and not exact and type(node).__name__ in _EXACT_FUNCTIONS:
+        if switches is not None and not exact and type(node).__name__ in SWITCHING:
             note_switch(type(node).__name__, args)
         if node.is_Add:
             return sum(args, Fraction(0)) if exact else mpmath.fsum(number(a) for a in args)
@@ -167,10 +139,10 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
                 return mpmath.sqrt(number(base))
             return number(base) ** number(power)
         name = type(node).__name__
-        function = functions.get(name) or _numeric_function(name)
+        function = NUMBER_RULES.get(name) or number_rule(name)
         if function is None:
             raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
-        if name in _EXACT_FUNCTIONS and exact:
+        if exact and name in SWITCHING:  # it only compares: exact arguments give an exact value
             value = function(*args)
             return Fraction(value) if isinstance(value, int) else value
         if name == "sigmoid":
@@ -269,6 +241,3 @@ _COMPARISONS = {"StrictLessThan": lambda a, b: a < b, "LessThan": lambda a, b: a
                 "StrictGreaterThan": lambda a, b: a > b, "GreaterThan": lambda a, b: a >= b,
                 "Equality": lambda a, b: a == b, "Unequality": lambda a, b: a != b}
 
-
-#: Functions that give exact results on exact arguments (comparisons and products only).
-_EXACT_FUNCTIONS = frozenset({"Heaviside", "relu", "leaky_relu", "Abs", "abs", "Max", "Min", "sign"})

@@ -29,6 +29,7 @@ from ..frontends.coerce import as_graph
 from ..frontends.dense import build_graph
 from ..frontends.network import Network, Parameter
 from ..functions.activations import activation
+from ..functions.registry import activation_has_kink
 from ..notebook import Displayable
 from ..numbers import to_mpf
 from .differences import NumericDerivative, central_step, one_sided_step
@@ -339,7 +340,7 @@ def _agrees(analytic, numeric, threshold, noise) -> bool:
 def _kink_units(network: Network) -> dict[str, int]:
     """Every unit with a kink at zero, and its layer."""
     return {unit: index for index, layer in enumerate(network.layers)
-            if activation(layer.activation).kink_at_zero for unit in layer.units}
+            if activation_has_kink(activation(layer.activation)) for unit in layer.units}
 
 
 def _kinks_fed(network: Network, parameter: Parameter, kinked: Mapping[str, int]) -> tuple[str, ...]:

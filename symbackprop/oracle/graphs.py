@@ -23,6 +23,7 @@ from .differences import (ONE_SIDED_LEVELS, RICHARDSON_LEVELS, NumericDerivative
                           _richardson, _richardson_one_sided, central_step, one_sided_step, working_digits)
 
 
+# The oracle's own table of functions, on purpose: a proof must not share the evaluator's (functions/registry.py).
 _ELEMENTARY = ("exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
                "atanh", "erf", "erfc", "gamma")
 

@@ -18,7 +18,6 @@ over the batch.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
@@ -29,8 +28,8 @@ from ..engine.program import straight_line_program
 from ..errors import InputError
 from ..frontends.coerce import as_graph
 from ..frontends.network import Network
-from ..functions import activations
 from ..functions.activations import softmax, softmax_array
+from ..functions.registry import numpy_forms
 from ..graph import SymbolicGraph
 from ..quantity import Quantity
 
@@ -65,28 +64,12 @@ class BatchFunction:
         return dict(zip(self.parameters, (float(value) for value in gradient)))
 
 
-@functools.lru_cache(maxsize=1)
-def _numpy_functions() -> dict:
-    """NumPy forms of our functions: each function's own implementation (its explicit definition,
-    lambdified; softmax shifted by its largest argument), and softplus as logaddexp(0, x), the same
-    formula arranged not to overflow."""
-    import numpy as np
-
-    functions = {name: getattr(activations, name)._imp_ for name in ("sigmoid", "relu", "leaky_relu", "softmax")}
-    functions["abs"] = np.abs
-    functions["softplus"] = lambda x: np.logaddexp(0.0, x)
-    functions["Heaviside"] = lambda x, at_zero=0.0: np.heaviside(x, at_zero)
-    for name in ("erf", "erfc", "gamma"):  # in the standard library, not in NumPy
-        functions[name] = np.vectorize(getattr(math, name), otypes=[float])
-    return functions
-
-
 def _check_numpy_forms(graph: SymbolicGraph) -> None:
     """Refuse, before code is generated, a function (in a definition or a local derivative) that has no
     NumPy form: the generated function would raise on its first call."""
     from sympy.printing.numpy import NumPyPrinter
 
-    known = set(_numpy_functions())
+    known = set(numpy_forms())
     expressions = list(graph.definitions.values()) + [local for edges in graph.consumers.values() for _, local in edges]
     seen: set[type] = set()
     for expression in expressions:
@@ -168,7 +151,7 @@ def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
     loss_assignments = [(renamed[s], rename(e)) for s, e in program.forward]
     all_assignments = loss_assignments + [(renamed[s], rename(e)) for s, e in program.backward]
     arguments = [renamed[s] for s in leaves]
-    modules = [_numpy_functions(), "numpy"]
+    modules = [numpy_forms(), "numpy"]
     loss_symbol = renamed[program.loss]
     ones = sp.Symbol("ones")  # gives every gradient the batch's shape, constants included
     compiled_all = sp.lambdify(arguments + [ones], [loss_symbol] + [rename(program.gradients[n]) * ones for n in names],
@@ -179,7 +162,7 @@ def _compiled_program(graph: SymbolicGraph, targets_sum_to_one: bool):
 
 
 def _elementwise(expression: sp.Expr, variables: list[sp.Symbol]):
-    return sp.lambdify(variables, expression, modules=[_numpy_functions(), "numpy"])
+    return sp.lambdify(variables, expression, modules=[numpy_forms(), "numpy"])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""One table of the functions an expression may hold: how a formula calls each, and how each is computed.
+
+Every stage that meets a function by name reads this table and nothing else: the formula language (its
+name and arity), the evaluator of node values (its value on numbers, kept exact on exact arguments where
+it only compares), the float64 code (its NumPy form, where SymPy's NumPy printer has none), and the kink
+search (whether its branch turns on the sign of an argument). Each function's SymPy definition, its
+derivative (``fdiff``) and its LaTeX (``_latex``) live on its SymPy class, in :mod:`.activations`; an
+activation registered in Python (:func:`.activations.register_activation`) joins the formula language and
+the evaluator through its definition. The independent oracle (:mod:`symbackprop.oracle.graphs`) keeps a
+walk and a table of its own on purpose: a proof must not share the code it checks.
+
+>>> FUNCTIONS_BY_NAME["abs"].switches, FUNCTIONS_BY_NAME["exp"].switches
+(True, False)
+>>> [entry.formula_name for entry in TABLE if entry.formula_name][:4]
+['exp', 'log', 'sqrt', 'abs']
+>>> number_rule("Max")(Fraction(1, 3), Fraction(1, 2))
+Fraction(1, 2)
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Optional
+
+import mpmath
+import sympy as sp
+
+from .activations import ACTIVATIONS, Absolute, Activation, leaky_relu, relu, sigmoid, softmax, softmax_numeric, softplus
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One function: its SymPy class's name (as ``type(node).__name__`` gives it), its name in a formula file
+    (None where formulas cannot call it), its arity there and the SymPy function it builds, its value on
+    numbers, its NumPy form (None where SymPy's NumPy printer writes it), and whether it switches."""
+
+    sympy_name: Optional[str]
+    formula_name: Optional[str]
+    arity: tuple[int, int]
+    build: Optional[Callable[..., sp.Expr]]
+    number: Optional[Callable]
+    numpy: Optional[Callable[[], Callable]] = None  # made on first use: NumPy is optional
+    switches: bool = False  # its branch turns on a comparison of its arguments: a kink where they tie
+
+
+def _activation_number(name: str) -> Callable:
+    """The value of a registered activation on numbers: its definition lambdified for mpmath."""
+    return lambda x, alpha=None: ACTIVATIONS[name].numeric(x, alpha)
+
+
+def _mpmath(name: str) -> Callable:
+    return getattr(mpmath, name)
+
+
+def _sign(x):
+    return Fraction((x > 0) - (x < 0))
+
+
+def _step(x, at_zero=Fraction(0)):
+    return Fraction(1) if x > 0 else (at_zero if x == 0 else Fraction(0))
+
+
+def _numpy(attribute: str) -> Callable[[], Callable]:
+    def form():
+        import numpy as np
+
+        return getattr(np, attribute)
+    return form
+
+
+def _numpy_heaviside():
+    import numpy as np
+
+    return lambda x, at_zero=0.0: np.heaviside(x, at_zero)
+
+
+def _numpy_from_math(name: str) -> Callable[[], Callable]:
+    def form():  # in the standard library, not in NumPy
+        import numpy as np
+
+        return np.vectorize(getattr(math, name), otypes=[float])
+    return form
+
+
+def _own(function: type) -> Callable[[], Callable]:
+    """Our function's own implementation, which ``sympy.lambdify`` takes before any module it is given: its
+    explicit definition lambdified (softplus as logaddexp, softmax shifted by its largest net, not to overflow)."""
+    return lambda: function._imp_
+
+
+def _elementary(name: str, formula: bool = False, numpy: Optional[Callable[[], Callable]] = None) -> Entry:
+    """A SymPy function computed by mpmath's function of the same (lower-case) name."""
+    return Entry(name, name.lower() if formula else None, (1, 1), getattr(sp, name) if formula else None,
+                 _mpmath(name.lower()), numpy)
+
+
+def _two_or_more(sympy_name: str, formula_name: str, build, number) -> Entry:
+    return Entry(sympy_name, formula_name, (2, 16), build, number, switches=True)
+
+
+#: The table, in the order a formula's "known:" list names them.
+TABLE: tuple[Entry, ...] = (
+    _elementary("exp", formula=True),
+    _elementary("log", formula=True),
+    Entry(None, "sqrt", (1, 1), sp.sqrt, None),  # (a power: the evaluator computes it as one)
+    Entry("abs", "abs", (1, 1), Absolute, abs, _numpy("abs"), switches=True),
+    _elementary("sin", formula=True),
+    _elementary("cos", formula=True),
+    _elementary("tanh", formula=True),
+    _elementary("erf", formula=True, numpy=_numpy_from_math("erf")),
+    Entry("sigmoid", "sigmoid", (1, 1), sigmoid, _activation_number("sigmoid"), _own(sigmoid)),
+    Entry("softplus", "softplus", (1, 1), softplus, _activation_number("softplus"), _own(softplus)),
+    Entry("relu", "relu", (1, 1), relu, _activation_number("relu"), _own(relu), switches=True),
+    Entry("leaky_relu", "leaky_relu", (2, 2), leaky_relu, _activation_number("leaky_relu"), _own(leaky_relu),
+          switches=True),
+    _two_or_more("Max", "max", sp.Max, max),
+    _two_or_more("Min", "min", sp.Min, min),
+    *(_elementary(name) for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")),
+    Entry("erfc", None, (1, 1), None, mpmath.erfc, _numpy_from_math("erfc")),
+    Entry("gamma", None, (1, 1), None, mpmath.gamma, _numpy_from_math("gamma")),
+    Entry("polygamma", None, (2, 2), None, mpmath.polygamma),
+    Entry("Abs", None, (1, 1), None, abs, switches=True),
+    Entry("sign", None, (1, 1), None, _sign, switches=True),
+    Entry("Heaviside", None, (1, 2), None, _step, _numpy_heaviside, switches=True),
+    Entry("softmax", None, (2, 17), None, lambda k, *nets: softmax_numeric(list(nets))[int(k)], _own(softmax)),
+)
+
+#: Each entry under its SymPy name and its formula name.
+FUNCTIONS_BY_NAME: dict[str, Entry] = {
+    **{entry.formula_name: entry for entry in TABLE if entry.formula_name},
+    **{entry.sympy_name: entry for entry in TABLE if entry.sympy_name},
+}
+
+#: The value on numbers of each function in the table, by SymPy name (the evaluator's hot path reads this).
+NUMBER_RULES: dict[str, Callable] = {entry.sympy_name: entry.number for entry in TABLE
+                                     if entry.sympy_name and entry.number is not None}
+
+#: SymPy names of the functions whose branch turns on a comparison: kinks, and exact on exact arguments.
+SWITCHING: frozenset[str] = frozenset(entry.sympy_name for entry in TABLE if entry.switches and entry.sympy_name)
+
+
+def number_rule(sympy_name: str) -> Optional[Callable]:
+    """How the evaluator computes the function of that SymPy name on numbers, or None if nothing can.
+
+    A registered activation that is a SymPy function of its own is computed by its definition.
+
+    >>> number_rule("tanh") is mpmath.tanh, number_rule("besselj")
+    (True, None)
+    """
+    if sympy_name in NUMBER_RULES:
+        return NUMBER_RULES[sympy_name]
+    rule = ACTIVATIONS.get(sympy_name)
+    return _activation_number(sympy_name) if rule is not None and rule.elementwise else None
+
+
+@functools.lru_cache(maxsize=1)
+def numpy_forms() -> dict[str, Callable]:
+    """The NumPy forms the float64 code is given, by SymPy name (the rest, SymPy's NumPy printer writes)."""
+    return {entry.sympy_name: entry.numpy() for entry in TABLE if entry.numpy is not None}
+
+
+def activation_has_kink(rule: Activation) -> bool:
+    """Whether an elementwise activation's derivative jumps somewhere (at net = 0 for the ReLU family).
+
+    >>> activation_has_kink(ACTIVATIONS["leaky_relu"]), activation_has_kink(ACTIVATIONS["softplus"])
+    (True, False)
+    """
+    return rule.elementwise and has_kink(rule.forward(_NET, _ALPHA))
+
+
+_NET, _ALPHA = sp.Symbol("net"), sp.Symbol("alpha")
+
+
+def has_kink(expression: sp.Expr) -> bool:
+    """Whether an expression holds a function that switches, or a case split: a point where a derivative jumps.
+
+    >>> x = sp.Symbol("x")
+    >>> has_kink(relu(x) + 1), has_kink(Absolute(x)), has_kink(sigmoid(x))
+    (True, True, False)
+    """
+    return any(isinstance(part, sp.Piecewise) or type(part).__name__ in SWITCHING
+               for part in sp.preorder_traversal(expression))
