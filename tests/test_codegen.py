@@ -133,3 +133,16 @@ def test_no_file_name_reaches_the_generated_layer_code(monkeypatch):
              for symbol in [*args, *(s for e in (expr if isinstance(expr, list) else [expr]) for s in e.free_symbols)]}
     assert seen, "the layer code lambdified nothing"
     assert not any("lambda_" in name or "class_" in name for name in names), names
+
+
+def test_a_softplus_at_a_large_net_stays_finite_in_float64():
+    """softplus(800) is 800 to float64's precision; written as log(1 + e^800) it overflows to inf. The float64
+    code (both generators) gets the loss and the gradient that high-precision finite differences give."""
+    document = {"network": {"inputs": ["x"], "layers": [
+        {"units": ["y"], "activation": "softplus", "weights": [["2"]], "bias": "0"}]},
+        "loss": {"kind": "half_sse", "targets": ["0"]}, "data": {"inputs": ["400"]}}
+    network = network_from_mapping(document)
+    _agree(network)
+    losses, _ = compile_gradients(network).loss_and_gradients(np.array([[400.0]]), np.array([[0.0]]),
+                                                              np.array([2.0, 0.0]))
+    assert abs(losses[0] - 800.0 ** 2 / 2) <= 1e-9 * 800.0 ** 2
