@@ -168,14 +168,68 @@ def format_decimal(value: object, digits: int, trim: bool = False) -> str:
     >>> format_decimal(Fraction(4, 5), 6, trim=True)
     '0.8'
     """
-    number = to_mpf(value, digits + 10)
-    if number == 0:
+    exact = _exactly(value)
+    if exact is None:  # an expression (evaluated with ten guard digits), an infinity, or a vast magnitude
+        number = to_mpf(value, digits + 10)
+        exact = _exactly(number)
+        if exact is None:  # (laid out by mpmath from its own rounding)
+            if number == 0:
+                return "0"
+            with mpmath.workdps(digits + 10):
+                return mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
+    if exact == 0:
         return "0"
-    with mpmath.workdps(digits + 10):
+    mantissa, exponent = _rounded_significant(exact, digits)
+    with mpmath.workdps(digits + 10):  # the decimal, correctly rounded; mpmath only lays it out
+        number = mpmath.mpf(f"{mantissa}e{exponent}")
         text = mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
     if trim and "." in text and "e" not in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+#: Largest binary exponent a number is turned into an exact rational for rounding (2^±100,000 is 10^±30,103).
+MAX_EXACT_EXPONENT = 100_000
+
+
+def _exactly(value: object) -> Fraction | None:
+    """A Fraction, an int or a binary number (mpmath's, or a SymPy Float) as the exact rational it is; None
+    for anything else, an infinity, or a binary number beyond 2^±MAX_EXACT_EXPONENT."""
+    if isinstance(value, (int, float, Fraction)):
+        return Fraction(value)
+    if isinstance(value, (mpmath.mpf, sympy.Float)):
+        binary = value._mpf_  # (its own bits: mpf() of them would round to mpmath's current precision)
+        if binary in (mpmath.libmp.finf, mpmath.libmp.fninf, mpmath.libmp.fnan):
+            return None
+        sign, mantissa, exponent, _ = binary
+        mantissa, exponent = (-1) ** sign * int(mantissa), int(exponent)
+        if abs(exponent) > MAX_EXACT_EXPONENT:
+            return None
+        return Fraction(mantissa << exponent) if exponent >= 0 else Fraction(mantissa, 1 << -exponent)
+    if isinstance(value, sympy.Rational):
+        return Fraction(int(value.p), int(value.q))
+    return None
+
+
+def _rounded_significant(value: Fraction, digits: int) -> tuple[int, int]:
+    """(m, e) with m·10^e the value rounded to ``digits`` significant digits, half away from zero, exactly.
+
+    >>> _rounded_significant(Fraction(12345000001, 10**11), 4), _rounded_significant(Fraction(-1, 8), 2)
+    ((1235, -4), (-13, -2))
+    """
+    magnitude = abs(value)
+    # 10^power ≤ |value| < 10^(power+1), from the bit lengths (no decimal string of a vast integer)
+    power = int((magnitude.numerator.bit_length() - magnitude.denominator.bit_length()) * 0.30102999566398)
+    while magnitude >= Fraction(10) ** (power + 1):
+        power += 1
+    while magnitude < Fraction(10) ** power:
+        power -= 1
+    exponent = power - digits + 1
+    scaled = magnitude / Fraction(10) ** exponent
+    mantissa = int(scaled)
+    if scaled - mantissa >= Fraction(1, 2):
+        mantissa += 1
+    return (mantissa if value > 0 else -mantissa), exponent
 
 
 def format_places(value: object, places: int, scientific: bool = False) -> tuple[str, int]:

@@ -64,3 +64,54 @@ def test_activation_latex():
     assert latex(softplus(x)) == r"\operatorname{softplus}\left(x\right)"
     assert latex(leaky_relu(x, sp.Rational(1, 100))) == r"\operatorname{LeakyReLU}_{\frac{1}{100}}\left(x\right)"
     assert latex(sp.Heaviside(x, 0)) == r"H\left(x\right)"
+
+
+# ---- decimals: every printed digit is the value correctly rounded ----------------------------------------------
+def _rounded_by_decimal(value, digits: int):
+    """The value rounded to ``digits`` significant digits, half away from zero, by Python's decimal module
+    at 200 digits (independent of the package's rounding)."""
+    import decimal
+    from fractions import Fraction
+
+    with decimal.localcontext(decimal.Context(prec=200)):
+        exact = decimal.Decimal(value.numerator) / decimal.Decimal(value.denominator)
+        quantum = decimal.Decimal(1).scaleb(exact.adjusted() - digits + 1)
+        return Fraction(exact.quantize(quantum, rounding=decimal.ROUND_HALF_UP))
+
+
+def test_a_decimal_just_past_a_half_rounds_up_where_mpmath_nstr_rounds_it_down():
+    import mpmath
+
+    from symbackprop.numbers import format_decimal
+
+    just_past = mpmath.mpf("0.12345000000101766")  # mpmath.nstr rounds its floor at 7 digits, 0.1234500: down
+    assert mpmath.nstr(just_past, 4) == "0.1234"
+    assert format_decimal(just_past, 4) == "0.1235" and format_decimal(-just_past, 4) == "-0.1235"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**30), st.integers(1, 10**30), st.integers(-40, 40), st.integers(1, 35), st.booleans(),
+       st.booleans())
+def test_format_decimal_rounds_every_number_correctly(numerator, denominator, scale, digits, negative, binary):
+    """Fractions and binary numbers of every size, near halves or not: the printed text is the value rounded
+    by the decimal module (binary numbers compared as the exact rationals they are)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    import mpmath
+
+    from symbackprop.numbers import format_decimal
+
+    value = Fraction(numerator, denominator) * Fraction(10) ** scale * (-1 if negative else 1)
+    if binary:
+        with mpmath.workprec(200):
+            number = mpmath.mpf(value.numerator) / value.denominator
+        sign, mantissa, exponent, _ = number._mpf_
+        value = Fraction((-1) ** sign * int(mantissa)) * Fraction(2) ** int(exponent)
+        printed = format_decimal(number, digits)
+    else:
+        printed = format_decimal(value, digits)
+    assert Fraction(Decimal(printed)) == _rounded_by_decimal(value, digits), (value, digits, printed)
