@@ -75,8 +75,9 @@ def did_you_mean(name: str, known, quote: bool = False) -> str:
 
 
 class UncertifiedDigits(ValueError):
-    """Numbers that exist but whose digits could not be proved (runs at two precisions disagree, or a
-    branch sits in the rounding noise): refused, never printed. The CLI exits 1 with this one line."""
+    """Numbers that exist but whose digits could not be proved (runs at two precisions disagree, a ball
+    holds more than one rounding, or a branch sits in the rounding noise): refused, never printed. The CLI
+    exits 1 with this one line."""
 
 
 class UndefinedValue(InputError):

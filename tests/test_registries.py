@@ -1,4 +1,5 @@
 """Every activation and loss rule against sympy.diff of its explicit formula, parametrised over the registries."""
+from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -386,16 +387,30 @@ def test_a_formula_function_is_one_entry_for_the_parser_the_evaluator_and_the_fl
     assert abs(float(compiled(np.array([float(a)]), np.array([float(b)]))[0]) - float(expected)) < 1e-13
 
 
-def test_a_switch_met_in_binary_numbers_is_recorded_for_every_switching_function():
-    """The kink search hears of every switching function's argument when it is not exact, and of no other."""
+def test_the_branch_of_every_switching_function_is_decided_by_its_ball_or_refused():
+    """Where a switching function's derivative jumps (a ReLU's net at 0, the two sides of a max equal), a ball
+    holding the switch gets no derivative (Uncertain, never a branch chosen by rounding); a ball on one side
+    gets the derivative written by hand. Every smooth function's derivative is computed on either ball."""
+    from flint import arb
+
     from symbackprop.frontends.formula import FUNCTIONS, parse_formula
+    from symbackprop.functions.balls import Uncertain, working_digits
     from symbackprop.functions.evaluate import evaluate_expression
 
     u, v = sp.symbols("u v")
+    slopes = {"abs": 1, "relu": 1, "leaky_relu": 1, "max": 1, "min": 0}  # ∂/∂u just right of the switch (u > v)
     for name, entry in FUNCTIONS.items():
         if name in ("log", "sqrt"):
             continue
         expression = parse_formula(f"{name}(u, v)" if entry.arity[0] == 2 else f"{name}(u)", {"u": u, "v": v})
-        met: list = []
-        evaluate_expression(expression, {u: mpmath.mpf(1) / 3, v: mpmath.mpf(1) / 7}, switches=met)
-        assert bool(met) == (name in BY_HAND_SWITCHING), name
+        derivative = sp.diff(expression, u)
+        switch = Fraction(0) if name in ("abs", "relu", "leaky_relu") else Fraction(1, 7)
+        with working_digits(30):
+            near = {u: arb(switch.numerator) / switch.denominator + arb(0, 1e-40), v: Fraction(1, 7)}
+            right = {u: arb(switch.numerator) / switch.denominator + arb(1) / 10**6, v: Fraction(1, 7)}
+            if name in BY_HAND_SWITCHING:
+                with pytest.raises(Uncertain):
+                    evaluate_expression(derivative, near, balls=True)
+                assert evaluate_expression(derivative, right, balls=True) == slopes[name], name
+            else:
+                assert evaluate_expression(derivative, near, balls=True).is_finite(), name

@@ -109,10 +109,12 @@ def test_train_refuses_a_switch_met_in_rounding_noise():
     graph = graph_from_mapping(formula_graph("relu(a*a - x) + w", {"w": "1"}, x="2", before=[("a", "sqrt(x)")]))
     with pytest.raises(UncertifiedDigits, match="switch"):
         train(graph, steps=1, digits=10)
-    # the same in binary arithmetic exactly 0 (sigmoid(0) − ½): refused too, its sign is not proved
+    # exactly 0 in binary arithmetic (sigmoid(0) − ½): a ball of radius 0 proves it is 0, so the ReLU takes
+    # the branch of its convention, as at an exact rational 0; by hand, h = w, E = w²/2, w ← w − 0.25·w
     graph = graph_from_mapping(formula_graph("relu(sigmoid(x) - 1/2) + w", {"w": "1"}, x="0"))
-    with pytest.raises(UncertifiedDigits):
-        train(graph, steps=1, digits=10)
+    run = train(graph, steps=1, digits=10)
+    assert [step.parameters["w"] for step in run] == [1, Fraction(3, 4)]
+    assert [step.loss for step in run] == [Fraction(1, 2), Fraction(9, 32)]
 
 
 def test_train_cli_at_a_kink_is_exact_and_at_noise_refuses(tmp_path, capsys):

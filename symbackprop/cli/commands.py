@@ -194,7 +194,7 @@ def train(args) -> int:
     graph = training_graph(model) if isinstance(model, Network) else model
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
-    progress = _Progress(time.monotonic(), steps + 1, "steps", "certified (each computed at two precisions)")
+    progress = _Progress(time.monotonic(), steps + 1, "steps", "certified (each digit proved by its ball)")
     result = train(graph, args.steps, digits, progress=lambda done: progress.tick(done, every=max(1, steps // 10)),
                    pulse=progress.maybe)
     progress.done()

@@ -17,9 +17,12 @@ from typing import Mapping, Optional
 import mpmath
 import sympy as sp
 
+from flint import arb, ctx
+
 from ..errors import UndefinedValue, printable
 from ..numbers import as_fraction, format_decimal, to_mpf
-from .registry import NUMBER_RULES, SWITCHING, number_rule
+from .balls import Uncertain, ball, ball_constant, ball_of_float, ends, holds, is_ball, midpoint, total
+from .registry import BALL_RULES, NUMBER_RULES, SWITCHING, number_rule
 
 
 def evaluate_named(name: str, expression: sp.Expr, values: Mapping[sp.Symbol, object], **options):
@@ -40,8 +43,9 @@ def has_numeric_rule(function: sp.Basic) -> bool:
 
 
 def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object], limit=None,
-                        switches: Optional[list] = None):
-    """``expression`` with its symbols given ``values``, at the current mpmath precision.
+                        balls: bool = False):
+    """``expression`` with its symbols given ``values``, at the current mpmath precision (or, with ``balls``,
+    in the balls of :mod:`.balls` at their working precision).
 
     Values that are :class:`~fractions.Fraction` stay exact through +, −, ×, ÷, whole powers and
     the piecewise-linear functions (so a ReLU whose net is exactly 0 sees exactly 0); anything
@@ -55,18 +59,26 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
     With ``limit``, a value beyond it in magnitude raises :class:`OverflowError` and a complex
     value (the log of a negative number) :class:`ValueError`, as soon as it is computed.
 
-    With ``switches``, every switch argument met in binary (not exact) arithmetic is appended to it: a
-    ReLU's, |x|'s or a step's argument, the winner of a max or min less each other argument, the two
-    sides of a case split's comparison. Two runs at different precisions that list different numbers
-    took a branch by rounding noise (see :func:`symbackprop.training.train.switches_agree`).
+    With ``balls``, the values that are not exact are balls, and every binary number computed is one, its
+    radius bounding its error: a branch (a ReLU's, |x|'s or a step's argument, the sides of a max, min or
+    case split) is taken only where its ball decides it, else :class:`~.balls.Uncertain` is raised; a
+    function of ours is computed from its explicit definition.
 
-    >>> import mpmath
-    >>> met = []
-    >>> evaluate_expression(sp.Max(x, y), {x: Fraction(1, 3), y: mpmath.mpf(1) / 3}, switches=met) > 0.3, len(met)
-    (True, 1)
+    >>> from symbackprop.functions.balls import midpoint, proves, working_digits
+    >>> with working_digits(20):
+    ...     value = evaluate_expression(sp.exp(x) + x, {x: Fraction(1, 2)}, balls=True)
+    >>> proves(value, 19), format_decimal(midpoint(value), 19), proves(value, 20)  # (20: its ends print 8 and 9)
+    (True, '2.148721270700128147', False)
     """
-    def number(value):
-        return mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
+    if limit is None and expression.is_Mul and all(factor.is_Symbol for factor in expression.args):
+        # the commonest line of a program (a gradient δ·x): no walk needed
+        factors = [values[factor] for factor in expression.args]
+        return _product(factors, all(isinstance(f, Fraction) for f in factors), balls)
+    if balls:
+        number = ball
+    else:
+        def number(value):
+            return mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
 
     seen: dict = {}  # a subexpression shared by many paths is evaluated once: linear in the DAG, not the tree
 
@@ -76,21 +88,28 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if node.is_Rational:
             return as_fraction(node)
         if node.is_Number:
-            return to_mpf(node)
+            return ball_of_float(node) if balls else to_mpf(node)
         if node.is_NumberSymbol:  # π, e: at the working precision
-            return mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
+            return ball_constant(node) if balls else mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
         if node in seen:
             return seen[node]
         try:
             value = compute(node)
         except ZeroDivisionError:
             raise _undefined(node, "a division by 0", seen, values) from None
-        except UndefinedValue:
+        except (UndefinedValue, Uncertain):
             raise
         except ValueError as error:  # mpmath's domain errors; with a limit, the complex-value check below
             if limit is not None:
                 raise
             raise _undefined(node, str(error), seen, values) from None
+        if balls and not isinstance(value, Fraction) and not value.is_finite():
+            raise _undefined_or_uncertain(node, values)
+        if balls:
+            seen[node] = value
+            if limit is not None and not isinstance(value, Fraction) and abs(value) > limit:
+                raise OverflowError(str(node))
+            return value
         if isinstance(value, mpmath.mpc) and limit is None:
             raise _undefined(node, "not a real number", seen, values)
         if limit is None and not isinstance(value, Fraction) and not mpmath.isfinite(value):
@@ -112,33 +131,27 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         args = [walk(argument) for argument in node.args]
         exact = all(isinstance(a, Fraction) for a in args)
         if node.is_Add and not exact:
-            complement = _complement_in(node, args, values)
+            complement = _complement_in(node, values)
             if complement is not None:
                 return complement
-        if switches is not None and not exact and type(node).__name__ in SWITCHING:
-            note_switch(type(node).__name__, args)
         if node.is_Add:
-            return sum(args, Fraction(0)) if exact else mpmath.fsum(number(a) for a in args)
+            if exact:
+                return sum(args, Fraction(0))
+            return total(number(a) for a in args) if balls else mpmath.fsum(number(a) for a in args)
         if node.is_Mul:
-            if exact or any(a == 0 for a in args if isinstance(a, Fraction)):  # 0 times a finite number is 0
-                if not exact:
-                    return Fraction(0)
-                product = Fraction(1)
-                for a in args:
-                    product *= a
-                return product
-            product = mpmath.mp.one  # fprod's own loop, without its generator: this is the hot spot of training
-            for a in args:
-                product = product * (mpmath.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a)
-            return product
+            return _product(args, exact, balls)
         if node.is_Pow:
             base, power = args
             if exact and power.denominator == 1 and (base != 0 or power >= 0) and _small_power(base, power):
                 return base ** int(power)
             if power == 0.5 or power == Fraction(1, 2):
-                return mpmath.sqrt(number(base))
+                return number(base).sqrt() if balls else mpmath.sqrt(number(base))
+            if balls and isinstance(power, Fraction) and power.denominator == 1:
+                return number(base) ** int(power)
             return number(base) ** number(power)
         name = type(node).__name__
+        if balls and not (exact and name in SWITCHING):
+            return compute_ball(node, name, args)
         function = NUMBER_RULES.get(name) or number_rule(name)
         if function is None:
             raise NotImplementedError(f"no numeric rule for {name} in the program evaluator")
@@ -162,19 +175,68 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if compare is None:
             raise NotImplementedError(f"no numeric rule for the condition {condition}")
         lhs, rhs = walk(condition.lhs), walk(condition.rhs)
-        if switches is not None and not (isinstance(lhs, Fraction) and isinstance(rhs, Fraction)):
-            switches.append(number(lhs) - number(rhs))
+        if balls and not (isinstance(lhs, Fraction) and isinstance(rhs, Fraction)):
+            return holds(type(condition).__name__, lhs, rhs)
         return compare(lhs, rhs)
 
-    def note_switch(name: str, args: list) -> None:
-        if name in ("Max", "Min"):
-            numbers = [number(a) for a in args]
-            chosen = (max if name == "Max" else min)(range(len(numbers)), key=numbers.__getitem__)
-            switches.extend(abs(numbers[chosen] - n) for i, n in enumerate(numbers) if i != chosen)
-        else:
-            switches.append(number(args[0]))
+    def compute_ball(node, name: str, args: list):
+        """A function of balls: the table's ball form, or a function of ours through its explicit definition."""
+        rule = BALL_RULES.get(name)
+        if rule is not None:
+            return rule(*(number(a) for a in args))
+        if name == "sigmoid":  # σ(z), and 1 − σ(z) = σ(−z) without cancelling every digit (see below)
+            return Complemented.of_ball(walk(_explicit(node)), walk(_explicit(node, complement=True)))
+        if hasattr(node, "_explicit"):
+            return walk(_explicit(node))
+        raise NotImplementedError(f"no ball rule for {name} in the program evaluator")
 
     return walk(expression)
+
+
+def _undefined_or_uncertain(node: sp.Expr, values: Mapping) -> Exception:
+    """Why a ball came out infinite or not a number: the same one line as in mpmath (a log of 0, a division
+    by 0) where the node has no value at the lower end, the midpoint and the upper end of every ball it
+    reads; :class:`~.balls.Uncertain` where it has one at any of them (a log of a ball that holds 0)."""
+    leaves = {symbol: values[symbol] for symbol in node.free_symbols if symbol in values}
+    found: Optional[UndefinedValue] = None
+    for corner in (midpoint, lambda b: ends(b)[0], lambda b: ends(b)[1]):
+        at = {symbol: corner(value) if is_ball(value) else value for symbol, value in leaves.items()}
+        try:
+            with mpmath.workdps(ctx.dps):
+                evaluate_expression(node, at)
+        except UndefinedValue as error:
+            found = found or error
+            continue
+        return Uncertain(f"{node} is not finite on the whole ball")
+    return found
+
+
+def _product(args: list, exact: bool, balls: bool):
+    """The product of numbers: exact where all are (or one is an exact 0: 0 times a finite number is 0),
+    else a ball or an mpmath number."""
+    if exact or any(a == 0 for a in args if isinstance(a, Fraction)):
+        if not exact:
+            return Fraction(0)
+        product = Fraction(1)
+        for a in args:
+            product *= a
+        return product
+    if balls:
+        product = ball(1)
+        for a in args:
+            product = product * ball(a)
+        return product
+    product = mpmath.mp.one  # fprod's own loop, without its generator: this is the hot spot of training
+    for a in args:
+        product = product * (mpmath.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a)
+    return product
+
+
+@functools.lru_cache(maxsize=65536)
+def _explicit(node: sp.Expr, complement: bool = False) -> sp.Expr:
+    """A function of ours in elementary functions (the same program lines are walked for every sample); with
+    ``complement``, a sigmoid's σ(−z)."""
+    return (type(node)(-node.args[0]) if complement else node)._explicit()
 
 
 class Complemented:
@@ -187,6 +249,16 @@ class Complemented:
         found.complement = complement
         return found
 
+    @staticmethod
+    def of_ball(value, complement):
+        found = _ComplementedBall(value)
+        found.complement = complement
+        return found
+
+
+class _ComplementedBall(arb):
+    """A ball that also knows 1 minus itself (a plain ball to everything else)."""
+
 
 @functools.lru_cache(maxsize=1)
 def _complemented_type():
@@ -198,7 +270,7 @@ def _complemented_type():
     return _Value
 
 
-def _complement_in(node: sp.Add, args: list, values: Mapping):
+def _complement_in(node: sp.Add, values: Mapping):
     """``1 − s`` (plus any further terms) where ``s``'s value carries its complement: that complement."""
     if len(node.args) != 2:
         return None

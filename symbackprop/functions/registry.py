@@ -26,7 +26,9 @@ from typing import Callable, Optional
 
 import mpmath
 import sympy as sp
+from flint import arb
 
+from . import balls
 from .activations import ACTIVATIONS, Absolute, Activation, leaky_relu, relu, sigmoid, softmax, softmax_numeric, softplus
 
 
@@ -43,6 +45,7 @@ class Entry:
     number: Optional[Callable]
     numpy: Optional[Callable[[], Callable]] = None  # made on first use: NumPy is optional
     switches: bool = False  # its branch turns on a comparison of its arguments: a kink where they tie
+    ball: Optional[Callable] = None  # its value on balls (None: a function of ours, by its explicit definition)
 
 
 def _activation_number(name: str) -> Callable:
@@ -91,13 +94,13 @@ def _own(function: type) -> Callable[[], Callable]:
 
 
 def _elementary(name: str, formula: bool = False, numpy: Optional[Callable[[], Callable]] = None) -> Entry:
-    """A SymPy function computed by mpmath's function of the same (lower-case) name."""
+    """A SymPy function computed by mpmath's function of the same (lower-case) name, and by arb's on balls."""
     return Entry(name, name.lower() if formula else None, (1, 1), getattr(sp, name) if formula else None,
-                 _mpmath(name.lower()), numpy)
+                 _mpmath(name.lower()), numpy, ball=getattr(arb, name.lower()))
 
 
-def _two_or_more(sympy_name: str, formula_name: str, build, number) -> Entry:
-    return Entry(sympy_name, formula_name, (2, 16), build, number, switches=True)
+def _two_or_more(sympy_name: str, formula_name: str, build, number, on_balls) -> Entry:
+    return Entry(sympy_name, formula_name, (2, 16), build, number, switches=True, ball=on_balls)
 
 
 #: The table, in the order a formula's "known:" list names them.
@@ -105,7 +108,7 @@ TABLE: tuple[Entry, ...] = (
     _elementary("exp", formula=True),
     _elementary("log", formula=True),
     Entry(None, "sqrt", (1, 1), sp.sqrt, None),  # (a power: the evaluator computes it as one)
-    Entry("abs", "abs", (1, 1), Absolute, abs, _numpy("abs"), switches=True),
+    Entry("abs", "abs", (1, 1), Absolute, abs, _numpy("abs"), switches=True, ball=abs),
     _elementary("sin", formula=True),
     _elementary("cos", formula=True),
     _elementary("tanh", formula=True),
@@ -115,15 +118,15 @@ TABLE: tuple[Entry, ...] = (
     Entry("relu", "relu", (1, 1), relu, _activation_number("relu"), _own(relu), switches=True),
     Entry("leaky_relu", "leaky_relu", (2, 2), leaky_relu, _activation_number("leaky_relu"), _own(leaky_relu),
           switches=True),
-    _two_or_more("Max", "max", sp.Max, max),
-    _two_or_more("Min", "min", sp.Min, min),
+    _two_or_more("Max", "max", sp.Max, max, balls.largest),
+    _two_or_more("Min", "min", sp.Min, min, balls.smallest),
     *(_elementary(name) for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")),
-    Entry("erfc", None, (1, 1), None, mpmath.erfc, _numpy_from_math("erfc")),
-    Entry("gamma", None, (1, 1), None, mpmath.gamma, _numpy_from_math("gamma")),
+    Entry("erfc", None, (1, 1), None, mpmath.erfc, _numpy_from_math("erfc"), ball=arb.erfc),
+    Entry("gamma", None, (1, 1), None, mpmath.gamma, _numpy_from_math("gamma"), ball=arb.gamma),
     Entry("polygamma", None, (2, 2), None, mpmath.polygamma),
-    Entry("Abs", None, (1, 1), None, abs, switches=True),
-    Entry("sign", None, (1, 1), None, _sign, switches=True),
-    Entry("Heaviside", None, (1, 2), None, _step, _numpy_heaviside, switches=True),
+    Entry("Abs", None, (1, 1), None, abs, switches=True, ball=abs),
+    Entry("sign", None, (1, 1), None, _sign, switches=True, ball=balls.sign),
+    Entry("Heaviside", None, (1, 2), None, _step, _numpy_heaviside, switches=True, ball=balls.step),
     Entry("softmax", None, (2, 17), None, lambda k, *nets: softmax_numeric(list(nets))[int(k)], _own(softmax)),
 )
 
@@ -136,6 +139,9 @@ FUNCTIONS_BY_NAME: dict[str, Entry] = {
 #: The value on numbers of each function in the table, by SymPy name (the evaluator's hot path reads this).
 NUMBER_RULES: dict[str, Callable] = {entry.sympy_name: entry.number for entry in TABLE
                                      if entry.sympy_name and entry.number is not None}
+
+#: The value on balls of each function in the table that has one, by SymPy name (see :mod:`.balls`).
+BALL_RULES: dict[str, Callable] = {entry.sympy_name: entry.ball for entry in TABLE if entry.ball is not None}
 
 #: SymPy names of the functions whose branch turns on a comparison: kinks, and exact on exact arguments.
 SWITCHING: frozenset[str] = frozenset(entry.sympy_name for entry in TABLE if entry.switches and entry.sympy_name)

@@ -6,13 +6,13 @@ An update is p − η·g, or with classical momentum v ← μ·v + g, p ← p �
 
 Numbers are kept exact (rationals) while the computation is rational — a linear or ReLU network, and
 every step at which a ReLU, |x|, max or min is met exactly at its switch — and otherwise computed in
-mpmath: after a few updates an exact transcendental value is a tower of nested exponentials. Every step
-is computed at two working precisions, ``digits`` + 15 and ``digits`` + 35, the two runs advanced in
-turn; the run is accepted only when every printed number agrees between the two to ``digits``
-significant digits *and* every switch argument the runs met (a ReLU's net, the two sides of a max) is
-the same number in both, so that no branch was taken by rounding noise; the numbers of the more
-precise run are printed. When they disagree, both precisions are raised and the run is repeated, and
-after three attempts the run is refused rather than printed.
+ball arithmetic (:mod:`symbackprop.functions.balls`): after a few updates an exact transcendental value
+is a tower of nested exponentials, while a ball carries a rigorous bound on its error. The run is made
+once, at ``digits`` + 10 working digits; every branch (a ReLU's net, the two sides of a max) is taken
+only where its ball decides it, and a step is accepted only when both ends of every printed number's
+ball print the same ``digits`` significant digits, so that each digit is proved, not compared. Where a
+ball is too wide or a branch undecided, the run is repeated at more digits, and after three attempts it
+is refused rather than printed.
 
 Time and memory are linear in the number of steps times the number of samples.
 
@@ -27,26 +27,26 @@ Time and memory are linear in the number of steps times the number of samples.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, Optional, Sequence
 
-import mpmath
 import sympy as sp
 
 from ..engine.program import Program, straight_line_program
 from ..errors import InputError, UncertifiedDigits, UndefinedValue
+from ..functions.balls import Uncertain, ball, midpoint, proves, total, working_digits
 from ..functions.evaluate import evaluate_expression
-from ..functions.update import MAX_STEPS, Training, descend, exact_or_binary_plus, over_samples
+from ..functions.update import MAX_STEPS, Training, descend, over_samples
 from ..graph import SymbolicGraph
 from ..notebook import Displayable
-from ..numbers import fast_mpf as _mpf
 from ..quantity import Quantity
 
 
 MAX_SAMPLE_STEPS = 2_000_000
-#: Guard digits of the two runs that must agree, and how many times they are raised before giving up.
-GUARDS = (15, 35)
+#: Guard digits of the first run, and how many runs are made (each at more digits) before giving up.
+GUARD = 10
 ATTEMPTS = 3
 
 
@@ -55,7 +55,8 @@ class TrainingStep:
     """The parameters after ``step`` updates (step 0: the file's) and the reduced loss at them."""
 
     step: int
-    loss: object  # a Fraction where the computation stayed rational, else an mpmath number
+    loss: object  # a Fraction where the computation stayed rational, else an mpmath number every digit of which
+    # (to the run's digits) its ball proved
     parameters: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -108,26 +109,53 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     _check_plan(graph, training, steps, len(samples))
     template = graph.one_sample or graph
     program = straight_line_program(template)  # one sample's program, run on each sample
-    guards = GUARDS
-    done = [0]
+    working, done = digits + GUARD, 0
     for _ in range(ATTEMPTS):
-        rough = _run(template, program, samples, training, steps, digits + guards[0], pulse)
-        fine = _run(template, program, samples, training, steps, digits + guards[1], pulse)
         found: list[TrainingStep] = []
-        for (step_a, switches_a), (step_b, switches_b) in zip(rough, fine):
-            if not (_agree([step_a], [step_b], digits) and switches_agree(switches_a, switches_b)):
-                break
-            found.append(_rounded(step_b, digits + 5))
-            done[0] += 1
-            if progress is not None:
-                progress(done[0])
-        else:
-            return TrainingRun(found, digits)
-        guards = (guards[1], guards[1] + 2 * (guards[1] - guards[0]))
-    raise UncertifiedDigits(f"{digits} digits could not be certified: runs at {digits + guards[0]} and more digits "
-                            "still disagree, or a ReLU, |x|, max, min or case split meets its switch within their "
-                            "rounding noise (this training loses precision fast, or sits at a kink; ask for fewer "
+        kept = math.inf  # the fewest digits any ball of the run still holds
+        try:
+            for step in _run(template, program, samples, training, steps, working, pulse):
+                kept = min(kept, _kept_digits(step))
+                if not _proved(step, digits):
+                    raise Uncertain(f"step {step.step}: a ball too wide for {digits} digits")
+                found.append(_midpoints(step))
+                done += 1
+                if progress is not None:
+                    progress(done)
+        except Uncertain:
+            tried, working = working, _more_digits(working, kept, len(found) + 1, steps + 1, digits)
+            if working > MAX_WORKING_DIGITS:
+                raise UncertifiedDigits(
+                    f"{digits} digits could not be certified: the error bounds grow by about "
+                    f"{(tried - kept) / (len(found) + 1):.2g} digits a step here, so {steps:,} steps would need "
+                    f"{working:,} working digits (at most {MAX_WORKING_DIGITS:,}); ask for fewer steps or digits") from None
+            continue
+        return TrainingRun(found, digits)
+    raise UncertifiedDigits(f"{digits} digits could not be certified: at {tried:,} working digits a printed number's ball "
+                            "still holds more than one rounding, or a ReLU, |x|, max, min or case split meets its switch "
+                            "within the ball (this training sits at a kink, or loses precision fast; ask for fewer "
                             "digits or move the parameters off the kink)")
+
+
+#: Most working digits a training run is given (the error bounds of a long run grow with every step).
+MAX_WORKING_DIGITS = 20_000
+
+
+def _more_digits(working: int, kept: float, reached: int, total_steps: int, digits: int) -> int:
+    """The working digits of the next attempt: enough, at the rate the bounds grew over the steps reached,
+    for every step to keep ``digits`` and the guard (and at least twice the last attempt's).
+
+    >>> _more_digits(40, 28.0, 22, 1001, 30)  # 12 digits lost over 22 steps: about 0.55 a step
+    733
+    """
+    rate = max(working - min(kept, working), 0) / reached
+    return max(2 * working, digits + 2 * GUARD + math.ceil(1.25 * rate * total_steps))
+
+
+def _kept_digits(step: TrainingStep) -> float:
+    """The fewest significant digits any ball of the step holds (exact numbers hold them all)."""
+    balls = [value for value in (step.loss, *step.parameters.values()) if not isinstance(value, Fraction)]
+    return min((value.rel_accuracy_bits() * math.log10(2) for value in balls), default=math.inf)
 
 
 def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int) -> None:
@@ -144,18 +172,17 @@ def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int
 
 #: Bits beyond which an exact (rational) parameter is carried as a binary number instead: the rationals of
 #: a piecewise-linear network's updates grow with every step, and past this a step would cost more than it
-#: keeps (a kink met later is then caught in the rounding noise by :func:`switches_agree`).
+#: keeps (a kink met later is then a branch its ball must decide).
 MAX_EXACT_BITS = 4096
 
 
 def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int,
          pulse: Optional[Callable] = None):
-    """One run of the whole training at ``dps`` working digits, a step at a time: yields each step's
-    :class:`TrainingStep` and the inexact switch arguments its computation met (see :func:`switches_agree`).
+    """One run of the whole training in balls at ``dps`` working digits, a step at a time: yields each step's
+    :class:`TrainingStep` (its numbers Fractions or balls).
 
     Numbers stay exact (Fractions) as long as the computation is rational, so a ReLU, |x|, max or min
-    met exactly at its switch sees exactly 0. The precision is set for each step alone, so that two runs
-    can be advanced in turn.
+    met exactly at its switch sees exactly 0; a branch its ball cannot decide raises :class:`Uncertain`.
     """
     names = graph.parameters()
     symbols = {name: graph.symbols[Quantity.param(name)] for name in names}
@@ -166,23 +193,22 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
     velocity = {name: Fraction(0) for name in trained}
     groups = batches(count, training)
     for step in range(steps + 1):
-        switches: list = []
         beat = None if pulse is None else (lambda done, step=step: pulse(
             lambda: f"step {step}: {done:,} sample passes at {dps} digits"))
-        with mpmath.workdps(dps), _at_step(step):
-            losses, gradients = _passes(program, samples, symbols, parameters, switches, need_gradients=(
+        with working_digits(dps), _at_step(step):
+            losses, gradients = _passes(program, samples, symbols, parameters, need_gradients=(
                 step < steps and training.method == "batch"), beat=beat)
             found = TrainingStep(step, _reduce(losses, training.reduction), dict(parameters))
             if step < steps:
                 for group in groups:
                     if training.method != "batch":
-                        _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, switches,
-                                               True, beat=beat)
+                        _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, True,
+                                               beat=beat)
                     for name in trained:
                         gradient = _reduce([g[name] for g in gradients], training.reduction)
                         parameters[name], velocity[name] = descend(parameters[name], _kept(gradient), rate,
                                                                    velocity[name], momentum, add=_kept_plus)
-        yield found, switches
+        yield found
 
 
 @contextlib.contextmanager
@@ -196,39 +222,21 @@ def _at_step(step: int):
 
 
 def _kept_plus(a, factor: Fraction, b):
-    """a + factor·b, exact where both are, kept as the next step reads it (see :func:`_kept`)."""
-    return _kept(exact_or_binary_plus(a, factor, b))
+    """a + factor·b, exact where both are, else a ball, kept as the next step reads it (see :func:`_kept`)."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return _kept(a + factor * b)
+    return ball(a) + ball(factor) * ball(b)
 
 
 def _kept(value):
-    """``value`` as the next step reads it: exact while its rational stays small, else a binary number."""
+    """``value`` as the next step reads it: exact while its rational stays small, else a ball."""
     if isinstance(value, Fraction) and max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_EXACT_BITS:
-        return _mpf(value)
+        return ball(value)
     return value
 
 
-def switches_agree(rough: Sequence, fine: Sequence) -> bool:
-    """Whether the switch arguments two runs at different precisions met are the same numbers, so that
-    every ReLU, |x|, max, min and case split took a branch that rounding noise did not choose.
-
-    An argument that is exactly 0 in binary arithmetic, or whose two values differ by half the finer
-    one or more, sits in the noise: its sign is not proved. (Exact zeros, computed in rationals, are
-    never listed: their branch is the convention's.)
-
-    >>> import mpmath
-    >>> switches_agree([mpmath.mpf("1e-47")], [mpmath.mpf("-1e-67")]), switches_agree([mpmath.mpf("0.25")], [mpmath.mpf("0.25")])
-    (False, True)
-    """
-    if len(rough) != len(fine):
-        return False
-    for a, b in zip(rough, fine):
-        if b == 0 or a == 0 or abs(a - b) * 2 >= abs(b):
-            return False
-    return True
-
-
 def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, sp.Symbol],
-            parameters: Mapping[str, object], switches: list, need_gradients: bool,
+            parameters: Mapping[str, object], need_gradients: bool,
             beat: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
     """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, walked."""
     losses, gradients = [], []
@@ -238,46 +246,30 @@ def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, 
         values = dict(sample)
         values.update((symbols[name], value) for name, value in parameters.items())
         for symbol, expression in program.forward:
-            values[symbol] = evaluate_expression(expression, values, switches=switches)
+            values[symbol] = evaluate_expression(expression, values, balls=True)
         losses.append(values[program.loss])
         if need_gradients:
             for symbol, expression in program.backward:
-                values[symbol] = evaluate_expression(expression, values, switches=switches)
-            gradients.append({name: evaluate_expression(expression, values, switches=switches)
+                values[symbol] = evaluate_expression(expression, values, balls=True)
+            gradients.append({name: evaluate_expression(expression, values, balls=True)
                               for name, expression in program.gradients.items()})
     return losses, gradients
 
 
 def _reduce(values: list, reduction: str):
-    """The mean or sum of numbers, exact where they all are."""
+    """The mean or sum of numbers, exact where they all are, else a ball."""
     if all(isinstance(value, Fraction) for value in values):
-        total = sum(values, Fraction(0))
-    else:
-        total = mpmath.fsum(_mpf(value) for value in values)
-    return over_samples(reduction, total, len(values))
+        return over_samples(reduction, sum(values, Fraction(0)), len(values))
+    return over_samples(reduction, total(ball(value) for value in values), len(values))
 
 
-def _agree(rough: list[TrainingStep], fine: list[TrainingStep], digits: int) -> bool:
-    """Whether every loss and parameter of the two runs agrees to ``digits`` significant digits."""
-    with mpmath.workdps(digits + 40):
-        tolerance = mpmath.mpf(10) ** -(digits + 1)
-        for a, b in zip(rough, fine):
-            pairs = [(a.loss, b.loss)] + [(a.parameters[n], b.parameters[n]) for n in b.parameters]
-            for x, y in pairs:
-                if isinstance(x, Fraction) and isinstance(y, Fraction):
-                    if x != y:
-                        return False
-                    continue
-                x, y = _mpf(x), _mpf(y)
-                if not (mpmath.isfinite(x) and mpmath.isfinite(y)):
-                    return False
-                if abs(x - y) > tolerance * max(abs(y), mpmath.mpf(10) ** -(digits + 60)):
-                    return False
-    return True
+def _proved(step: TrainingStep, digits: int) -> bool:
+    """Whether every number of the step is exact or a ball that proves its ``digits`` printed digits."""
+    numbers = [step.loss, *step.parameters.values()]
+    return all(isinstance(value, Fraction) or proves(value, digits) for value in numbers)
 
 
-def _rounded(step: TrainingStep, digits: int) -> TrainingStep:
-    """The step with its binary numbers rounded to ``digits``; exact ones stay exact."""
-    with mpmath.workdps(digits):
-        keep = lambda value: value if isinstance(value, Fraction) else +value
-        return TrainingStep(step.step, keep(step.loss), {name: keep(value) for name, value in step.parameters.items()})
+def _midpoints(step: TrainingStep) -> TrainingStep:
+    """The step with each ball given as its midpoint (an mpmath number; the digits it proved print the same)."""
+    keep = lambda value: value if isinstance(value, Fraction) else midpoint(value)
+    return TrainingStep(step.step, keep(step.loss), {name: keep(value) for name, value in step.parameters.items()})
