@@ -118,3 +118,17 @@ def test_exact_numbers_never_become_balls():
     assert all(isinstance(value, Fraction) for step in steps for value in [step.loss, *step.parameters.values()])
     assert steps[3].parameters["w"] == Fraction(27, 64)
     assert ball(Fraction(1, 4)).is_exact() and not ball(Fraction(1, 3)).is_exact()
+
+
+def test_a_step_at_a_ball_that_is_exactly_zero_takes_its_convention():
+    """sigmoid(0) − ½ is a ball of radius 0 at 0: the leaky ReLU's derivative there is α (its documented
+    left derivative), so ∂/∂x leaky_relu(σ(x) − ½, 1/10) at x = 0 is α·σ′(0) = 1/40, not 0."""
+    from symbackprop.functions.activations import leaky_relu, sigmoid
+    from symbackprop.functions.balls import midpoint
+
+    x = sp.Symbol("x")
+    derivative = sp.diff(leaky_relu(sigmoid(x) - sp.Rational(1, 2), sp.Rational(1, 10)), x)
+    with working_digits(30):
+        value = evaluate_expression(derivative, {x: Fraction(0)}, balls=True)
+    with mpmath.workdps(40):
+        assert proves(value, 25) and abs(midpoint(value) - mpmath.mpf(1) / 40) < mpmath.mpf(10) ** -28

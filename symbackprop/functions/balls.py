@@ -100,7 +100,10 @@ def sign(value) -> Fraction:
 
 
 def step(value, at_zero=Fraction(0)) -> Fraction:
-    """The step function of a ball that excludes 0."""
+    """The step function of a ball that excludes 0, or of a ball that is exactly 0 (its value there is
+    ``at_zero``, the convention of the derivative it is part of)."""
+    if ball(value).is_zero():
+        return at_zero
     return Fraction(1) if holds("StrictGreaterThan", value, 0) else Fraction(0)
 
 

@@ -1,8 +1,8 @@
 """The numbers of an expression: exact where the arithmetic allows, in mpmath otherwise.
 
 Every value the engine, training and the auditor compute goes through :func:`evaluate_expression`,
-which reads the one function table (:mod:`.registry`) for the value of each function on numbers. The finite-difference oracle
-(:mod:`symbackprop.oracle.numeric`) deliberately has its own walk.
+which reads the one function table (:mod:`.registry`) for the value of each function on numbers. The
+finite-difference oracle (:mod:`symbackprop.oracle.numeric`) deliberately has its own walk.
 
 >>> x = sp.Symbol("x")
 >>> evaluate_expression(sp.Max(x, 0) * 2, {x: Fraction(-3, 4)})
@@ -16,7 +16,6 @@ from typing import Mapping, Optional
 
 import mpmath
 import sympy as sp
-
 from flint import arb, ctx
 
 from ..errors import UndefinedValue, printable

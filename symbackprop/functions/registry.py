@@ -29,14 +29,16 @@ import sympy as sp
 from flint import arb
 
 from . import balls
-from .activations import ACTIVATIONS, Absolute, Activation, leaky_relu, relu, sigmoid, softmax, softmax_numeric, softplus
+from .activations import (ACTIVATIONS, Absolute, Activation, leaky_relu, relu, sigmoid, softmax, softmax_numeric,
+                          softplus)
 
 
 @dataclass(frozen=True)
 class Entry:
     """One function: its SymPy class's name (as ``type(node).__name__`` gives it), its name in a formula file
     (None where formulas cannot call it), its arity there and the SymPy function it builds, its value on
-    numbers, its NumPy form (None where SymPy's NumPy printer writes it), and whether it switches."""
+    numbers, its NumPy form (None where SymPy's NumPy printer writes it), whether it switches, and its value
+    on balls (:mod:`.balls`)."""
 
     sympy_name: Optional[str]
     formula_name: Optional[str]

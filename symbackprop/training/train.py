@@ -99,8 +99,8 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
           pulse: Optional[Callable[[Callable[[], str]], None]] = None) -> TrainingRun:
     """Every step's loss and parameters, each printed digit certified (see the module's docstring).
 
-    ``steps`` overrides the file's ``[training] steps``; ``progress(done)`` is called as each step of
-    the two runs finishes (``done`` counts up to steps + 1, and further if the runs are repeated), and
+    ``steps`` overrides the file's ``[training] steps``; ``progress(done)`` is called as each step is
+    proved (``done`` counts up to steps + 1, and further if the run is repeated at more digits), and
     ``pulse(describe)`` after every sample's pass inside a step (``describe()`` says where the work is).
     """
     training = graph.training
@@ -127,14 +127,15 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
             if working > MAX_WORKING_DIGITS:
                 raise UncertifiedDigits(
                     f"{digits} digits could not be certified: the error bounds grow by about "
-                    f"{(tried - kept) / (len(found) + 1):.2g} digits a step here, so {steps:,} steps would need "
-                    f"{working:,} working digits (at most {MAX_WORKING_DIGITS:,}); ask for fewer steps or digits") from None
+                    f"{(tried - min(kept, tried)) / (len(found) + 1):.2g} digits a step here, so {steps:,} steps would need "
+                    f"{working:,} working digits (at most {MAX_WORKING_DIGITS:,}); ask for fewer steps or "
+                    "digits") from None
             continue
         return TrainingRun(found, digits)
-    raise UncertifiedDigits(f"{digits} digits could not be certified: at {tried:,} working digits a printed number's ball "
-                            "still holds more than one rounding, or a ReLU, |x|, max, min or case split meets its switch "
-                            "within the ball (this training sits at a kink, or loses precision fast; ask for fewer "
-                            "digits or move the parameters off the kink)")
+    raise UncertifiedDigits(f"{digits} digits could not be certified: at {tried:,} working digits a printed number's "
+                            "ball still holds more than one rounding, or a ReLU, |x|, max, min or case split meets "
+                            "its switch within the ball (this training sits at a kink, or loses precision fast; ask "
+                            "for fewer digits or move the parameters off the kink)")
 
 
 #: Most working digits a training run is given (the error bounds of a long run grow with every step).
