@@ -132,3 +132,20 @@ def test_a_step_at_a_ball_that_is_exactly_zero_takes_its_convention():
         value = evaluate_expression(derivative, {x: Fraction(0)}, balls=True)
     with mpmath.workdps(40):
         assert proves(value, 25) and abs(midpoint(value) - mpmath.mpf(1) / 40) < mpmath.mpf(10) ** -28
+
+
+def test_constants_and_equalities_in_balls():
+    """π and the golden ratio (written in radicals first) are balls that hold their true values; an equality
+    of two exact balls is decided, of two overlapping ones it is not."""
+    from symbackprop.functions.balls import holds, midpoint
+
+    x = sp.Symbol("x")
+    with working_digits(40):
+        value = evaluate_expression(sp.GoldenRatio * x + sp.pi, {x: Fraction(1)}, balls=True)
+        assert proves(value, 35)
+        with mpmath.workdps(60):
+            assert abs(midpoint(value) - ((1 + mpmath.sqrt(5)) / 2 + mpmath.pi)) < mpmath.mpf(10) ** -38
+        assert holds("Equality", ball(Fraction(1, 2)), Fraction(1, 2))
+        assert not holds("Unequality", ball(Fraction(1, 2)), Fraction(1, 2))
+        with pytest.raises(Uncertain):
+            holds("Equality", ball(Fraction(1, 3)), Fraction(1, 3))  # (a third is not a binary number)

@@ -64,10 +64,11 @@ _CONSTANTS = {"Pi": arb.pi, "Exp1": arb.const_e, "EulerGamma": arb.const_euler, 
 
 
 def ball_constant(node: sp.Expr) -> arb:
-    """π, e, γ or Catalan's constant as a ball; another symbol of a number has no ball here."""
+    """π, e, γ or Catalan's constant as a ball; another symbol of a number is :class:`Uncertain` here
+    (the evaluator first writes it in radicals where SymPy can: the golden ratio is (1 + √5)/2)."""
     make = _CONSTANTS.get(type(node).__name__)
     if make is None:
-        raise NotImplementedError(f"no ball for the constant {node}")
+        raise Uncertain(f"no ball for the constant {node}")
     return make()
 
 
@@ -80,7 +81,7 @@ def total(values) -> arb:
 
 _DECIDED = {"StrictLessThan": lambda a, b: (a < b, a >= b), "LessThan": lambda a, b: (a <= b, a > b),
             "StrictGreaterThan": lambda a, b: (a > b, a <= b), "GreaterThan": lambda a, b: (a >= b, a < b),
-            "Equality": lambda a, b: (False, a != b), "Unequality": lambda a, b: (a != b, False)}
+            "Equality": lambda a, b: (a == b, a != b), "Unequality": lambda a, b: (a != b, a == b)}
 
 
 def holds(relation: str, lhs, rhs) -> bool:

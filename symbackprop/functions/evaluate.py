@@ -89,7 +89,10 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         if node.is_Number:
             return ball_of_float(node) if balls else to_mpf(node)
         if node.is_NumberSymbol:  # π, e: at the working precision
-            return ball_constant(node) if balls else mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
+            if not balls:
+                return mpmath.mpf(node.evalf(mpmath.mp.dps + 5))
+            radicals = node.rewrite(sp.sqrt)
+            return ball_constant(node) if radicals == node else walk(radicals)
         if node in seen:
             return seen[node]
         try:
