@@ -75,7 +75,7 @@ def test_training_that_meets_a_kink_inside_its_ball_is_refused():
 
 def test_a_run_whose_bounds_would_need_too_many_digits_is_refused_early_with_the_number():
     """XOR at learning rate 5 loses about half a digit of its bounds a step: 100,000 steps would need some
-    55,000 working digits, past the limit; the refusal comes after the first attempt, in seconds."""
+    57,000 working digits, past the limit; the refusal comes after the first attempt, in seconds."""
     graph = build_graph(load_network(EXAMPLES / "xor.toml"))
     started = time.monotonic()
     with pytest.raises(UncertifiedDigits, match=r"100,000 steps would need [\d,]+ working digits \(at most 20,000\)"):
