@@ -9,8 +9,8 @@ activation registered in Python (:func:`.activations.register_activation`) joins
 the evaluator through its definition. The independent oracle (:mod:`symbackprop.oracle.graphs`) keeps a
 walk and a table of its own on purpose: a proof must not share the code it checks.
 
->>> FUNCTIONS_BY_NAME["abs"].switches, FUNCTIONS_BY_NAME["exp"].switches
-(True, False)
+>>> sorted(SWITCHING)[:4]
+['Abs', 'Heaviside', 'Max', 'Min']
 >>> [entry.formula_name for entry in TABLE if entry.formula_name][:4]
 ['exp', 'log', 'sqrt', 'abs']
 >>> number_rule("Max")(Fraction(1, 3), Fraction(1, 2))
@@ -29,8 +29,8 @@ import sympy as sp
 from flint import arb
 
 from . import balls
-from .activations import (ACTIVATIONS, Absolute, Activation, leaky_relu, relu, sigmoid, softmax, softmax_numeric,
-                          softplus)
+from .activations import (ACTIVATIONS, Absolute, Activation, Heaviside, leaky_relu, relu, sigmoid, softmax,
+                          softmax_numeric, softplus)
 
 
 @dataclass(frozen=True)
@@ -67,20 +67,6 @@ def _step(x, at_zero=Fraction(0)):
     return Fraction(1) if x > 0 else (at_zero if x == 0 else Fraction(0))
 
 
-def _numpy(attribute: str) -> Callable[[], Callable]:
-    def form():
-        import numpy as np
-
-        return getattr(np, attribute)
-    return form
-
-
-def _numpy_heaviside():
-    import numpy as np
-
-    return lambda x, at_zero=0.0: np.heaviside(x, at_zero)
-
-
 def _numpy_from_math(name: str) -> Callable[[], Callable]:
     def form():  # in the standard library, not in NumPy
         import numpy as np
@@ -110,7 +96,7 @@ TABLE: tuple[Entry, ...] = (
     _elementary("exp", formula=True),
     _elementary("log", formula=True),
     Entry(None, "sqrt", (1, 1), sp.sqrt, None),  # (a power: the evaluator computes it as one)
-    Entry("abs", "abs", (1, 1), Absolute, abs, _numpy("abs"), switches=True, ball=abs),
+    Entry("abs", "abs", (1, 1), Absolute, abs, _own(Absolute), switches=True, ball=abs),
     _elementary("sin", formula=True),
     _elementary("cos", formula=True),
     _elementary("tanh", formula=True),
@@ -128,15 +114,9 @@ TABLE: tuple[Entry, ...] = (
     Entry("polygamma", None, (2, 2), None, mpmath.polygamma),
     Entry("Abs", None, (1, 1), None, abs, switches=True, ball=abs),
     Entry("sign", None, (1, 1), None, _sign, switches=True, ball=balls.sign),
-    Entry("Heaviside", None, (1, 2), None, _step, _numpy_heaviside, switches=True, ball=balls.step),
+    Entry("Heaviside", None, (1, 2), None, _step, _own(Heaviside), switches=True, ball=balls.step),
     Entry("softmax", None, (2, 17), None, lambda k, *nets: softmax_numeric(list(nets))[int(k)], _own(softmax)),
 )
-
-#: Each entry under its SymPy name and its formula name.
-FUNCTIONS_BY_NAME: dict[str, Entry] = {
-    **{entry.formula_name: entry for entry in TABLE if entry.formula_name},
-    **{entry.sympy_name: entry for entry in TABLE if entry.sympy_name},
-}
 
 #: The value on numbers of each function in the table, by SymPy name (the evaluator's hot path reads this).
 NUMBER_RULES: dict[str, Callable] = {entry.sympy_name: entry.number for entry in TABLE

@@ -123,11 +123,12 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
                 if progress is not None:
                     progress(done)
         except Uncertain:
-            tried, working = working, _more_digits(working, kept, len(found) + 1, steps + 1, digits)
+            rate = max(working - min(kept, working), 0) / (len(found) + 1)  # digits of bound lost a step
+            tried, working = working, _more_digits(working, rate, steps + 1, digits)
             if working > MAX_WORKING_DIGITS:
                 raise UncertifiedDigits(
                     f"{digits} digits could not be certified: the error bounds grow by about "
-                    f"{(tried - min(kept, tried)) / (len(found) + 1):.2g} digits a step here, so {steps:,} steps would need "
+                    f"{rate:.2g} digits a step here, so {steps:,} steps would need "
                     f"{working:,} working digits (at most {MAX_WORKING_DIGITS:,}); ask for fewer steps or "
                     "digits") from None
             continue
@@ -142,14 +143,13 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
 MAX_WORKING_DIGITS = 20_000
 
 
-def _more_digits(working: int, kept: float, reached: int, total_steps: int, digits: int) -> int:
-    """The working digits of the next attempt: enough, at the rate the bounds grew over the steps reached,
-    for every step to keep ``digits`` and the guard (and at least twice the last attempt's).
+def _more_digits(working: int, rate: float, total_steps: int, digits: int) -> int:
+    """The working digits of the next attempt: enough, at the ``rate`` (digits a step) the bounds grew over
+    the steps reached, for every step to keep ``digits`` and the guard (and at least twice the last attempt's).
 
-    >>> _more_digits(40, 28.0, 22, 1001, 30)  # 12 digits lost over 22 steps: about 0.55 a step
+    >>> _more_digits(40, 12 / 22, 1001, 30)  # 12 digits lost over 22 steps: about 0.55 a step
     733
     """
-    rate = max(working - min(kept, working), 0) / reached
     return max(2 * working, digits + 2 * GUARD + math.ceil(1.25 * rate * total_steps))
 
 
