@@ -28,18 +28,15 @@ import functools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
 from .errors import InputError, did_you_mean, printable
 from .functions.losses import LOSSES
 from .functions.update import Training, over_samples
+from .layout import Layout
 from .quantity import Quantity, sampled
-
-
-if TYPE_CHECKING:
-    from .frontends.network import Network  # the dense front-end's description, carried for drawing only
 
 Edge = tuple[Quantity, sp.Expr]
 
@@ -51,7 +48,7 @@ Role = str  # "input", "parameter", "node", "loss"
 class SymbolicGraph:
     """Nodes in forward order: symbols, definitions, roles, local derivatives, and the file's numbers.
 
-    ``network`` is the dense network the graph was built from, if any: it only
+    ``layout`` says how the nodes sit in layers, when a dense front-end built the graph: it only
     lets reports draw layers and matrices; the mathematics reads the graph.
     """
 
@@ -63,7 +60,7 @@ class SymbolicGraph:
     targets: Mapping[str, sp.Symbol]  # target name (a dense output unit) -> its symbol
     values: Mapping[sp.Symbol, Fraction]  # the numbers the file gives: inputs, parameters, targets
     missing: str = ""  # what numbers are missing, for the message when values are needed
-    network: Optional[Network] = None
+    layout: Optional[Layout] = None
     deltas: Mapping[str, sp.Symbol] = field(default_factory=dict)  # dense unit -> δ symbol (∂E/∂net)
     outputs: tuple[str, ...] = ()  # dense output units (where an output δ may be tidied)
     loss_kind: str = ""  # a registered loss the output terms follow, if any
@@ -112,7 +109,7 @@ class SymbolicGraph:
 
     def is_formula_graph(self) -> bool:
         """True for a graph of formulas (no layers)."""
-        return self.network is None
+        return self.layout is None
 
     def named(self, name: str, sample: int = -1) -> Optional[Quantity]:
         """The node, input or parameter of a formula graph called ``name`` (a node of one sample, in a graph
@@ -133,15 +130,15 @@ class SymbolicGraph:
                 quantity.kind == "param" and self.named(quantity.name, 0) is not None)):
             raise InputError(f"{quantity} has a value per sample: give sample = S (0 to {len(self.samples) - 1})",
                              place=place)
-        network = self.network
-        if network is None:
+        layout = self.layout
+        if layout is None:
             found = self.named(quantity.name, sample) if quantity.kind in ("param", "node") else None
             if found is not None:
                 return found
             names = [q.name for q in self.order if q.kind in ("param", "node")]
             raise InputError(f"no node, input or parameter named {quantity.name!r}{_did_you_mean(quantity.name, names)} "
                              f"(known: {', '.join(names[:20])}" + (", …)" if len(names) > 20 else ")"), place=place)
-        units = list(network.inputs) + [u for layer in network.layers for u in layer.units]
+        units = list(layout.inputs) + [u for layer in layout.layers for u in layer.units]
         spelled = self.parameters() + [f"{kind}({unit})" for unit in units for kind in ("out", "net")]
         if quantity.kind == "param":
             problem = f"no parameter or unit value named {quantity.name!r}"
@@ -149,10 +146,10 @@ class SymbolicGraph:
                 problem += f"; did you mean out({quantity.name})?"
             else:
                 problem += _did_you_mean(quantity.name, spelled)
-        elif quantity.kind == "net" and quantity.name in network.inputs:
+        elif quantity.kind == "net" and quantity.name in layout.inputs:
             problem = f"{quantity.name!r} is an input: it has out({quantity.name}) but no net"
         elif quantity.kind == "loss_term":
-            problem = f"{quantity.name!r} is not an output unit (outputs: {', '.join(network.outputs)})"
+            problem = f"{quantity.name!r} is not an output unit (outputs: {', '.join(layout.outputs)})"
         else:
             problem = f"no unit named {quantity.name!r}" + _did_you_mean(str(quantity), spelled)
         raise InputError(problem, place=place)

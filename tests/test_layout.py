@@ -11,13 +11,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "symbackprop"
 #: The stages in the order data flows; a module may import from its own stage or an earlier one.
-STAGES = ["errors", "quantity", "notebook", "callable_module", "numbers", "functions", "graph", "frontends",
+STAGES = ["errors", "quantity", "notebook", "callable_module", "numbers", "functions", "layout", "graph", "frontends",
           "engine", "oracle", "training", "audit", "reports", "cli", "__main__"]
 RANK = {**dict.fromkeys(["errors", "quantity", "notebook", "callable_module", "numbers"], 0),
         **{stage: rank for rank, stage in enumerate(STAGES[5:], start=1)}}
-#: Imports that cross a stage backwards, each with its reason in the code: the graph names the dense Network
-#: type of graph.network (for type checking only) until a read-only layout view replaces it.
-EXCEPTIONS = {("symbackprop.graph", "symbackprop.frontends.network")}
+#: Imports that cross a stage backwards, each with its reason in the code (none today).
+EXCEPTIONS: set[tuple[str, str]] = set()
 MAX_LINES = 500
 
 

@@ -139,7 +139,7 @@ def test_explain_in_matrix_notation_states_every_dw_entry_as_the_per_weight_grad
     model = load_model(EXAMPLES / name)
     engine = Engine(model)
     text = to_markdown(explain_matrix(engine, places=6))
-    network = engine.graph.network
+    network = model  # the dense file's own description: what the oracle reads
     for index, layer in enumerate(network.layers):
         line = next(line for line in text.splitlines() if line.startswith(r"dW^{[%d]} = " % (index + 1)))
         shown = line.split(r"\begin{bmatrix}")[1].split(r"\end{bmatrix}")[0]

@@ -114,7 +114,7 @@ class Diagnoser:
                 break
         changed: list[tuple[Variant, list]] = []
         unchanged: list[Variant] = []
-        layered = world_variants(self.network, claim) if self.network is not None else []
+        layered = world_variants(self.graph, claim) if self.graph.layout is not None else []
         singles = sorted(layered + graph_variants(self.graph, claim) + sample_variants(self.graph, claim)
                          + step_variants(claim) + slip_variants(claim, self._terms(claim)), key=_specific)
         try:

@@ -16,7 +16,8 @@ from typing import Callable, Optional
 import mpmath
 import sympy as sp
 
-from ..frontends.network import Network
+from ..graph import SymbolicGraph
+from ..layout import Layout
 from .claims import Claim
 from .rewriting import Rules, inverse_root_factor
 
@@ -51,16 +52,17 @@ class Variant:
     implied: Optional[str] = None
 
 
-def _rate(network: Network) -> mpmath.mpf:
-    return mpmath.mpf(network.learning_rate.numerator) / network.learning_rate.denominator
+def _rate(graph: SymbolicGraph) -> mpmath.mpf:
+    return mpmath.mpf(graph.learning_rate.numerator) / graph.learning_rate.denominator
 
 
-def world_variants(network: Network, claim: Claim) -> list[Variant]:
-    """Every single mistake model that changes the computation of ``claim``."""
+def world_variants(graph: SymbolicGraph, claim: Claim) -> list[Variant]:
+    """Every single mistake of layers (``graph`` has a layout) that changes the computation of ``claim``."""
     found: list[Variant] = []
-    layers = network.layers
+    layout = graph.layout
+    layers = layout.layers
     has_softmax = any(layer.activation == "softmax" for layer in layers)
-    kind = network.loss.kind
+    kind = graph.loss_kind
     if has_softmax:
         found.append(Variant(("softmax_without_exp",), "softmax computed as net_k/Σ net (no exponentials)",
                              Rules(softmax_without_exp=True)))
@@ -93,7 +95,7 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
         found.append(Variant(("binary_ce_for_softmax",),
                              "binary cross-entropy −Σ[t·ln o + (1−t)·ln(1−o)] used for a softmax/cross-entropy output",
                              Rules(loss_kind="binary_cross_entropy")))
-    if len(network.outputs) > 1:
+    if len(layout.outputs) > 1:
         if kind == "mse":
             found.append(Variant(("mean_vs_sum",), "loss summed over outputs where the mean was defined", Rules(loss_scale=-1)))
         else:
@@ -103,20 +105,20 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
         found.append(Variant(("factor_two",), "a missing factor 2 (a ½ too many) in the squared error",
                              Rules(loss_factor=sp.Rational(1, 2))))
     uses = [name for layer in layers for row in layer.weight_names for name in row]
-    if network.learning_rate is not None and len(uses) == len(set(uses)):
+    if graph.learning_rate is not None and len(uses) == len(set(uses)):
         # (with a tied weight, its update would need the very backward pass it changes)
         found.append(Variant(("updated_weight_used",), "the backward pass used weights already updated",
                              Rules(backward_updated=True)))
-    if network.learning_rate is not None:
+    if graph.learning_rate is not None:
         found.append(Variant(("sign_error",), "the update added η·∂E/∂p instead of subtracting it", Rules(update_sign=1)))
-        rate = _rate(network)
+        rate = _rate(graph)
         for factor, words in ((10, "ten times"), (mpmath.mpf(1) / 10, "a tenth of"), (2, "twice"),
                               (mpmath.mpf(1) / 2, "half")):
             implied = rate * factor
             found.append(Variant(("wrong_learning_rate",), f"a learning rate of {mpmath.nstr(implied, 6)} ({words} the stated one)",
                                  Rules(learning_rate=implied), implied=mpmath.nstr(implied, 6)))
-    biases = [p for p in network.parameters() if p.kind == "bias"]
-    if biases and network.update_biases and network.learning_rate is not None:
+    biases = [p for p in layout.parameters() if p.kind == "bias"]
+    if biases and not graph.frozen and graph.learning_rate is not None:
         found.append(Variant(("bias_not_updated",), "the biases were left at their old values", Rules(biases_fixed=True)))
     swaps = []
     for bias in biases:
@@ -127,16 +129,16 @@ def world_variants(network: Network, claim: Claim) -> list[Variant]:
     for bias, other in swaps[:MAX_BIAS_SWAPS]:
         found.append(Variant(("wrong_bias",), f"bias {other.name} used where {bias.name} belongs",
                              Rules(forward_values=((bias.name, other.name),))))
-    found.extend(_weight_variants(network))
-    found.extend(_layer_weight_variants(network))
-    found.extend(_activation_variants(network))
+    found.extend(_weight_variants(layout))
+    found.extend(_layer_weight_variants(layout))
+    found.extend(_activation_variants(layout))
     return found
 
 
-def _activation_variants(network: Network) -> list[Variant]:
+def _activation_variants(layout: Layout) -> list[Variant]:
     """The activation a layer states not applied, applied where it is linear, or differentiated wrongly."""
     found = []
-    layers = network.layers
+    layers = layout.layers
     # (sigmoid: the tutorials' default; not leaky_relu, whose α belongs to the layer that states it)
     used = sorted({layer.activation for layer in layers} - {"linear", "softmax", "leaky_relu"} | {"sigmoid"})
     elementwise = [layer for layer in layers if layer.activation != "softmax"]
@@ -171,12 +173,12 @@ def _activation_variants(network: Network) -> list[Variant]:
     return found
 
 
-def _layer_weight_variants(network: Network) -> list[Variant]:
+def _layer_weight_variants(layout: Layout) -> list[Variant]:
     """Another layer's weight matrix (with its biases or not), or its transpose, used in a layer of that shape."""
     found = []
-    for layer in network.layers:
+    for layer in layout.layers:
         shape = (len(layer.units), len(layer.weight_names[0]))
-        for other in network.layers:
+        for other in layout.layers:
             if other is layer:
                 continue
             for transposed in (False, True):
@@ -212,9 +214,9 @@ def graph_variants(graph, claim: Claim) -> list[Variant]:
     return found
 
 
-def _weight_variants(network: Network) -> list[Variant]:
+def _weight_variants(layout: Layout) -> list[Variant]:
     found = []
-    for index, layer in enumerate(network.layers):
+    for index, layer in enumerate(layout.layers):
         # A weight read from the wrong cell of its own matrix: same unit (row) or same source (column).
         cells = [(j, i, name) for j, row in enumerate(layer.weight_names) for i, name in enumerate(row)]
         swaps = [(p, q) for (j, i, p), (k, m, q) in itertools.permutations(cells, 2) if j == k or i == m]
@@ -222,7 +224,7 @@ def _weight_variants(network: Network) -> list[Variant]:
         for p, q in swaps:
             found.append(Variant(("wrong_weight",), f"weight {q} used where {p} belongs",
                                  Rules(forward_values=((p, q),), backward_values=((p, q),))))
-        sources = network.sources(index)
+        sources = layout.sources(index)
         if len(sources) == len(layer.units) > 1:
             pairs = tuple((layer.weight_names[j][i], layer.weight_names[i][j])
                           for j in range(len(layer.units)) for i in range(len(sources)) if i != j)

@@ -10,16 +10,19 @@ value = ""  # exact 0.3775
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..engine.chain import Engine
 from ..engine.values import updated_parameters
 from ..errors import printable
-from ..frontends.dense import build_graph
-from ..frontends.network import Network
+from ..frontends.coerce import as_graph
 from ..graph import SymbolicGraph
 from ..numbers import format_decimal, to_mpf
 from ..quantity import Quantity
+
+if TYPE_CHECKING:
+    from ..frontends.model import Model
+    from ..frontends.network import Network
 
 
 #: Significant digits of the exact value given in each comment.
@@ -28,10 +31,10 @@ COMMENT_DIGITS = 12
 MAX_SAMPLES = 4
 
 
-def claims_skeleton(model: "Network | SymbolicGraph", source: str = "") -> str:
+def claims_skeleton(model: "Network | SymbolicGraph | Model", source: str = "") -> str:
     """TOML ``[[claims]]`` tables, with ``value = ""`` to fill in: forward pass, loss, then the gradients and
     updates of the output layer, then of each hidden layer in turn (the last one first)."""
-    graph = model if isinstance(model, SymbolicGraph) else build_graph(model)
+    graph = as_graph(model, "claims_skeleton")
     engine = Engine(graph)
     point = engine.point
     gradients = engine.gradient_values(COMMENT_DIGITS + 10)
@@ -64,12 +67,12 @@ def claims_skeleton(model: "Network | SymbolicGraph", source: str = "") -> str:
 def _forward(graph: SymbolicGraph) -> Iterator[tuple[Quantity, int]]:
     """Each computed value of the forward pass, of each sample listed, in the order it is computed."""
     template = graph.one_sample or graph
-    network = graph.network
-    if network is None:
+    layout = graph.layout
+    if layout is None:
         order = [q for q in template.order if template.roles[q] not in ("input", "parameter") and q.kind != "loss"]
     else:  # unit by unit, as tutorials write it: net(h1), out(h1), net(h2), …, then each output's loss term
-        order = [q for layer in network.layers for unit in layer.units for q in (Quantity.net(unit), Quantity.out(unit))]
-        order += [Quantity.loss_term(unit) for unit in network.outputs]
+        order = [q for layer in layout.layers for unit in layer.units for q in (Quantity.net(unit), Quantity.out(unit))]
+        order += [Quantity.loss_term(unit) for unit in layout.outputs]
     samples = range(min(len(graph.samples), MAX_SAMPLES)) if graph.samples else (-1,)
     for sample in samples:
         for quantity in order:
@@ -80,12 +83,12 @@ def _forward(graph: SymbolicGraph) -> Iterator[tuple[Quantity, int]]:
 def _parameters_backward(graph: SymbolicGraph) -> list[list[str]]:
     """The parameters in groups a tutorial takes in turn: each layer's, the output layer first (a graph of
     formulas: the parameters nearest the loss first)."""
-    network = graph.network
+    layout = graph.layout
     names = graph.parameters()
-    if network is None:
+    if layout is None:
         position = {name: graph.position[Quantity.param(name)] for name in names}
         first_use = {name: min((graph.position[u] for u, _ in graph.consumers[Quantity.param(name)]), default=0)
                      for name in names}
         return [[name] for name in sorted(names, key=lambda n: (-first_use[n], position[n]))]
-    layer_of = {p.name: p.layer_index for p in network.parameters()}
-    return [[name for name in names if layer_of[name] == index] for index in reversed(range(len(network.layers)))]
+    layer_of = {p.name: p.layer_index for p in layout.parameters()}
+    return [[name for name in names if layer_of[name] == index] for index in reversed(range(len(layout.layers)))]

@@ -101,8 +101,6 @@ class Auditor(Diagnoser):
 
     def __init__(self, graph: SymbolicGraph, claims: Sequence[Claim]) -> None:
         self.graph = graph
-        # Layers, where the graph has them, say which weights a mistake may swap and which paths it may drop.
-        self.network = graph.network
         self.claims = list(claims)
         self.engine = Engine(graph)
         self.digits = working_digits(self.claims)
@@ -338,8 +336,8 @@ class Auditor(Diagnoser):
             found = set()
             if step == 0 or self._graph_at(step) is not None:
                 point = self.exact.point(step)
-                if graph.network is not None and graph.network.is_classic:
-                    units = kink_units(graph.network)
+                if graph.layout is not None and graph.layout.is_classic:
+                    units = kink_units(graph.layout)
                     found = {q.name for q in graph.order if q.kind == "net" and q.name in units
                              and _exact_zero(point[graph.symbols[q]])}
                 else:
@@ -360,9 +358,6 @@ class Auditor(Diagnoser):
             return None
         exact = {name: as_fraction(value) for name, value in parameters.items()}
         values = {**self.graph.values, **{self.graph.symbols[Quantity.param(name)]: v for name, v in exact.items()}}
-        network = self.graph.network
-        if network is not None and network.is_classic:  # the oracle reads a dense network's own numbers
-            return dataclasses.replace(self.graph, values=values, network=network.with_parameter_values(exact))
         return dataclasses.replace(self.graph, values=values)
 
     def _after_one_sided_step(self, claim: Claim, claimed, half) -> Optional[str]:

@@ -152,8 +152,8 @@ class World:
             else None
         self._per_pass = len(self._groups) if self._groups else 1
         self._loss_terms = [q for q in self.graph.order if q.kind == "loss_term"]
-        network = self.graph.network
-        self._biases = {p.name for p in network.parameters() if p.kind == "bias"} if network is not None else set()
+        layout = self.graph.layout
+        self._biases = {p.name for p in layout.parameters() if p.kind == "bias"} if layout is not None else set()
 
     # ---- plumbing ------------------------------------------------------------------------
     def _settle(self, key: ClaimKey, compute):

@@ -183,15 +183,14 @@ def train(args) -> int:
     import time
 
     from ..errors import InputError
-    from ..frontends.dense import training_graph
-    from ..frontends.network import Network
+    from ..frontends.coerce import as_training_graph
     from ..reports.results import loss_svg, training_json, training_text
     from ..training.train import train
 
     if args.plot is not None and not args.plot.lower().endswith(".svg"):
         raise InputError("--plot writes SVG: give a file name ending in .svg", place="--plot")
     model = _read(args.source)
-    graph = training_graph(model) if isinstance(model, Network) else model
+    graph = as_training_graph(model)
     digits = max(args.digits, 30) if args.format == "json" else args.digits
     steps = graph.training.steps if args.steps is None else args.steps
     progress = _Progress(time.monotonic(), steps + 1, "steps", "certified (each digit proved by its ball)")
@@ -326,7 +325,7 @@ def diagram(args) -> int:
     if graph.is_formula_graph():
         dot_text = graph_dot(graph, with_numbers, digits=args.digits)
     else:
-        dot_text = network_dot(graph.network, with_numbers, digits=args.digits)
+        dot_text = network_dot(graph.layout, with_numbers, digits=args.digits)
     if suffix in RENDERED:
         try:
             _emit(render(dot_text, RENDERED[suffix]), args.output)

@@ -197,7 +197,6 @@ class Engine:
 
     def __init__(self, network: "Network | SymbolicGraph | Model | str") -> None:
         self.graph = as_graph(network, "an Engine")
-        self.network = self.graph.network
         self._totals: dict[tuple[Quantity, Quantity], Factor] = {}
         self._adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}
         self._tidy_adjoints: dict[Quantity, dict[Quantity, sp.Expr]] = {}

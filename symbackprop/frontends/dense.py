@@ -23,9 +23,10 @@ from ..functions.activations import Activation, activation, softmax_outputs
 from ..functions.losses import LossKind, loss_kind
 from ..graph import (MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
                      too_many_samples)
+from ..layout import BiasNames, LayerLayout, Layout, ParameterPlace
 from ..numbers import as_rational
 from ..quantity import Quantity, sampled
-from .network import Network
+from .network import Bias, Layer, Loss, Network
 
 
 def build_graph(network: Network) -> SymbolicGraph:
@@ -59,7 +60,7 @@ def build_graph(network: Network) -> SymbolicGraph:
     targets: dict[str, sp.Symbol] = {}
     for sample in indices:  # each sample's forward pass in turn, with symbols of its own
         for index, layer in enumerate(network.layers):
-            rule = layer_activation(network, layer.activation)
+            rule = layer_activation(network.activations, layer.activation)
             alpha = as_rational(layer.alpha) if layer.alpha is not None else None
             sources = network.sources(index)
             nets = []
@@ -97,7 +98,7 @@ def build_graph(network: Network) -> SymbolicGraph:
         targets=targets,
         values=_dense_values(network, symbols, targets),
         missing=_dense_missing(network),
-        network=network,
+        layout=layout_of(network),
         deltas=deltas,
         outputs=network.outputs,
         loss_kind=network.loss.kind,
@@ -126,10 +127,62 @@ def training_graph(network: Network) -> "SymbolicGraph":
     return dataclasses.replace(template, samples=_dense_samples(template, network))
 
 
-def layer_activation(network: Network, name: str) -> Activation:
-    """The activation a layer names: one the file defines (a formula in x), or a built-in one."""
-    if name in network.activations:
-        formula, _ = network.activations[name]
+def layout_of(network: Network) -> Layout:
+    """How the network's units sit in layers, without its numbers: what the graph keeps of the dense file."""
+    layers = tuple(LayerLayout(layer.name, layer.units, layer.activation, layer.weight_names,
+                               BiasNames(layer.bias.mode, layer.bias.names), layer.alpha, layer.sources)
+                   for layer in network.layers)
+    places = tuple(ParameterPlace(p.name, p.kind, p.layer_index, p.units, p.source) for p in network.parameters())
+    custom = network.loss.kind == "custom"
+    return Layout(network.inputs, layers, network.convention, network.is_classic, places, dict(network.activations),
+                  network.loss.term if custom else None, network.loss.term_text if custom else "")
+
+
+def network_of(graph: SymbolicGraph) -> Network:
+    """The dense network a graph was built from, with the graph's numbers (its values, or its samples): what
+    the dense finite-difference oracle reads, so that it never reads the graph's definitions and always
+    its values, and what a worked example of one batch is built from.
+
+    >>> from symbackprop.frontends.loader import load_network
+    >>> network = load_network("examples/mazur.toml")
+    >>> network_of(build_graph(network)) == network
+    True
+    """
+    layout = graph.layout
+    if layout is None:
+        raise ValueError("a graph of formulas has no dense network")
+
+    def numbers(symbols, values: Mapping[sp.Symbol, Fraction] = graph.values) -> Optional[tuple[Fraction, ...]]:
+        found = tuple(values.get(symbol) for symbol in symbols)
+        return None if not found or any(value is None for value in found) else found
+
+    parameter = lambda name: graph.symbols[Quantity.param(name)]
+    layers = []
+    for layer in layout.layers:
+        rows = [numbers(parameter(name) for name in row) for row in layer.weight_names]
+        weights = None if any(row is None for row in rows) else tuple(rows)
+        bias = Bias(layer.bias.mode, layer.bias.names, numbers(parameter(name) for name in layer.bias.names))
+        layers.append(Layer(layer.name, layer.units, layer.activation, layer.weight_names, weights, bias, layer.alpha,
+                            layer.sources))
+    samples: tuple = ()
+    if graph.samples:
+        one = graph.one_sample
+        inputs = [one.symbols[Quantity.out(name)] for name in layout.inputs]
+        outputs = [one.targets[unit] for unit in layout.outputs]
+        samples = tuple((numbers(inputs, row), numbers(outputs, row)) for row in graph.samples)
+    data = numbers(graph.symbols[Quantity.out(name)] for name in layout.inputs) if not samples else None
+    targets = numbers(graph.targets[unit] for unit in layout.outputs) if not samples else None
+    return Network(layout.inputs, tuple(layers), Loss(graph.loss_kind, targets, layout.loss_term, layout.loss_text),
+                   layout.convention, data=data, learning_rate=graph.learning_rate,
+                   update_biases=not graph.frozen, activations=dict(layout.own_activations), samples=samples,
+                   training=graph.training, title=graph.title)
+
+
+def layer_activation(own: Mapping[str, tuple[object, str]], name: str) -> Activation:
+    """The activation a layer names: one the file defines (``own``: name -> formula in x, text), or a built-in
+    one."""
+    if name in own:
+        formula, _ = own[name]
         x = sp.Symbol("x")
         return Activation(name, lambda net, alpha: formula.xreplace({x: net}))
     return activation(name)

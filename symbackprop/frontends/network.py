@@ -14,29 +14,19 @@ import functools
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Literal, Mapping, Optional
+from typing import Mapping, Optional
 
 from ..functions.update import Training
+from ..layout import BiasNames, Convention, LayerLayout, Layout, ParameterKind
 
 
-Convention = Literal["row", "column"]
-BiasMode = Literal["none", "shared", "per_unit"]
-ParameterKind = Literal["weight", "bias"]
 
 
 @dataclass(frozen=True)
-class Bias:
-    """A layer's bias: none, one shared by every unit, or one per unit."""
+class Bias(BiasNames):
+    """A layer's bias: none, one shared by every unit, or one per unit; its names and, if given, values."""
 
-    mode: BiasMode = "none"
-    names: tuple[str, ...] = ()
     values: Optional[tuple[Fraction, ...]] = None
-
-    def name_for(self, unit_index: int) -> Optional[str]:
-        """The bias parameter that unit ``unit_index`` adds, if any."""
-        if self.mode == "none":
-            return None
-        return self.names[0] if self.mode == "shared" else self.names[unit_index]
 
     def value_for(self, unit_index: int) -> Optional[Fraction]:
         if self.mode == "none" or self.values is None:
@@ -112,10 +102,13 @@ class Network:
 
     def sources(self, layer_index: int) -> tuple[str, ...]:
         """The names feeding layer ``layer_index``: its ``sources``, or else the inputs or the previous layer's units."""
-        layer = self.layers[layer_index]
-        if layer.sources is not None:
-            return layer.sources
-        return self.inputs if layer_index == 0 else self.layers[layer_index - 1].units
+        return self._units.sources(layer_index)
+
+    @functools.cached_property
+    def _units(self) -> Layout:
+        """The units in layers, without parameters or numbers: what :func:`layer_of` and :func:`sources` read."""
+        return Layout(self.inputs, tuple(LayerLayout(layer.name, layer.units, layer.activation, layer.weight_names,
+                                                     sources=layer.sources) for layer in self.layers))
 
     @functools.cached_property
     def is_classic(self) -> bool:
@@ -128,12 +121,7 @@ class Network:
 
     def layer_of(self, unit: str) -> int:
         """Index of the layer holding ``unit`` (-1 for an input)."""
-        if unit in self.inputs:
-            return -1
-        for index, layer in enumerate(self.layers):
-            if unit in layer.units:
-                return index
-        raise KeyError(unit)
+        return self._units.layer_of(unit)
 
     def parameters(self) -> list[Parameter]:
         """Every parameter, layer by layer: weights in file order, then biases."""

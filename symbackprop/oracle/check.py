@@ -26,10 +26,12 @@ from ..engine.chain import Engine
 from ..engine.values import point_of
 from ..errors import InputError, UncertifiedDigits, UndefinedValue, whole_number
 from ..frontends.coerce import as_graph
-from ..frontends.dense import build_graph
+from ..frontends.dense import network_of
 from ..frontends.network import Network, Parameter
 from ..functions.activations import activation
 from ..functions.registry import activation_has_kink
+from ..graph import SymbolicGraph
+from ..layout import Layout
 from ..notebook import Displayable
 from ..numbers import to_mpf
 from .differences import NumericDerivative, central_step, one_sided_step
@@ -187,12 +189,7 @@ def check_gradients(
     including SymPy Floats); pass a corrupted mapping to see the checker fail.
     ``progress(done)`` is called after each parameter.
     """
-    if not isinstance(network, Network):
-        network = as_graph(network, "check_gradients")
-        if network.network is not None:
-            network = network.network
-    if isinstance(network, Network) and not network.is_classic:
-        network = build_graph(network)  # skip connections, tied weights, own functions: the graph's oracle
+    network = _oracle_subject(network)
     whole_number(digits, MIN_DIGITS, MAX_DIGITS, "digits")
     oracles: dict[int, _Oracle] = {}
 
@@ -272,10 +269,25 @@ def check_gradients(
     return CheckReport(loss, tuple(rows), digits, float64)
 
 
+def _oracle_subject(model) -> "Network | SymbolicGraph":
+    """What the finite differences read: a plain chain of dense layers as its :class:`Network` (the dense
+    oracle reads the description, with the graph's numbers, never the graph's definitions), anything else
+    (skip connections, tied weights, own functions, several samples, formulas) as its graph."""
+    if isinstance(model, Network) and model.is_classic:
+        return model
+    graph = as_graph(model, "check_gradients")
+    if graph.layout is not None and graph.layout.is_classic:
+        network = network_of(graph)
+        if network.is_classic:
+            return network
+    return graph
+
+
 def _kink_oracle(graph, digits: int) -> _Oracle:
     """The oracle the kink questions ask (the dense one where the graph is a plain dense network)."""
-    network = graph.network if graph.network is not None and graph.network.is_classic else None
-    return _dense_oracle(network, digits, False) if network is not None else _graph_oracle(graph, digits, False)
+    subject = _oracle_subject(graph)
+    return _dense_oracle(subject, digits, False) if isinstance(subject, Network) \
+        else _graph_oracle(subject, digits, False)
 
 
 def kink_met(graph, name: str, digits: int = 50) -> Optional[tuple[tuple[str, ...], mpmath.mpf, mpmath.mpf]]:
@@ -302,9 +314,9 @@ def parameters_at_kinks(graph, digits: int = 50) -> tuple[str, ...]:
         return tuple(name for name in oracle.names if oracle.kinks_met(name))
 
 
-def kink_units(network: Network) -> dict[str, int]:
-    """Every unit of a dense network with a kink at zero (a ReLU's), and its layer."""
-    return _kink_units(network)
+def kink_units(layout: Layout) -> dict[str, int]:
+    """Every unit of a layered graph with a kink at zero (a ReLU's), and its layer."""
+    return _kink_units(layout)
 
 
 def _one_sided_values(oracle: _Oracle, name: str) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -337,7 +349,7 @@ def _agrees(analytic, numeric, threshold, noise) -> bool:
     return abs(analytic - numeric) <= threshold * max(abs(analytic), abs(numeric)) + noise
 
 
-def _kink_units(network: Network) -> dict[str, int]:
+def _kink_units(network: "Network | Layout") -> dict[str, int]:
     """Every unit with a kink at zero, and its layer."""
     return {unit: index for index, layer in enumerate(network.layers)
             if activation_has_kink(activation(layer.activation)) for unit in layer.units}

@@ -22,7 +22,7 @@ import subprocess
 from typing import Optional
 
 from ..errors import InputError
-from ..frontends.network import Network
+from ..frontends.coerce import as_layout
 from ..numbers import format_decimal
 from ..quantity import Quantity
 from .printing import text
@@ -44,9 +44,15 @@ def _quoted(text: str) -> str:
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def network_dot(network: Network, engine=None, digits: int = 4) -> str:
-    """DOT text: a rank per layer, an edge per weight labelled with its name (and value and ∂E/∂w)."""
-    edges = sum(len(layer.units) * len(network.sources(i)) for i, layer in enumerate(network.layers))
+def network_dot(model, engine=None, digits: int = 4) -> str:
+    """DOT text: a rank per layer, an edge per weight labelled with its name (and value and ∂E/∂w).
+
+    ``model`` is a dense network, its graph, a :class:`~symbackprop.frontends.model.Model` of layers, or their
+    :class:`~symbackprop.layout.Layout`; ``engine`` (of the same network) gives the numbers."""
+    layout = as_layout(model, "network_dot")
+    if layout is None:
+        raise InputError("a graph of formulas has no layers to draw: graph_dot draws its nodes", place="network")
+    edges = sum(len(layer.units) * len(layout.sources(i)) for i, layer in enumerate(layout.layers))
     if edges > MAX_EDGES:
         raise InputError(f"a diagram of {edges} edges is unreadable (at most {MAX_EDGES})", place="network")
     numbers = engine is not None and not engine.graph.missing
@@ -72,8 +78,8 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
              '  node [shape=circle, fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6, decorate=true, labelfloat=false];']
     # One rank per layer; a layer's bias node stands with the layer that feeds it.
-    ranks = [[(unit, node_label(unit, "input"), "box") for unit in network.inputs]]
-    for index, layer in enumerate(network.layers):
+    ranks = [[(unit, node_label(unit, "input"), "box") for unit in layout.inputs]]
+    for index, layer in enumerate(layout.layers):
         if layer.bias.mode != "none":
             ranks[-1].append((f"bias {index + 1}", f"bias {index + 1}\n1", "square"))
         ranks.append([(unit, node_label(unit, layer.activation), "circle") for unit in layer.units])
@@ -82,8 +88,8 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
         lines.append(f"  {{ rank=same; {members} }}")
         if len(rank) > 1:  # an invisible chain through each rank keeps its units in file order, top to bottom
             lines.append("  " + " -> ".join(_quoted(node) for node, _, _ in rank) + " [style=invis];")
-    for index, layer in enumerate(network.layers):
-        sources = network.sources(index)
+    for index, layer in enumerate(layout.layers):
+        sources = layout.sources(index)
         for j, unit in enumerate(layer.units):
             for i, source in enumerate(sources):
                 name = layer.weight_names[j][i]
@@ -92,10 +98,10 @@ def network_dot(network: Network, engine=None, digits: int = 4) -> str:
             if bias is not None:
                 lines.append(f'  {_quoted(f"bias {index + 1}")} -> {_quoted(unit)} '
                              f"[label={_quoted(edge_label(bias))}, style=dotted];")
-    if network.loss.targets is not None and numbers:
+    if numbers:
         loss = point.evalf(engine.graph.symbols[Quantity.loss()], digits + 10)
         lines.append(f'  "E" [label={_quoted(f"E = {format_decimal(loss, digits, trim=True)}")}, shape=doublecircle];')
-        for unit in network.outputs:
+        for unit in layout.outputs:
             lines.append(f'  {_quoted(unit)} -> "E" [style=dashed];')
     lines.append("}")
     return "\n".join(lines)

@@ -68,7 +68,7 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
             w.say("A sum over every output of the softmax layer, since each depends on ",
                   Math(w.quantity(factor.wrt)), ":")
         else:
-            w.say("A sum over every ", "unit" if w.network is not None else "node", " that ",
+            w.say("A sum over every ", "unit" if w.layout is not None else "node", " that ",
                   Math(w.quantity(factor.wrt)), " feeds:")
     sides = [_joined(names, "+")]
     collapse = _collapse(w, factor)
@@ -86,9 +86,9 @@ def _explain_factor(w: _Writer, factor: Factor) -> None:
 
 
 def _softmax_sum(w: _Writer, factor: Factor) -> bool:
-    network = w.network
-    return network is not None and factor.wrt.kind == "net" and not layer_activation(
-        network, network.layers[network.layer_of(factor.wrt.name)].activation).elementwise
+    layout = w.layout
+    return layout is not None and factor.wrt.kind == "net" and not layer_activation(
+        layout.own_activations, layout.layers[layout.layer_of(factor.wrt.name)].activation).elementwise
 
 
 def _collapse(w: _Writer, factor: Factor) -> list[str]:
@@ -133,7 +133,7 @@ def _backward(w: _Writer, derivations: Sequence[Derivation]) -> None:
             _gradient(w, w.engine.derivative(Quantity.loss(sample), derivation.wrt) if sample >= 0 else derivation)
     if count:
         _sample_gradients(w, ordered)
-    if w.network is not None:
+    if w.layout is not None:
         _gradient_matrices(w, derivations)
 
 
@@ -157,8 +157,8 @@ def _sample_gradients(w: _Writer, derivations: Sequence[Derivation]) -> None:
 
 def _depth(w: _Writer, parameter: Quantity) -> int:
     """How far along the graph a parameter enters: its layer, or the position of the last node it feeds."""
-    if w.network is not None:
-        return w.network.parameter(parameter.name).layer_index
+    if w.layout is not None:
+        return w.layout.parameter(parameter.name).layer_index
     return max((w.graph.position[u] for u, _ in w.graph.consumers[parameter]), default=0)
 
 
@@ -226,7 +226,7 @@ def _zero_paths(w: _Writer, paths: Sequence[tuple[Factor, ...]]) -> None:
 def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
     by_name = {d.wrt.name: d for d in derivations if d.wrt.kind == "param"}
     w.say("The gradient, layer by layer, in the layout of the weights:")
-    for index, layer in enumerate(w.network.layers):
+    for index, layer in enumerate(w.layout.layers):
         names = [n for row in layer.weight_names for n in row]
         if not all(n in by_name for n in names):
             continue
@@ -238,7 +238,7 @@ def _gradient_matrices(w: _Writer, derivations: Sequence[Derivation]) -> None:
 def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Mapping] = None) -> Optional[Point]:
     """The update of every parameter, and the loss after it; the point the update reaches (None without a
     learning rate)."""
-    network, graph = w.network, w.graph
+    layout, graph = w.layout, w.graph
     w.heading("Update")
     if graph.learning_rate is None:
         w.say("The file gives no training.learning_rate, so no update is shown.")
@@ -267,22 +267,22 @@ def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Ma
         )
     if graph.frozen:
         w.say("Biases keep their values: the file sets update_biases = false.")
-    if network is None or graph.samples:
-        if network is not None:
-            for index in range(len(network.layers)):
+    if layout is None or graph.samples:
+        if layout is not None:
+            for index in range(len(layout.layers)):
                 w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
         _graph_loss_after(w, after)
         return after
-    for index in range(len(network.layers)):
+    for index in range(len(layout.layers)):
         w.equation(r"W^{(%d)+}" % (index + 1), w.weight_matrix(index, lambda n: w.parameter_value(n, after)))
     w.heading("Loss after the update", 3)
     w.say("The forward pass again, with the new parameters:")
-    for unit in network.outputs:
+    for unit in layout.outputs:
         out, term = Quantity.out(unit), Quantity.loss_term(unit)
         w.equation(f"{{{w.quantity(out)}}}^{{+}}", w.shown(w.symbol(out), after))
         definition = w.graph.definitions[term]
         w.equation(f"{{{w.quantity(term)}}}^{{+}}", w.substituted(definition, after), w.shown(w.symbol(term), after))
-    terms = [Quantity.loss_term(o) for o in network.outputs]
+    terms = [Quantity.loss_term(o) for o in layout.outputs]
     *values, total = w.shown_alike([w.symbol(t) for t in terms] + [w.symbol(Quantity.loss())], after)
     w.equation("E^{+}", " + ".join(f"{{{w.quantity(t)}}}^{{+}}" for t in terms), " + ".join(map(_operand, values)),
                total)
@@ -400,17 +400,17 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
         engine = Engine(engine)
     whole_number(places, 1, 30, "places")
     require_explainable(engine)
-    network = engine.network
+    layout = engine.graph.layout
     engine.point.numeric(places + 42)  # undefined values (ln 0) fail here, as one line
     w = _Writer(engine, places)
     derivations = engine.gradients()
-    if network is None:
+    if layout is None:
         _graph_architecture(w)
     else:
         _architecture(w)
     if engine.graph.samples:
         _samples(w)
-    elif network is None:
+    elif layout is None:
         _graph_forward(w)
     else:
         _forward(w)
@@ -420,9 +420,9 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
     _verification(w, check)
     if summary:
         w.blocks[:0] = _summary(w, derivations, after, check)
-    if network is None:
+    if layout is None:
         heading = title or engine.graph.title or "Backpropagation, step by step, through a graph of formulas"
     else:
-        sizes = "-".join(str(len(layer.units)) for layer in network.layers)
-        heading = title or engine.graph.title or f"Backpropagation, step by step: a {len(network.inputs)}-{sizes} network"
+        sizes = "-".join(str(len(layer.units)) for layer in layout.layers)
+        heading = title or engine.graph.title or f"Backpropagation, step by step: a {len(layout.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))

@@ -23,16 +23,16 @@ def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "")
     engine.point.numeric(places + 42)
     form = matrix_form(engine, digits=places + 30, convention="column")
     w = _Writer(engine, places)
-    network, graph = w.network, w.graph
+    layout, graph = w.layout, w.graph
     show = lambda rows: _bmatrix([[number_latex(sp.Float(v, places + 30), places) for v in row] for row in rows])
-    weights = lambda index, value: _bmatrix([[value(name) for name in row] for row in network.layers[index].weight_names])
+    weights = lambda index, value: _bmatrix([[value(name) for name in row] for row in layout.layers[index].weight_names])
     _architecture(w)
     w.say("In matrix form: ", Math(r"W^{[l]}"), " has a row per unit and a column per input of the layer (n",
           Math("^{[l]}"), " × n", Math("^{[l-1]}"), "), and ", Math("X, Z^{[l]}, A^{[l]}"),
           f" have a column per sample (m = {form.samples}).")
     w.heading("Forward pass in matrix form")
     w.equation("X", show(form.X))
-    for layer, matrix in zip(network.layers, form.layers):
+    for layer, matrix in zip(layout.layers, form.layers):
         l = matrix.index
         w.heading(f"Layer {l} ({layer.name}, {layer.activation})", 3)
         w.equation("W^{[%d]}" % l, weights(l - 1, w.parameter_value))
@@ -65,11 +65,11 @@ def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "")
         w.heading("Update")
         updated = updated_parameters(engine, digits=40 + places)
         after = point_of(graph, updated)
-        for index in range(len(network.layers)):
+        for index in range(len(layout.layers)):
             l = index + 1
             w.equation("W^{[%d]+}" % l, r"W^{[%d]} - \eta\, dW^{[%d]}" % (l, l),
                        weights(index, lambda n: w.parameter_value(n, after)))
     _verification(w, check)
-    sizes = "-".join(str(len(layer.units)) for layer in network.layers)
-    heading = title or engine.graph.title or f"Backpropagation in matrix form: a {len(network.inputs)}-{sizes} network"
+    sizes = "-".join(str(len(layer.units)) for layer in layout.layers)
+    heading = title or engine.graph.title or f"Backpropagation in matrix form: a {len(layout.inputs)}-{sizes} network"
     return Document(heading, tuple(w.blocks))

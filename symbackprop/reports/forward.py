@@ -7,7 +7,7 @@ from typing import Optional
 import sympy as sp
 
 from ..engine.values import rational
-from ..frontends.dense import layer_activation, network_loss
+from ..frontends.dense import layer_activation
 from ..functions.losses import loss_kind
 from ..numbers import format_places
 from ..quantity import Quantity
@@ -18,36 +18,36 @@ from .writer import _operand, _Writer
 
 # ---- sections ----------------------------------------------------------------------------
 def _architecture(w: _Writer) -> None:
-    network = w.network
+    layout = w.layout
     w.heading("The network")
     convention = (
         "row convention: a layer computes net = x W + b, W has a row per input and a column per unit"
-        if network.convention == "row"
+        if layout.convention == "row"
         else "column convention: a layer computes net = W x + b, W has a row per unit and a column per input"
     )
-    w.say(f"Inputs {', '.join(network.inputs)}; {len(network.layers)} layer(s); {convention}.")
+    w.say(f"Inputs {', '.join(layout.inputs)}; {len(layout.layers)} layer(s); {convention}.")
     rows = []
-    for index, layer in enumerate(network.layers):
+    for index, layer in enumerate(layout.layers):
         bias = {"none": "none", "shared": "one shared", "per_unit": "one per unit"}[layer.bias.mode]
         alpha = f" (alpha = {_plain(layer.alpha)})" if layer.alpha is not None else ""
         rows.append(((str(index + 1),), (layer.name,), (", ".join(layer.units),), (layer.activation + alpha,), (bias,)))
     w.blocks.append(Table((("layer",), ("name",), ("units",), ("activation",), ("bias",)), tuple(rows)))
-    if network.loss.kind == "custom":
-        term = w.tex(w.graph.definitions[Quantity.loss_term(network.outputs[0])].xreplace(
-            {w.symbol(Quantity.out(network.outputs[0])): sp.Symbol("out_k"), w.graph.targets[network.outputs[0]]: sp.Symbol("t_k")}))
-        w.say("Loss ", Math(r"E = \sum_k %s" % term), f" (the file's own term, {network.loss.term_text}), over the "
-              f"outputs {', '.join(network.outputs)}.")
+    if w.graph.loss_kind == "custom":
+        term = w.tex(w.graph.definitions[Quantity.loss_term(layout.outputs[0])].xreplace(
+            {w.symbol(Quantity.out(layout.outputs[0])): sp.Symbol("out_k"), w.graph.targets[layout.outputs[0]]: sp.Symbol("t_k")}))
+        w.say("Loss ", Math(r"E = \sum_k %s" % term), f" (the file's own term, {layout.loss_text}), over the "
+              f"outputs {', '.join(layout.outputs)}.")
     else:
-        w.say("Loss ", Math(loss_kind(network.loss.kind).latex()), f" ({network.loss.kind}), over the outputs "
-              f"{', '.join(network.outputs)}.")
-    for name, (formula, text) in network.activations.items():
+        w.say("Loss ", Math(loss_kind(w.graph.loss_kind).latex()), f" ({w.graph.loss_kind}), over the outputs "
+              f"{', '.join(layout.outputs)}.")
+    for name, (formula, text) in layout.own_activations.items():
         w.say(f"The activation {name} is the file's own: ", Math(r"\mathrm{%s}(x) = %s" % (name, w.tex(formula))), ".")
     if w.graph.samples:
         w.say(f"{len(w.graph.samples)} samples; E is the {w.graph.training.reduction} of their losses. The nodes "
-              "of sample s carry it as a superscript: ", Math(w.quantity(Quantity.out(network.outputs[0], 0))), ".")
-    if network.learning_rate is not None:
-        biases = "" if network.update_biases else " Biases are not updated."
-        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(network.learning_rate))), "." + biases)
+              "of sample s carry it as a superscript: ", Math(w.quantity(Quantity.out(layout.outputs[0], 0))), ".")
+    if w.graph.learning_rate is not None:
+        biases = " Biases are not updated." if w.graph.frozen else ""
+        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(w.graph.learning_rate))), "." + biases)
     w.say(f"Numbers are computed exactly and shown rounded to {w.places} decimals "
           "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
 
@@ -57,13 +57,13 @@ def _plain(value: Fraction) -> str:
 
 
 def _forward(w: _Writer, sample: int = -1) -> None:
-    network = w.network
+    layout = w.layout
     w.heading("Forward pass" if sample < 0 else f"Forward pass of sample {sample}")
-    inputs = [Quantity.out(name, sample) for name in network.inputs]
+    inputs = [Quantity.out(name, sample) for name in layout.inputs]
     w.say("The sample:")
     w.equation(w.vector([w.quantity(q) for q in inputs]), w.vector([w.shown(w.symbol(q)) for q in inputs]))
-    for index, layer in enumerate(network.layers):
-        rule = layer_activation(network, layer.activation)
+    for index, layer in enumerate(layout.layers):
+        rule = layer_activation(layout.own_activations, layer.activation)
         w.heading(f"Layer {index + 1} ({layer.name}, {layer.activation})", 3)
         _layer_matrices(w, index, sample)
         for j, unit in enumerate(layer.units):
@@ -95,17 +95,17 @@ def _explicit(formula: sp.Expr) -> Optional[sp.Expr]:
 
 
 def _layer_matrices(w: _Writer, index: int, sample: int = -1) -> None:
-    network = w.network
-    layer = network.layers[index]
-    sources = network.sources(index)
+    layout = w.layout
+    layer = layout.layers[index]
+    sources = layout.sources(index)
     source_outs = [Quantity.out(s, sample) for s in sources]
     nets = [Quantity.net(u, sample) for u in layer.units]
     names = w.weight_matrix(index, w.parameter_symbol)
     values = w.weight_matrix(index, w.parameter_value)
     x_names = w.vector([w.quantity(q) for q in source_outs])
     x_values = w.vector([w.shown(w.symbol(q)) for q in source_outs])
-    product_names = f"{x_names} {names}" if network.convention == "row" else f"{names} {x_names}"
-    product_values = f"{x_values} {values}" if network.convention == "row" else f"{values} {x_values}"
+    product_names = f"{x_names} {names}" if layout.convention == "row" else f"{names} {x_names}"
+    product_values = f"{x_values} {values}" if layout.convention == "row" else f"{values} {x_values}"
     if layer.bias.mode != "none":
         biases = [layer.bias.name_for(j) for j in range(len(layer.units))]
         product_names += " + " + w.vector([w.parameter_symbol(b) for b in biases])
@@ -115,11 +115,10 @@ def _layer_matrices(w: _Writer, index: int, sample: int = -1) -> None:
 
 
 def _loss(w: _Writer, sample: int = -1) -> None:
-    network = w.network
-    rule = network_loss(network)
+    layout = w.layout
     w.heading("Loss" if sample < 0 else f"Loss of sample {sample}", 2 if sample < 0 else 3)
-    w.say(f"Each output contributes its own term ({rule.formula}):")
-    for unit in network.outputs:
+    w.say(f"Each output contributes its own term ({layout.loss_text or loss_kind(w.graph.loss_kind).formula}):")
+    for unit in layout.outputs:
         term = Quantity.loss_term(unit, sample)
         target = w.graph.target(unit, sample)
         w.say("Target ", Math(r"%s = %s" % (w.tex(target), w.shown(target))), ":")
@@ -127,7 +126,7 @@ def _loss(w: _Writer, sample: int = -1) -> None:
         w.equation(w.quantity(term), w.tex(definition), w.substituted(definition), w.shown(w.symbol(term)))
     total = Quantity.loss(sample)
     definition = w.graph.definitions[total]
-    terms = [Quantity.loss_term(unit, sample) for unit in network.outputs]
+    terms = [Quantity.loss_term(unit, sample) for unit in layout.outputs]
     if definition == sp.Add(*[w.symbol(t) for t in terms]):  # a plain sum: its terms share one form
         *values, shown = w.shown_alike([w.symbol(t) for t in terms] + [w.symbol(total)])
         w.equation(w.quantity(total), w.tex(definition), " + ".join(map(_operand, values)), shown)
@@ -145,10 +144,10 @@ MAX_SAMPLE_COLUMNS = 6
 
 def _samples(w: _Writer) -> None:
     """Each sample's forward pass and loss (the first ones in full, the rest in a table), then E."""
-    graph, network = w.graph, w.network
+    graph, layout = w.graph, w.layout
     count = len(graph.samples)
     for sample in range(min(count, MAX_SHOWN_SAMPLES)):
-        if network is not None:
+        if layout is not None:
             _forward(w, sample)
             _loss(w, sample)
         else:
@@ -158,7 +157,7 @@ def _samples(w: _Writer) -> None:
                   else f"Samples {MAX_SHOWN_SAMPLES} to {count - 1}", 3)
         w.say("The same computation for each of the other samples; its inputs, outputs and loss:")
         leaves = [q for q in graph.order if q.sample == 0 and graph.roles[q] == "input"]
-        outputs = ([Quantity.out(unit, 0) for unit in network.outputs] if network is not None else [])
+        outputs = ([Quantity.out(unit, 0) for unit in layout.outputs] if layout is not None else [])
         columns = leaves + outputs + [Quantity.loss(0)]
         header = (("sample",),) + tuple((Math("{%s}^{(s)}" % latex_symbol_name(w.symbol(q).name[: -len("[0]")])),)
                                         for q in columns)

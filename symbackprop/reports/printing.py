@@ -72,16 +72,16 @@ def latex_symbol_name(name: str) -> str:
 
 def generated_names(graph: SymbolicGraph) -> dict[str, str]:
     """LaTeX for default parameter names: ``w^{(l)}_{ab}`` indexed as the file's matrix is."""
-    network = graph.network
+    layout = graph.layout
     names: dict[str, str] = {}
-    if network is None:
+    if layout is None:
         return names
-    for index, layer in enumerate(network.layers):
-        sources = network.sources(index)
+    for index, layer in enumerate(layout.layers):
+        sources = layout.sources(index)
         for j, unit in enumerate(layer.units):
             for i, source in enumerate(sources):
                 if layer.weight_names[j][i] == f"w_{source}_{unit}":
-                    a, b = (i + 1, j + 1) if network.convention == "row" else (j + 1, i + 1)
+                    a, b = (i + 1, j + 1) if layout.convention == "row" else (j + 1, i + 1)
                     sep = "," if max(a, b) > 9 else ""
                     names[layer.weight_names[j][i]] = "w^{(%d)}_{%d%s%d}" % (index + 1, a, sep, b)
         if layer.bias.mode == "shared" and layer.bias.names[0] == f"b_{layer.name}":

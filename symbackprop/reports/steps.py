@@ -11,7 +11,7 @@ import sympy as sp
 from ..engine.chain import Engine
 from ..engine.values import momentum_update
 from ..errors import InputError, whole_number
-from ..frontends.model import graph_of_samples
+from ..frontends.coerce import batch_graph
 from ..numbers import as_fraction, to_mpf
 from ..quantity import Quantity
 from ..training.train import batches, train
@@ -67,7 +67,6 @@ def explain_steps(graph, steps: int, places: int = 4, title: str = "",
 def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -> Document:
     """Stochastic or minibatch training: each step is a pass, each update of it the worked example of its
     batch of samples (their mean or summed loss) from the parameters the update before left."""
-    network = graph.network
     template = graph.one_sample
     parameters = {name: template.values[template.symbols[Quantity.param(name)]] for name in template.parameters()}
     velocity: dict = {}
@@ -76,19 +75,7 @@ def _explain_passes(graph, steps: int, places: int, title: str, progress=None) -
     for step in range(steps):
         blocks.append(Heading(f"Step {step + 1}", 2))
         for number, group in enumerate(batches(len(graph.samples), graph.training), start=1):
-            if network is not None:  # a dense network keeps its layers in the worked example
-                rows = [network.samples[i] for i in group]
-                if len(rows) == 1:
-                    (inputs, targets), = rows
-                    part = dataclasses.replace(network, samples=(), data=inputs,
-                                               loss=dataclasses.replace(network.loss, targets=targets))
-                else:
-                    part = dataclasses.replace(network, samples=tuple(rows))
-                engine = Engine(part.with_parameter_values(parameters))
-            else:
-                values = {**template.values, **{template.symbols[Quantity.param(n)]: v for n, v in parameters.items()}}
-                engine = Engine(graph_of_samples(dataclasses.replace(template, values=values),
-                                                 [graph.samples[i] for i in group]))
+            engine = Engine(batch_graph(graph, group, parameters))
             document = explain(engine, places, title=title, velocity=velocity, summary=False)
             heading = heading or document.title
             names = ", ".join(str(i) for i in group)

@@ -46,7 +46,7 @@ class _Writer:
     def __init__(self, engine: Engine, places: int) -> None:
         self.engine = engine
         self.graph = engine.graph
-        self.network = engine.network
+        self.layout = engine.graph.layout
         self.places = places
         self.point: Point = engine.point
         self.blocks: list = []
@@ -127,9 +127,9 @@ class _Writer:
     # ---- matrices in the layer's convention ----------------------------------------------
     def weight_matrix(self, index: int, cell) -> str:
         """W of layer ``index`` as a bmatrix: rows are sources (row convention) or units (column)."""
-        layer = self.network.layers[index]
-        sources = self.network.sources(index)
-        if self.network.convention == "row":
+        layer = self.layout.layers[index]
+        sources = self.layout.sources(index)
+        if self.layout.convention == "row":
             rows = [[cell(layer.weight_names[j][i]) for j in range(len(layer.units))] for i in range(len(sources))]
         else:
             rows = [[cell(layer.weight_names[j][i]) for i in range(len(sources))] for j in range(len(layer.units))]
@@ -137,7 +137,7 @@ class _Writer:
 
     def vector(self, items: Sequence[str]) -> str:
         """A vector in the convention's orientation: a row for row, a column for column."""
-        if self.network is None or self.network.convention == "row":
+        if self.layout is None or self.layout.convention == "row":
             return _bmatrix([list(items)])
         return _bmatrix([[item] for item in items])
 

@@ -203,13 +203,13 @@ def layer_function(graph: SymbolicGraph) -> BatchFunction:
     """
     import numpy as np
 
-    network = graph.network
+    layout = graph.layout
     outputs = graph.outputs
     out, target = sp.symbols("out target")
     first_term = graph.definitions[Quantity.loss_term(outputs[0])]
     loss_term = _elementwise(first_term.xreplace({graph.symbols[Quantity.out(outputs[0])]: out,
                                                   graph.targets[outputs[0]]: target}), [out, target])
-    rules = [_layer_rules(graph, layer.units) for layer in network.layers]
+    rules = [_layer_rules(graph, layer.units) for layer in layout.layers]
     engine = Engine(graph)
     columns = [graph.symbols[Quantity.out(u)] for u in outputs] + [graph.targets[u] for u in outputs] + \
         [graph.symbols[Quantity.net(u)] for u in outputs]
@@ -225,8 +225,8 @@ def layer_function(graph: SymbolicGraph) -> BatchFunction:
     position = {name: index for index, name in enumerate(names)}
     # Where each weight and bias sits in the parameter vector, as index arrays: one gather per layer.
     weight_index, bias_index, shared = [], [], []
-    for index, layer in enumerate(network.layers):
-        sources = network.sources(index)
+    for index, layer in enumerate(layout.layers):
+        sources = layout.sources(index)
         weight_index.append(np.array([[position[layer.weight_names[j][i]] for j in range(len(layer.units))]
                                       for i in range(len(sources))]))  # sources × units, whatever the convention
         if layer.bias.mode == "none":
@@ -298,7 +298,7 @@ def compile_gradients(model: "Network | SymbolicGraph") -> BatchFunction:
     """
     graph = as_graph(model, "compile_gradients")
     _check_numpy_forms(graph)
-    network = graph.network
-    if network is None or not network.is_classic or len(network.parameters()) <= PROGRAM_LIMIT:
+    layout = graph.layout
+    if layout is None or not layout.is_classic or len(layout.parameters()) <= PROGRAM_LIMIT:
         return program_function(graph)
     return layer_function(graph)

@@ -70,12 +70,12 @@ class MatrixForm:
 
 def refuse_unless_layered(graph) -> None:
     """A graph of formulas, or layers that are not a plain chain, have no matrix form: one line, exit 2."""
-    network = graph.network
-    if network is None:
+    layout = graph.layout
+    if layout is None:
         raise InputError("a graph of formulas has no layers, so no matrix form; --form chain, compact, closed "
                          "or simplified write its gradients", place="--form")
-    names = [n for layer in network.layers for row in layer.weight_names for n in row]
-    if any(layer.sources is not None for layer in network.layers) or len(names) != len(set(names)):
+    names = [n for layer in layout.layers for row in layer.weight_names for n in row]
+    if any(layer.sources is not None for layer in layout.layers) or len(names) != len(set(names)):
         raise InputError("the matrix form is for a plain chain of layers; this network has skip connections "
                          "or tied weights", place="--form")
 
@@ -87,8 +87,8 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
     as the lecture notes of seeds 003 and 004 do."""
     graph = engine.graph
     refuse_unless_layered(graph)
-    network = graph.network
-    convention = convention or network.convention
+    layout = graph.layout
+    convention = convention or layout.convention
     count = len(graph.samples) or 1
     samples = list(range(count)) if graph.samples else [-1]
     numbers = digits is not None and not graph.missing
@@ -100,10 +100,10 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
 
     layers = []
     with mpmath.workdps((digits or 15) + 15):
-        inputs = [[_number(values[graph.symbols[Quantity.out(x, s)]]) for s in samples] for x in network.inputs] \
+        inputs = [[_number(values[graph.symbols[Quantity.out(x, s)]]) for s in samples] for x in layout.inputs] \
             if numbers else None
-        targets = [[_number(values[graph.target(o, s)]) for s in samples] for o in network.outputs] if numbers else None
-        for index, layer in enumerate(network.layers):
+        targets = [[_number(values[graph.target(o, s)]) for s in samples] for o in layout.outputs] if numbers else None
+        for index, layer in enumerate(layout.layers):
             units = layer.units
             first = units[0]
             out_definition = graph.definitions[Quantity.out(first, samples[0])]
@@ -111,7 +111,7 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
             local = dict(graph.consumers[Quantity.net(first, samples[0])])[Quantity.out(first, samples[0])]
             derivative = None if is_softmax else local.xreplace(
                 {graph.symbols[Quantity.net(first, samples[0])]: Z, graph.symbols[Quantity.out(first, samples[0])]: A})
-            output = index == len(network.layers) - 1
+            output = index == len(layout.layers) - 1
             collapsed = output and _collapses(engine)
             loss_derivative = None
             if output:
@@ -136,7 +136,7 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
                 fields["db"] = [_number(gradients[name]) for name in layer.bias.names]
             layers.append(MatrixLayer(index + 1, layer.name, units, layer.activation, derivative, loss_derivative,
                                       output, collapsed, layer.bias.mode, **fields))
-    return MatrixForm(convention, count, graph.training.reduction, network.inputs, tuple(layers), inputs, targets)
+    return MatrixForm(convention, count, graph.training.reduction, layout.inputs, tuple(layers), inputs, targets)
 
 
 def _file_layout(layer, convention: str) -> list[list[str]]:
