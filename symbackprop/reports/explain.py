@@ -34,8 +34,7 @@ from ..errors import InputError, whole_number
 from ..frontends.dense import layer_activation
 from ..quantity import Quantity
 from .document import Display, Document, Math, Paragraph, Table
-from .forward import (MAX_SAMPLE_COLUMNS, MAX_SHOWN_SAMPLES, _architecture, _forward, _graph_architecture,
-                      _graph_forward, _loss, _samples)
+from .forward import MAX_SAMPLE_COLUMNS, MAX_SHOWN_SAMPLES, _samples, architecture, forward_pass
 from .latex_layout import LINE_WIDTH, _joined, visible_width
 from .printing import factor_latex
 from .writer import _aligned, _factor_name, _operand, _product_names, _Writer, number_latex
@@ -404,17 +403,11 @@ def explain(engine: Engine, places: int = 4, check=None, title: str = "", veloci
     engine.point.numeric(places + 42)  # undefined values (ln 0) fail here, as one line
     w = _Writer(engine, places)
     derivations = engine.gradients()
-    if layout is None:
-        _graph_architecture(w)
-    else:
-        _architecture(w)
+    architecture(w)
     if engine.graph.samples:
         _samples(w)
-    elif layout is None:
-        _graph_forward(w)
     else:
-        _forward(w)
-        _loss(w)
+        forward_pass(w)
     _backward(w, derivations)
     after = _update(w, derivations, velocity)
     _verification(w, check)

@@ -10,7 +10,7 @@ from ..quantity import Quantity
 from ..training.matrix import matrix_form
 from .document import Document, Math
 from .explain import _verification, require_explainable
-from .forward import _architecture
+from .forward import architecture
 from .results import matrix_equations
 from .writer import _bmatrix, _Writer, number_latex
 
@@ -26,7 +26,7 @@ def explain_matrix(engine: Engine, places: int = 4, check=None, title: str = "")
     layout, graph = w.layout, w.graph
     show = lambda rows: _bmatrix([[number_latex(sp.Float(v, places + 30), places) for v in row] for row in rows])
     weights = lambda index, value: _bmatrix([[value(name) for name in row] for row in layout.layers[index].weight_names])
-    _architecture(w)
+    architecture(w)
     w.say("In matrix form: ", Math(r"W^{[l]}"), " has a row per unit and a column per input of the layer (n",
           Math("^{[l]}"), " × n", Math("^{[l-1]}"), "), and ", Math("X, Z^{[l]}, A^{[l]}"),
           f" have a column per sample (m = {form.samples}).")

@@ -16,8 +16,26 @@ from .printing import latex_symbol_name
 from .writer import _operand, _Writer
 
 
-# ---- sections ----------------------------------------------------------------------------
-def _architecture(w: _Writer) -> None:
+# ---- sections: each writes layers where the graph has a layout, nodes where it has none ----------
+def architecture(w: _Writer) -> None:
+    """What is computed: the layers (a table of them, the loss, the rate), or the inputs, parameters and nodes."""
+    if w.layout is None:
+        _node_architecture(w)
+    else:
+        _layer_architecture(w)
+
+
+def forward_pass(w: _Writer, sample: int = -1) -> None:
+    """The values of one sample's forward pass: layer by layer, in matrices, and each output's loss term; or
+    node by node."""
+    if w.layout is None:
+        _node_forward(w, sample)
+    else:
+        _layer_forward(w, sample)
+        _loss(w, sample)
+
+
+def _layer_architecture(w: _Writer) -> None:
     layout = w.layout
     w.heading("The network")
     convention = (
@@ -56,7 +74,7 @@ def _plain(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else format_places(value, 6)[0].rstrip("0")
 
 
-def _forward(w: _Writer, sample: int = -1) -> None:
+def _layer_forward(w: _Writer, sample: int = -1) -> None:
     layout = w.layout
     w.heading("Forward pass" if sample < 0 else f"Forward pass of sample {sample}")
     inputs = [Quantity.out(name, sample) for name in layout.inputs]
@@ -147,11 +165,7 @@ def _samples(w: _Writer) -> None:
     graph, layout = w.graph, w.layout
     count = len(graph.samples)
     for sample in range(min(count, MAX_SHOWN_SAMPLES)):
-        if layout is not None:
-            _forward(w, sample)
-            _loss(w, sample)
-        else:
-            _graph_forward(w, sample)
+        forward_pass(w, sample)
     if count > MAX_SHOWN_SAMPLES:
         w.heading(f"Sample {MAX_SHOWN_SAMPLES}" if count == MAX_SHOWN_SAMPLES + 1
                   else f"Samples {MAX_SHOWN_SAMPLES} to {count - 1}", 3)
@@ -172,7 +186,7 @@ def _samples(w: _Writer) -> None:
     w.equation("E", w.tex(definition), w.substituted(definition), w.shown(w.symbol(total)))
 
 
-def _graph_architecture(w: _Writer) -> None:
+def _node_architecture(w: _Writer) -> None:
     graph = w.graph
     w.heading("The graph")
     names = {role: [q for q in graph.order if graph.roles[q] == role] for role in ("input", "parameter", "node")}
@@ -185,7 +199,7 @@ def _graph_architecture(w: _Writer) -> None:
           "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
 
 
-def _graph_forward(w: _Writer, sample: int = -1) -> None:
+def _node_forward(w: _Writer, sample: int = -1) -> None:
     graph = w.graph
     w.heading("Forward pass" if sample < 0 else f"Forward pass of sample {sample}")
     mine = lambda q: q.sample == sample or q.kind == "param"
