@@ -9,8 +9,8 @@ from typing import Mapping, Optional, Sequence
 
 from ..errors import InputError
 from ..graph import SymbolicGraph
-from ..quantity import Quantity
 from ..layout import Layout
+from ..quantity import Quantity
 from .dense import build_graph, layout_of, network_of, training_graph
 from .loader import load_model
 from .model import Model, graph_of_samples
