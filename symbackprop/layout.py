@@ -7,9 +7,10 @@ layers, matrices and diagrams; the layer-wise float64 code and the auditor's mis
 (a swapped weight, another layer's weights) use it to know what a layer is.
 
 >>> layer = LayerLayout("hidden", ("h",), "sigmoid", (("w",),), BiasNames("per_unit", ("b",)))
->>> layout = Layout(("x",), (layer,), "row", classic=True)
->>> layout.outputs, [(p.name, p.kind, p.units) for p in layout.parameters()], layout.layer_of("h")
-(('h',), [('w', 'weight', ('h',)), ('b', 'bias', ('h',))], 0)
+>>> places = (ParameterPlace("w", "weight", 0, ("h",), "x"), ParameterPlace("b", "bias", 0, ("h",), None))
+>>> layout = Layout(("x",), (layer,), "row", is_classic=True, places=places)
+>>> layout.outputs, layout.sources(0), layout.parameter("b").units, layout.layer_of("h")
+(('h',), ('x',), ('h',), 0)
 """
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ class BiasNames:
 
     def name_for(self, unit_index: int) -> Optional[str]:
         """The bias parameter that unit ``unit_index`` adds, if any."""
-        if self.mode == "none":
+        return self.of_unit(self.names, unit_index)
+
+    def of_unit(self, items: Optional[tuple], unit_index: int):
+        """The item of ``items`` (one per bias name) that unit ``unit_index`` adds, if any."""
+        if self.mode == "none" or items is None:
             return None
-        return self.names[0] if self.mode == "shared" else self.names[unit_index]
+        return items[0] if self.mode == "shared" else items[unit_index]
 
 
 @dataclass(frozen=True)
@@ -65,16 +70,15 @@ class ParameterPlace:
 class Layout:
     """Layers of units over named inputs, as a dense front-end read them.
 
-    ``classic`` is a plain chain: each layer reads the one before, every weight is used once, every
+    ``is_classic`` is a plain chain: each layer reads the one before, every weight is used once, every
     function is built in, one sample; the layer-wise tools need exactly that. ``places`` lists every
-    parameter in the order a reader numbers them (the front-end's order); left empty, it is each
-    layer's weights row by row and then its biases.
+    parameter once, in the order a reader numbers them (the front-end's order).
     """
 
     inputs: tuple[str, ...]
     layers: tuple[LayerLayout, ...]
     convention: Convention = "row"
-    classic: bool = False
+    is_classic: bool = False
     places: tuple[ParameterPlace, ...] = ()
     #: The file's own definitions, as it wrote them: each own activation's formula in x (a SymPy
     #: expression) and its text, and a loss term of its own (a SymPy expression in out, t and n) and its text.
@@ -85,10 +89,6 @@ class Layout:
     @property
     def outputs(self) -> tuple[str, ...]:
         return self.layers[-1].units
-
-    @property
-    def is_classic(self) -> bool:
-        return self.classic
 
     def sources(self, layer_index: int) -> tuple[str, ...]:
         """The names feeding layer ``layer_index``: its ``sources``, or else the inputs or the layer before's units."""
@@ -108,31 +108,12 @@ class Layout:
 
     def parameters(self) -> list[ParameterPlace]:
         """Every parameter once, in the order a reader numbers them."""
-        return list(self._places)
+        return list(self.places)
 
     def parameter(self, name: str) -> ParameterPlace:
         """The parameter called ``name`` (KeyError if there is none)."""
         return self._places_by_name[name]
 
     @functools.cached_property
-    def _places(self) -> tuple[ParameterPlace, ...]:
-        if self.places:
-            return self.places
-        found: dict[str, ParameterPlace] = {}
-        for index, layer in enumerate(self.layers):
-            for j, unit in enumerate(layer.units):
-                for i, source in enumerate(self.sources(index)):
-                    found.setdefault(layer.weight_names[j][i],
-                                     ParameterPlace(layer.weight_names[j][i], "weight", index, (unit,), source))
-            if layer.bias.mode == "shared":
-                found.setdefault(layer.bias.names[0], ParameterPlace(layer.bias.names[0], "bias", index,
-                                                                     layer.units, None))
-            elif layer.bias.mode == "per_unit":
-                for j, unit in enumerate(layer.units):
-                    found.setdefault(layer.bias.names[j], ParameterPlace(layer.bias.names[j], "bias", index,
-                                                                         (unit,), None))
-        return tuple(found.values())
-
-    @functools.cached_property
     def _places_by_name(self) -> dict[str, ParameterPlace]:
-        return {place.name: place for place in self._places}
+        return {place.name: place for place in self.places}

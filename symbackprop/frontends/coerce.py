@@ -26,8 +26,7 @@ def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
     ...
     symbackprop.errors.InputError: network: an Engine takes a Network, a Model, a SymbolicGraph or a file's path, not int
     """
-    if isinstance(model, (str, Path)):
-        model = load_model(model)
+    model = _loaded(model)
     if isinstance(model, Model):
         return model.graph()
     if isinstance(model, Network):
@@ -38,11 +37,15 @@ def as_graph(model: object, taker: str = "this") -> SymbolicGraph:
                      f"{type(model).__name__}", place="network")
 
 
+def _loaded(model: object) -> object:
+    """What a file's path names, read (anything else as it is)."""
+    return load_model(model) if isinstance(model, (str, Path)) else model
+
+
 def as_training_graph(model: object, taker: str = "train") -> SymbolicGraph:
     """The graph training runs on: of a dense network over several samples, the graph of one sample with
     every sample's numbers (not a copy of every node per sample); of anything else, its one graph."""
-    if isinstance(model, (str, Path)):
-        model = load_model(model)
+    model = _loaded(model)
     return training_graph(model) if isinstance(model, Network) else as_graph(model, taker)
 
 
@@ -51,8 +54,7 @@ def as_layout(model: object, taker: str = "this") -> Optional[Layout]:
     :class:`~symbackprop.frontends.network.Network` gives it without building its graph."""
     if isinstance(model, Layout):
         return model
-    if isinstance(model, (str, Path)):
-        model = load_model(model)
+    model = _loaded(model)
     return layout_of(model) if isinstance(model, Network) else as_graph(model, taker).layout
 
 

@@ -20,8 +20,6 @@ from ..functions.update import Training
 from ..layout import BiasNames, Convention, LayerLayout, Layout, ParameterKind
 
 
-
-
 @dataclass(frozen=True)
 class Bias(BiasNames):
     """A layer's bias: none, one shared by every unit, or one per unit; its names and, if given, values."""
@@ -29,9 +27,7 @@ class Bias(BiasNames):
     values: Optional[tuple[Fraction, ...]] = None
 
     def value_for(self, unit_index: int) -> Optional[Fraction]:
-        if self.mode == "none" or self.values is None:
-            return None
-        return self.values[0] if self.mode == "shared" else self.values[unit_index]
+        return self.of_unit(self.values, unit_index)
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ class Network:
 
     @functools.cached_property
     def _units(self) -> Layout:
-        """The units in layers, without parameters or numbers: what :func:`layer_of` and :func:`sources` read."""
+        """The units in layers, without numbers: what :func:`layer_of` and :func:`sources` read."""
         return Layout(self.inputs, tuple(LayerLayout(layer.name, layer.units, layer.activation, layer.weight_names,
                                                      sources=layer.sources) for layer in self.layers))
 

@@ -276,10 +276,8 @@ def _oracle_subject(model) -> "Network | SymbolicGraph":
     if isinstance(model, Network) and model.is_classic:
         return model
     graph = as_graph(model, "check_gradients")
-    if graph.layout is not None and graph.layout.is_classic:
-        network = network_of(graph)
-        if network.is_classic:
-            return network
+    if graph.layout is not None and (network := network_of(graph)).is_classic:
+        return network
     return graph
 
 
