@@ -179,10 +179,7 @@ def format_decimal(value: object, digits: int, trim: bool = False) -> str:
                 return mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
     if exact == 0:
         return "0"
-    mantissa, exponent = _rounded_significant(exact, digits)
-    with mpmath.workdps(digits + 10):  # the decimal, correctly rounded; mpmath only lays it out
-        number = mpmath.mpf(f"{mantissa}e{exponent}")
-        text = mpmath.nstr(number, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)
+    text = _laid_out(*_rounded_significant(exact, digits), digits)
     if trim and "." in text and "e" not in text:
         text = text.rstrip("0").rstrip(".")
     return text
@@ -212,24 +209,55 @@ def _exactly(value: object) -> Fraction | None:
 
 
 def _rounded_significant(value: Fraction, digits: int) -> tuple[int, int]:
-    """(m, e) with m·10^e the value rounded to ``digits`` significant digits, half away from zero, exactly.
+    """(m, e) with m·10^e the value rounded to ``digits`` significant digits, half away from zero, exactly
+    (in integers: this runs for every number a training run prints).
 
     >>> _rounded_significant(Fraction(12345000001, 10**11), 4), _rounded_significant(Fraction(-1, 8), 2)
     ((1235, -4), (-13, -2))
     """
-    magnitude = abs(value)
+    numerator, denominator = abs(value.numerator), value.denominator
+
+    def at_least(power: int) -> bool:  # |value| ≥ 10^power
+        return numerator >= denominator * 10**power if power >= 0 else numerator * 10**-power >= denominator
+
     # 10^power ≤ |value| < 10^(power+1), from the bit lengths (no decimal string of a vast integer)
-    power = int((magnitude.numerator.bit_length() - magnitude.denominator.bit_length()) * 0.30102999566398)
-    while magnitude >= Fraction(10) ** (power + 1):
+    power = int((numerator.bit_length() - denominator.bit_length()) * 0.30102999566398)
+    while at_least(power + 1):
         power += 1
-    while magnitude < Fraction(10) ** power:
+    while not at_least(power):
         power -= 1
     exponent = power - digits + 1
-    scaled = magnitude / Fraction(10) ** exponent
-    mantissa = int(scaled)
-    if scaled - mantissa >= Fraction(1, 2):
+    if exponent >= 0:
+        unit = denominator * 10**exponent
+        mantissa, rest = divmod(numerator, unit)
+    else:
+        unit = denominator
+        mantissa, rest = divmod(numerator * 10**-exponent, unit)
+    if 2 * rest >= unit:
         mantissa += 1
     return (mantissa if value > 0 else -mantissa), exponent
+
+
+#: The decimal exponents written in plain positional form (beyond them: 1.234e-13, 1.234e+30).
+_FIXED_EXPONENTS = range(-11, 30)
+
+
+def _laid_out(mantissa: int, exponent: int, digits: int) -> str:
+    """m·10^e (m of ``digits`` digits, or 10^digits after rounding up) written with ``digits`` significant
+    digits, as ``mpmath.nstr(…, digits, min_fixed=-12, max_fixed=30, strip_zeros=False)`` lays it out.
+
+    >>> _laid_out(1235, -4, 4), _laid_out(-10000, -3, 4), _laid_out(123, 5, 3), _laid_out(5, -14, 1)
+    ('0.1235', '-10.00', '12300000.', '5.e-14')
+    """
+    sign, text = "-" * (mantissa < 0), str(abs(mantissa))
+    lead = exponent + len(text) - 1  # the decimal exponent of the leading digit
+    text = text[:digits]
+    if lead in _FIXED_EXPONENTS:
+        if lead < 0:
+            return f"{sign}0.{'0' * (-lead - 1)}{text}"
+        text += "0" * (lead + 1 - len(text))
+        return f"{sign}{text[:lead + 1]}.{text[lead + 1:]}"
+    return f"{sign}{text[0]}.{text[1:]}e{'+' if lead >= 0 else ''}{lead}"
 
 
 def format_places(value: object, places: int, scientific: bool = False) -> tuple[str, int]:

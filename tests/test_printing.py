@@ -115,3 +115,27 @@ def test_format_decimal_rounds_every_number_correctly(numerator, denominator, sc
     else:
         printed = format_decimal(value, digits)
     assert Fraction(Decimal(printed)) == _rounded_by_decimal(value, digits), (value, digits, printed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**30), st.one_of(st.sampled_from([-13, -12, -11, -1, 0, 1, 28, 29, 30]), st.integers(-45, 45)),
+       st.integers(1, 35), st.booleans(), st.integers(0, 3))
+def test_format_decimal_lays_the_digits_out_as_mpmath_does(mantissa, lead, digits, negative, near):
+    """The digits are laid out (fixed from 1e-12 to 1e29, scientific beyond, trailing zeros kept) exactly as
+    mpmath's nstr lays out the same rounded decimal, at the edges of both forms and where rounding carries
+    into a new digit (9.9995 at 4 digits is 10.00)."""
+    from fractions import Fraction
+
+    import mpmath
+
+    from symbackprop.numbers import format_decimal
+
+    if near:  # just below a power of ten: the rounding carries
+        mantissa = 10**digits * 10**near - 1
+    scale = lead - len(str(mantissa)) + 1  # the leading digit at 10^lead
+    value = Fraction(mantissa) * Fraction(10) ** scale * (-1 if negative else 1)
+    rounded = _rounded_by_decimal(value, digits)
+    with mpmath.workdps(digits + 30):
+        expected = mpmath.nstr(mpmath.mpf(rounded.numerator) / rounded.denominator, digits, min_fixed=-12,
+                               max_fixed=30, strip_zeros=False)
+    assert format_decimal(value, digits) == expected, (value, digits)

@@ -37,7 +37,7 @@ import sympy as sp
 from ..engine.program import Program, straight_line_program
 from ..errors import InputError, UncertifiedDigits, UndefinedValue
 from ..functions.balls import Uncertain, ball, midpoint, proves, total, working_digits
-from ..functions.evaluate import evaluate_expression
+from ..functions.compiled import CompiledProgram, exact, fraction
 from ..functions.update import MAX_STEPS, Training, descend, over_samples
 from ..graph import SymbolicGraph
 from ..notebook import Displayable
@@ -108,7 +108,7 @@ def train(graph: SymbolicGraph, steps: Optional[int] = None, digits: int = 30,
     samples = samples_of(graph)
     _check_plan(graph, training, steps, len(samples))
     template = graph.one_sample or graph
-    program = straight_line_program(template)  # one sample's program, run on each sample
+    program = _Passes(straight_line_program(template), graph, samples)  # one sample's program, run on each
     working, done = digits + GUARD, 0
     for _ in range(ATTEMPTS):
         found: list[TrainingStep] = []
@@ -177,7 +177,7 @@ def _check_plan(graph: SymbolicGraph, training: Training, steps: int, count: int
 MAX_EXACT_BITS = 4096
 
 
-def _run(graph: SymbolicGraph, program: Program, samples, training: Training, steps: int, dps: int,
+def _run(graph: SymbolicGraph, program: "_Passes", samples, training: Training, steps: int, dps: int,
          pulse: Optional[Callable] = None):
     """One run of the whole training in balls at ``dps`` working digits, a step at a time: yields each step's
     :class:`TrainingStep` (its numbers Fractions or balls).
@@ -197,14 +197,13 @@ def _run(graph: SymbolicGraph, program: Program, samples, training: Training, st
         beat = None if pulse is None else (lambda done, step=step: pulse(
             lambda: f"step {step}: {done:,} sample passes at {dps} digits"))
         with working_digits(dps), _at_step(step):
-            losses, gradients = _passes(program, samples, symbols, parameters, need_gradients=(
+            losses, gradients = program.passes(range(count), parameters, need_gradients=(
                 step < steps and training.method == "batch"), beat=beat)
             found = TrainingStep(step, _reduce(losses, training.reduction), dict(parameters))
             if step < steps:
                 for group in groups:
                     if training.method != "batch":
-                        _, gradients = _passes(program, [samples[i] for i in group], symbols, parameters, True,
-                                               beat=beat)
+                        _, gradients = program.passes(group, parameters, True, beat=beat)
                     for name in trained:
                         gradient = _reduce([g[name] for g in gradients], training.reduction)
                         parameters[name], velocity[name] = descend(parameters[name], _kept(gradient), rate,
@@ -236,25 +235,39 @@ def _kept(value):
     return value
 
 
-def _passes(program: Program, samples: Sequence[Mapping], symbols: Mapping[str, sp.Symbol],
-            parameters: Mapping[str, object], need_gradients: bool,
-            beat: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
-    """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, walked."""
-    losses, gradients = [], []
-    for done, sample in enumerate(samples, 1):
-        if beat is not None:
-            beat(done)
-        values = dict(sample)
-        values.update((symbols[name], value) for name, value in parameters.items())
-        for symbol, expression in program.forward:
-            values[symbol] = evaluate_expression(expression, values, balls=True)
-        losses.append(values[program.loss])
-        if need_gradients:
-            for symbol, expression in program.backward:
-                values[symbol] = evaluate_expression(expression, values, balls=True)
-            gradients.append({name: evaluate_expression(expression, values, balls=True)
-                              for name, expression in program.gradients.items()})
-    return losses, gradients
+class _Passes:
+    """The samples' passes through one sample's program, compiled once (:mod:`~..functions.compiled`) and run
+    on every sample at every step; each sample's inputs and targets are converted once."""
+
+    def __init__(self, program: Program, graph: SymbolicGraph, samples: Sequence[Mapping]) -> None:
+        self.names = graph.parameters()
+        parameters = [graph.symbols[Quantity.param(name)] for name in self.names]
+        gradients = [(sp.Dummy(f"dE_d{name}"), program.gradients[name]) for name in self.names]
+        held = set(parameters)
+        given = [symbol for symbol in samples[0] if symbol not in held] if samples else []
+        self.compiled = CompiledProgram(program.forward + program.backward + tuple(gradients), given + parameters)
+        self.forward_lines = len(program.forward)
+        self.first_parameter = len(given)
+        self.loss = self.compiled.slot[program.loss]
+        self.gradient_slots = [self.compiled.slot[symbol] for symbol, _ in gradients]
+        self._samples = [self.compiled.slots_of([sample[symbol] for symbol in given]) for sample in samples]
+
+    def passes(self, indices: Sequence[int], parameters: Mapping[str, object], need_gradients: bool,
+               beat: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
+        """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, run."""
+        at = [exact(value) if isinstance(value, Fraction) else value for value in
+              (parameters[name] for name in self.names)]
+        start, losses, gradients = self.first_parameter, [], []
+        for done, index in enumerate(indices, 1):
+            if beat is not None:
+                beat(done)
+            slots = list(self._samples[index])
+            slots[start:start + len(at)] = at
+            self.compiled.run_slots(slots, None if need_gradients else self.forward_lines)
+            losses.append(fraction(slots[self.loss]))
+            if need_gradients:
+                gradients.append({name: fraction(slots[i]) for name, i in zip(self.names, self.gradient_slots)})
+        return losses, gradients
 
 
 def _reduce(values: list, reduction: str):
