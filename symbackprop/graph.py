@@ -28,7 +28,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import sympy as sp
 
@@ -173,26 +173,28 @@ def _check_distinct_names(symbols: Mapping[Quantity, sp.Symbol], targets: Mappin
                           deltas: Mapping[str, sp.Symbol]) -> None:
     """Every symbol the graph holds has a name of its own: a file's parameter called ``E_o1`` must not
     become the loss term of output o1 (SymPy takes two symbols of one name for one)."""
-    owners: dict[str, str] = {}
+    owners: dict[str, tuple[object, Callable[[], str]]] = {}  # name -> (what holds it, how that reads)
     seen: set[sp.Symbol] = set()
 
-    def claim(symbol: sp.Symbol, owner: str) -> None:
-        if symbol in seen and owners.get(symbol.name) == owner:
+    def claim(symbol: sp.Symbol, key: object, owner: Callable[[], str]) -> None:
+        """(``owner`` is worded only where two holders meet: a graph of 13,000 weights claims 13,000 names.)"""
+        held = owners.get(symbol.name)
+        if symbol in seen and held is not None and held[0] == key:
             return
-        if symbol.name in owners and owners[symbol.name] != owner:
-            raise InputError(f"the name {printable(symbol.name)!r} stands for both {owners[symbol.name]} and {owner}: "
+        if held is not None and held[0] != key and held[1]() != owner():
+            raise InputError(f"the name {printable(symbol.name)!r} stands for both {held[1]()} and {owner()}: "
                              "the names symbackprop generates (net_, out_, E_, t_, delta_ or dout_ "
                              "and a unit's name) are taken; rename it", place="names")
-        owners[symbol.name] = owner
+        owners[symbol.name] = (key, owner)
         seen.add(symbol)
 
     for quantity, symbol in symbols.items():
-        claim(symbol, _owner(quantity))
+        claim(symbol, quantity, lambda quantity=quantity: _owner(quantity))
     for name, symbol in targets.items():
         if symbol not in seen:
-            claim(symbol, f"the target of {printable(name)}")
+            claim(symbol, ("target", name), lambda name=name: f"the target of {printable(name)}")
     for unit, symbol in deltas.items():
-        claim(symbol, f"∂E/∂net({printable(unit)})")
+        claim(symbol, ("delta", unit), lambda unit=unit: f"∂E/∂net({printable(unit)})")
 
 
 def _owner(quantity: Quantity) -> str:
@@ -238,9 +240,11 @@ def local_derivatives(order: Sequence[Quantity], symbols: Mapping[Quantity, sp.S
         for argument in _arguments(definition, quantity_of):
             if terms is None:
                 local = partial(definition, argument, back, holding)
+            elif len(terms[argument]) == 1:  # (a weight of a net: in one term)
+                local = partial(terms[argument][0], argument, back, holding)
             else:
                 local = sp.Add(*[partial(term, argument, back, holding) for term in terms[argument]])
-            if local.has(sp.Function):  # a sister's definition (a softmax's other outputs), written back too
+            if not local.is_Atom and local.has(sp.Function):  # a sister's definition (a softmax's other outputs), written back too
                 local = local.xreplace(back)
             consumers[quantity_of[argument]].append((quantity, local))
     return {q: tuple(edges) for q, edges in consumers.items()}
@@ -303,6 +307,8 @@ def partial(expression: sp.Expr, symbol: sp.Symbol, names: Mapping[sp.Expr, sp.S
         held = [i for i, factor in enumerate(expression.args) if holding.holds(factor, symbol)]
         if len(held) == 1:  # built as SymPy's product rule builds it, so the printed form is the same
             i = held[0]
+            if len(expression.args) == 2 and expression.args[i] == symbol:  # ∂(w·x)/∂w = x, as Mul(1, x) is
+                return expression.args[1 - i]
             inner = partial(expression.args[i], symbol, names, holding)
             return sp.Mul(*(expression.args[:i] + (inner,) + expression.args[i + 1:]))
     elif expression.is_Pow and expression.exp.is_Number and holding.holds(expression.base, symbol):
@@ -371,6 +377,22 @@ MAX_GRAPH_SAMPLES = 1_000
 #: nodes each the mean of 200 others (149,803) takes 30-50 s on the slowest machine measured, where 1,200 such
 #: nodes took 71-81 s (docs/performance.md, section 8).
 MAX_FORMULA_SIZE = 150_000
+
+
+def product_of_symbols(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """a·b; where both are distinct symbols, exactly as SymPy builds it (the same arguments in the same order)
+    without its general flattening: a graph of 784 inputs builds tens of thousands of these (a weight times
+    an input, a δ times an output).
+
+    >>> x, w = sp.symbols("x w")
+    >>> product_of_symbols(x, w).args == (x * w).args, product_of_symbols(x, x)
+    (True, x**2)
+    """
+    if a == b or not (a.is_Symbol and b.is_Symbol and a.is_commutative and b.is_commutative):
+        return a * b
+    if sp.Basic.compare(a, b) > 0:  # the order SymPy's Mul sorts its factors in
+        a, b = b, a
+    return sp.Mul._from_args((a, b), True)
 
 
 def formula_size(definition: sp.Expr) -> int:

@@ -535,3 +535,21 @@ value = "{mpmath.nstr(log10_loss, 6)}"
     assert verdicts == ["ok", "error", "error", "error"], verdicts
     named = [{d.mistake for d in v.diagnoses} for v in report.verdicts]
     assert "wrong_weight" in named[1] and "softmax_without_exp" in named[2] and "log10_loss" in named[3], named
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_NAMES = st.text(alphabet="abwxyzδσ_019[]()", min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NAMES, _NAMES)
+def test_the_fast_product_of_two_symbols_is_sympy_s_own(first, second):
+    """The same arguments in the same order, the same hash and the same printed form as SymPy's a*b (the
+    chain rule and every printer read them), for any two names, equal ones included."""
+    from symbackprop.graph import product_of_symbols
+
+    a, b = sp.Symbol(first), sp.Symbol(second)
+    fast, slow = product_of_symbols(a, b), a * b
+    assert fast == slow and fast.args == slow.args and hash(fast) == hash(slow) and str(fast) == str(slow)
+    assert sp.srepr(fast) == sp.srepr(slow) and fast.func == slow.func

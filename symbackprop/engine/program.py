@@ -33,7 +33,7 @@ import sympy as sp
 
 from ..frontends.dense import build_graph
 from ..functions.evaluate import evaluate_named
-from ..graph import SymbolicGraph
+from ..graph import SymbolicGraph, product_of_symbols
 from ..numbers import to_mpf
 from ..quantity import Quantity, sampled
 from .sweep import reverse_sweep
@@ -90,7 +90,7 @@ def straight_line_program(graph: SymbolicGraph, targets_sum_to_one: bool = True)
     def adjoint(vertex: Quantity, readers) -> Optional[sp.Expr]:
         """The adjoint of a vertex as later vertices read it: a symbol where one is assigned, otherwise
         the (short) expression itself; a parameter's is its gradient, which nothing reads."""
-        total = sp.Add(*(carried * local for _, carried, local in readers))
+        total = sp.Add(*(product_of_symbols(carried, local) for _, carried, local in readers))
         if vertex.kind == "param":
             gradients[vertex.name] = total
             chains[vertex.name] = tuple(readers)

@@ -54,19 +54,23 @@ class OutputDeltas:
         return self._shortest(expression, vertex, targets_sum_to_one)
 
     def _shortest(self, expression: sp.Expr, vertex: Quantity, targets_sum_to_one: bool) -> sp.Expr:
-        candidates = [expression]
-        # Multivariate factoring costs grow fast with the number of symbols (seconds for a
-        # 24-output softmax); the collection below already collapses what wide layers need.
-        if len(expression.free_symbols) <= MAX_FACTOR_SYMBOLS:
-            try:
-                candidates.append(sp.factor(sp.cancel(expression)))
-            except (sp.PolynomialError, NotImplementedError):
-                pass
+        collected = None
         graph = self.graph
         if targets_sum_to_one and graph.targets_form_a_distribution:
             # The targets of a cross-entropy are a distribution: Σ t = 1. Collecting on the unit's own
             # output alone is enough to expose Σ t, and stays cheap for a wide softmax.
             targets = graph.target_symbols(vertex.sample)
             own = graph.symbols[Quantity.out(vertex.name, vertex.sample)]
-            candidates.append(sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1))
+            collected = sp.collect(sp.expand(expression), [own]).subs(sp.Add(*targets), 1)
+        candidates = [expression]
+        # Multivariate factoring costs grow fast with the number of symbols (seconds for a
+        # 24-output softmax); the collection below already collapses what wide layers need, and where it
+        # leaves one operation (out − t) factoring cannot do better.
+        if len(expression.free_symbols) <= MAX_FACTOR_SYMBOLS and (collected is None or sp.count_ops(collected) > 1):
+            try:
+                candidates.append(sp.factor(sp.cancel(expression)))
+            except (sp.PolynomialError, NotImplementedError):
+                pass
+        if collected is not None:
+            candidates.append(collected)
         return min(candidates, key=sp.count_ops)

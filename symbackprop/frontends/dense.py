@@ -21,8 +21,8 @@ import sympy as sp
 from ..errors import InputError
 from ..functions.activations import Activation, activation, softmax_outputs
 from ..functions.losses import LossKind, loss_kind
-from ..graph import (MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives, reduced,
-                     too_many_samples)
+from ..graph import (MAX_GRAPH_SAMPLES, Role, SymbolicGraph, check_graph_size, formula_size, local_derivatives,
+                     product_of_symbols, reduced, too_many_samples)
 from ..layout import BiasNames, LayerLayout, Layout, ParameterPlace
 from ..numbers import as_rational
 from ..quantity import Quantity, sampled
@@ -66,8 +66,8 @@ def build_graph(network: Network) -> SymbolicGraph:
             nets = []
             for j, unit in enumerate(layer.units):
                 deltas[sampled(unit, sample)] = sp.Symbol(sampled(f"delta_{unit}", sample))
-                terms = [symbols[Quantity.param(layer.weight_names[j][i])] * symbols[Quantity.out(source, sample)]
-                         for i, source in enumerate(sources)]
+                terms = [product_of_symbols(symbols[Quantity.param(layer.weight_names[j][i])],
+                                            symbols[Quantity.out(source, sample)]) for i, source in enumerate(sources)]
                 bias_name = layer.bias.name_for(j)
                 if bias_name is not None:
                     terms.append(symbols[Quantity.param(bias_name)])
