@@ -122,6 +122,11 @@ class CompiledProgram:
             return lambda slots: binary
         if node.is_NumberSymbol and node.rewrite(sp.sqrt) == node:
             return lambda slots: ball_constant(node)  # made at the precision of the run
+        if node.is_Mul and _two_symbols(node):
+            return _product_of_slots(self.slot[node.args[0]], self.slot[node.args[1]])
+        if node.is_Add and all(term.is_Symbol or (term.is_Mul and _two_symbols(term)) for term in node.args):
+            return _sum_of_products([tuple(self.slot[s] for s in (term.args if term.is_Mul else (term,)))
+                                     for term in node.args])
         parts = [self._compile(argument) for argument in node.args]
         if node.is_Add:
             return self._sum(node, parts)
@@ -207,6 +212,43 @@ class CompiledProgram:
 
 def _ball(value) -> arb:
     return arb(value) if type(value) is fmpq else value
+
+
+def _two_symbols(product: sp.Mul) -> bool:
+    return len(product.args) == 2 and product.args[0].is_Symbol and product.args[1].is_Symbol
+
+
+def _product_of_slots(first: int, second: int) -> Closure:
+    """δ·x, w·x: the commonest line of a program, read straight from its two slots."""
+    def product(slots: Slots):
+        a, b = slots[first], slots[second]
+        if type(a) is fmpq:
+            return a * b if type(b) is fmpq or a else _ZERO
+        return _ZERO if type(b) is fmpq and not b else a * b
+    return product
+
+
+def _sum_of_products(terms: list[tuple[int, ...]]) -> Closure:
+    """A net: a sum of slots and of products of two slots (Σ w·x + b), read straight from the slots; an exact
+    0 times a ball adds nothing, as in :func:`_product`."""
+    pairs = [term for term in terms if len(term) == 2]
+    singles = [term[0] for term in terms if len(term) == 1]
+
+    def total(slots: Slots):
+        value = _ZERO
+        for i, j in pairs:
+            a, b = slots[i], slots[j]
+            if type(a) is fmpq:
+                if type(b) is fmpq:
+                    value += a * b
+                elif a:
+                    value += b * a
+            elif type(b) is not fmpq or b:
+                value += a * b
+        for i in singles:
+            value += slots[i]
+        return value
+    return total
 
 
 def _product(parts: list[Closure]) -> Closure:

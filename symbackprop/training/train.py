@@ -205,7 +205,7 @@ def _run(graph: SymbolicGraph, program: "_Passes", samples, training: Training, 
                     if training.method != "batch":
                         _, gradients = program.passes(group, parameters, True, beat=beat)
                     for name in trained:
-                        gradient = _reduce([g[name] for g in gradients], training.reduction)
+                        gradient = over_samples(training.reduction, gradients[name], len(group))
                         parameters[name], velocity[name] = descend(parameters[name], _kept(gradient), rate,
                                                                    velocity[name], momentum, add=_kept_plus)
         yield found
@@ -253,11 +253,12 @@ class _Passes:
         self._samples = [self.compiled.slots_of([sample[symbol] for symbol in given]) for sample in samples]
 
     def passes(self, indices: Sequence[int], parameters: Mapping[str, object], need_gradients: bool,
-               beat: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
-        """Each sample's loss (and, when asked, its gradient) at ``parameters``: the program, run."""
+               beat: Optional[Callable[[int], None]] = None) -> tuple[list, dict[str, object]]:
+        """Each sample's loss at ``parameters`` and, when asked, every parameter's gradient summed over the
+        samples (exact where every sample's is, else a ball): the program, run."""
         at = [exact(value) if isinstance(value, Fraction) else value for value in
               (parameters[name] for name in self.names)]
-        start, losses, gradients = self.first_parameter, [], []
+        start, losses, totals = self.first_parameter, [], None
         for done, index in enumerate(indices, 1):
             if beat is not None:
                 beat(done)
@@ -266,8 +267,9 @@ class _Passes:
             self.compiled.run_slots(slots, None if need_gradients else self.forward_lines)
             losses.append(fraction(slots[self.loss]))
             if need_gradients:
-                gradients.append({name: fraction(slots[i]) for name, i in zip(self.names, self.gradient_slots)})
-        return losses, gradients
+                found = [slots[i] for i in self.gradient_slots]
+                totals = found if totals is None else [total + value for total, value in zip(totals, found)]
+        return losses, ({} if totals is None else {name: fraction(total) for name, total in zip(self.names, totals)})
 
 
 def _reduce(values: list, reduction: str):
