@@ -637,7 +637,7 @@ def ball_measure(shape, digits: int) -> tuple[float, float, float, bool]:
 
 
 def balls(quick: bool):
-    """Ball arithmetic (python-flint's arb), as training now certifies, against the two mpmath runs it made
+    """Ball arithmetic (python-flint's arb), as every value is now certified, against the two mpmath runs made
     before: every gradient of one sample once in balls, whose radius proves the digits, and twice in mpmath
     (at D+15 and D+35 digits)."""
     shape = [32, 16, 10] if quick else [784, 16, 16, 10]
@@ -650,8 +650,9 @@ def balls(quick: bool):
                      f"mpmath at {digits + 15} and {digits + 35}: {mp_seconds:.2f} s; arb at {digits + 10}: "
                      f"{arb_seconds:.2f} s ({mp_seconds / arb_seconds:.1f}×), worst relative radius {worst:.0e}",
                      "radius proves every digit, agrees with mpmath", "met" if ok else "NOT met"))
-    note = ("Training (and so the auditor's values after steps) certifies by balls; node values, gradients and "
-            "explain still compare mpmath runs. The finite-difference oracle stays on mpmath, independent.")
+    note = ("Every printed value is now certified by balls (node values, gradients, explain, the diagram, training "
+            "and the auditor's values after steps); the mpmath column is the rule it replaced. The "
+            "finite-difference oracle stays on mpmath, independent.")
     return "11. Ball arithmetic: one run whose radius proves the digits, against two runs compared", met, \
         _table(rows), note
 

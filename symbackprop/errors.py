@@ -75,8 +75,8 @@ def did_you_mean(name: str, known, quote: bool = False) -> str:
 
 
 class UncertifiedDigits(ValueError):
-    """Numbers that exist but whose digits could not be proved (runs at two precisions disagree, a ball
-    holds more than one rounding, or a branch sits in the rounding noise): refused, never printed. The CLI
+    """Numbers that exist but whose digits could not be proved (a ball holds more than one rounding, a ball
+    that holds 0 is not proved to be 0, or a branch sits in the rounding noise): refused, never printed. The CLI
     exits 1 with this one line."""
 
 

@@ -149,3 +149,36 @@ def test_constants_and_equalities_in_balls():
         assert not holds("Unequality", ball(Fraction(1, 2)), Fraction(1, 2))
         with pytest.raises(Uncertain):
             holds("Equality", ball(Fraction(1, 3)), Fraction(1, 3))  # (a third is not a binary number)
+
+
+def test_a_value_is_printed_only_where_its_ball_proves_the_digits():
+    """Point.evalf: a tiny true value (10^-150 behind terms of size 1) is found at the precision that proves
+    it; a cancellation to 0 is exactly 0 only where SymPy proves the exact value is 0; a value within
+    10^-600 of 0 that is not 0 is refused, never printed as 0 (the runs-compared rule took it for 0)."""
+    from symbackprop.engine.values import certified, point_of
+    from symbackprop.errors import UncertifiedDigits
+    from symbackprop.numbers import format_decimal
+
+    document = {"graph": {"inputs": ["x"], "targets": ["t"], "parameters": {"w": "1"},
+                          "nodes": [{"name": "y", "formula": "w*x"}]},
+                "loss": {"formula": "(y - t)^2/2", "targets": ["0"]}, "data": {"inputs": ["1"]}}
+    point = point_of(graph_from_mapping(document))
+    w = sp.Symbol("w")
+    pythagoras = sp.sin(w) ** 2 + sp.cos(w) ** 2 - 1
+    assert point.evalf(pythagoras, 20) == 0 and point.evalf(pythagoras, 20).is_Integer
+    tiny = point.evalf(pythagoras + sp.exp(-345 * w), 20)  # e^-345 ≈ 1.3e-150
+    with mpmath.workdps(60):
+        assert format_decimal(tiny, 20) == format_decimal(mpmath.exp(-345), 20)
+    with pytest.raises(UncertifiedDigits, match="could not be proved to be 0"):
+        point.evalf(pythagoras + sp.exp(-1400 * w), 20)  # ≈ 1e-608: within every ball tried, and not 0
+    # a branch whose ball never decides it is refused too, whatever the precision
+    with pytest.raises(UncertifiedDigits, match="meets its switch"):
+        point.evalf(sp.Heaviside(pythagoras, 0), 10)
+
+    def noise(working):  # what an identity the arithmetic cannot see leaves: 0 within 10^-working
+        return arb(0, arb(10) ** -working)
+    assert certified(noise, 10, 22, exact=lambda: pythagoras) == 0
+    with pytest.raises(UncertifiedDigits):
+        certified(noise, 10, 22, exact=lambda: pythagoras + sp.Rational(1, 10**700))
+    with pytest.raises(UncertifiedDigits):
+        certified(noise, 10, 22)  # nothing to prove it with

@@ -118,8 +118,6 @@ def test_train_refuses_a_switch_met_in_rounding_noise():
 
 
 def test_train_cli_at_a_kink_is_exact_and_at_noise_refuses(tmp_path, capsys):
-    import tomllib  # noqa: F401 (the files below are TOML a user would write)
-
     from symbackprop.cli import main
 
     kink = tmp_path / "kink.toml"
@@ -334,7 +332,7 @@ def test_check_passes_mazur_at_every_documented_precision(precision, capsys):
     from symbackprop.cli import main
 
     assert main(["check", str(EXAMPLES / "mazur.toml"), "--precision", str(precision)]) == 0
-    assert f"10 ok" in capsys.readouterr().out
+    assert "10 ok" in capsys.readouterr().out
 
 
 # ---- 5. every name the engine generates is taken ------------------------------------------

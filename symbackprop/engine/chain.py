@@ -28,19 +28,21 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
+import mpmath
 import sympy as sp
 
 from ..errors import InputError, UndefinedValue, printable, whole_number
 from ..frontends.coerce import as_graph
 from ..frontends.network import Network
+from ..functions.compiled import CompiledProgram
 from ..graph import SymbolicGraph
 from ..notebook import Displayable
-from ..numbers import format_decimal
+from ..numbers import format_decimal, to_mpf
 from ..quantity import Quantity, parse_quantity
-from .program import evaluate, straight_line_program
+from .program import straight_line_program
 from .sweep import edges, reverse_sweep
 from .tidy import OutputDeltas
-from .values import certified, point_of
+from .values import ball_leaf, certified, point_of
 
 
 #: The most significant digits a value is asked for.
@@ -366,24 +368,29 @@ class Engine:
         return self._output_deltas.tidy(expression, vertex, targets_sum_to_one)
 
     def gradient_values(self, digits: int) -> dict[str, object]:
-        """Every ∂E/∂p at the network's numbers, as mpmath numbers of about ``digits`` digits.
+        """Every ∂E/∂p at the network's numbers as an mpmath number, each of its ``digits`` digits proved as
+        :meth:`Point.evalf <symbackprop.engine.values.Point.evalf>` proves a value.
 
-        Computed through the straight-line program (one δ per unit), in time linear in the
-        network, where evaluating each per-weight formula would double with every layer.
+        Computed through the straight-line program (one δ per unit) compiled once and run in balls, in time
+        linear in the network, where evaluating each per-weight formula would double with every layer.
         """
         program = straight_line_program(self.graph)
         digits = whole_number(digits, 1, MAX_DIGITS + ANALYTIC_GUARD, "digits")  # check asks for guard digits
+        gradients = {name: sp.Dummy(name) for name in program.gradients}
+        leaves = list(self.point.leaves)
+        compiled = CompiledProgram(program.forward + program.backward + tuple(
+            (gradients[name], expression) for name, expression in program.gradients.items()), leaves)
         runs: dict[int, dict] = {}
 
-        def at(working: int) -> dict:
+        def at(working: int) -> dict:  # (called at ``working`` digits of balls)
             if working not in runs:
-                runs[working] = evaluate(program, self.point.leaves, working)[1]
+                runs[working] = compiled.run([ball_leaf(self.point.leaves[symbol]) for symbol in leaves])
             return runs[working]
 
-        first = at(digits + 10)
-        # each gradient certified as Point.evalf certifies a value: most agree at once, on one extra run
-        return {name: certified(lambda working, name=name: at(working)[name], digits, digits + 10)[1]
-                for name in first}
+        with mpmath.workdps(digits + 10):  # (an exact gradient as a number of as many digits)
+            return {name: to_mpf(certified(lambda working, symbol=symbol: at(working)[symbol], digits, digits + 10,
+                                           exact=lambda name=name: self.gradient(name).exact))
+                    for name, symbol in gradients.items()}
 
     @functools.cached_property
     def point(self) -> "Point":

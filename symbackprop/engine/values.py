@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 import mpmath
 import sympy as sp
 
-from ..errors import InputError, UndefinedValue
+from ..errors import InputError, UncertifiedDigits, UndefinedValue
+from ..functions.balls import Uncertain, is_ball, midpoint, proves, working_digits
 from ..functions.evaluate import evaluate_expression
 from ..functions.update import frozen_or_descend, plain_plus
 from ..graph import SymbolicGraph
@@ -73,55 +74,93 @@ class Point:
     def exact_value(self, expression: sp.Expr) -> sp.Expr:
         return expression.xreplace(self.exact)
 
+    def balls(self, working: int) -> dict:
+        """Every symbol's value in balls at ``working`` digits (a Fraction where exact), computed once."""
+        key = ("balls", working)
+        if key not in self._numeric_cache:
+            with working_digits(working):
+                values = {symbol: ball_leaf(value) for symbol, value in self.leaves.items()}
+                for quantity in self.graph.order:
+                    if quantity in self.graph.definitions:
+                        values[self.graph.symbols[quantity]] = _defined(lambda q=quantity: evaluate_expression(
+                            self.graph.definitions[q], values, balls=True), quantity, self.graph.definitions[quantity])
+            self._numeric_cache[key] = values
+        return self._numeric_cache[key]
+
     def evalf(self, expression: sp.Expr, digits: int) -> sp.Expr:
-        """``expression`` at this point, to ``digits`` significant digits, every one certified: see
+        """``expression`` at this point, to ``digits`` significant digits, every one proved: see
         :func:`certified`. (A gradient that sums terms which cancel, such as Σ(out − t) of a softmax
         whose outputs and targets both sum to 1, is exactly 0, not the 1e-34 one precision leaves.)"""
-        def at(working: int):
-            numbers = self._numbers(working)
-            with mpmath.workdps(working):
-                return evaluate_expression(expression, numbers)
-
-        working, value = certified(at, digits, digits + GUARD_DIGITS)
-        return _sympy_number(value, working)
+        value = certified(lambda working: evaluate_expression(expression, self.balls(working), balls=True), digits,
+                          digits + GUARD_DIGITS, exact=lambda: self.exact_value(expression))
+        return _sympy_number(value)
 
     def value_of(self, quantity: Quantity, digits: int) -> sp.Expr:
-        return self.numeric(digits + GUARD_DIGITS)[self.graph.symbols[quantity]]
+        """A node's (or leaf's) value to ``digits`` proved digits: :meth:`evalf` of its symbol."""
+        return self.evalf(self.graph.symbols[quantity], digits)
 
 
-#: Working digits beyond which a value that keeps shrinking as the precision grows is taken as zero.
+#: Working digits beyond which a value whose ball still holds more than one rounding is refused (or, where
+#: its ball holds 0 and its exact value simplifies to 0, given as exactly 0).
 MAX_CERTIFYING_DIGITS = 400
 
 
-def certified(at, digits: int, working: int):
-    """(working digits, value) of ``at(working)`` once two precisions agree on ``digits`` significant digits.
+def certified(at: Callable[[int], object], digits: int, working: int,
+              exact: Optional[Callable[[], sp.Expr]] = None):
+    """The value ``at(w)`` computes in balls at ``w`` working digits (see :mod:`~..functions.balls`) once its
+    ball proves ``digits`` significant digits — both ends print them — as an mpmath number (the midpoint), or
+    the Fraction ``at`` gives where the value is exact.
 
-    ``at(w)`` computes a value at ``w`` working digits (a Fraction when exact). A value whose terms
-    cancel carries noise of about 10^-w times its terms; it is recomputed at twice the digits until two
-    runs agree. One that keeps shrinking with the precision, down to 10^-400 of its terms, is a
-    cancellation to zero and is given as exactly 0.
+    Until then the precision is doubled (a branch the ball cannot decide, or a value whose terms cancel,
+    needs more). A ball that still holds 0 past :data:`MAX_CERTIFYING_DIGITS` is exactly 0 only when
+    ``exact()`` — the value as an exact expression — simplifies to 0; anything else is refused
+    (:class:`~..errors.UncertifiedDigits`), never printed.
 
-    >>> import mpmath
-    >>> tiny = lambda w: mpmath.mpf(10) ** -(w - 5) if w < 100 else mpmath.mpf(10) ** -150  # noise, then a value
-    >>> noise = lambda w: mpmath.mpf(10) ** -(w - 5)  # shrinks with every digit: a cancellation to zero
-    >>> certified(tiny, 10, 22)[1] == mpmath.mpf(10) ** -150, certified(noise, 10, 22)[1], certified(lambda w: 3, 10, 22)
-    (True, Fraction(0, 1), (52, 3))
+    >>> from flint import arb
+    >>> tiny = lambda w: arb(10) ** -150 + arb(0, arb(10) ** -w)  # a ball around 10^-150, as wide as the precision
+    >>> from symbackprop.numbers import format_decimal
+    >>> format_decimal(certified(tiny, 10, 22), 10), certified(lambda w: Fraction(3), 10, 22)
+    ('1.000000000e-150', Fraction(3, 1))
+    >>> certified(lambda w: arb(0, arb(10) ** -w), 10, 22, exact=lambda: sp.sin(1) ** 2 + sp.cos(1) ** 2 - 1)
+    Fraction(0, 1)
     """
-    first = at(working)
     while True:
-        second = at(working + 30)
-        if isinstance(second, Fraction) or _agree(first, second, digits):
-            return working + 30, second
-        if working > MAX_CERTIFYING_DIGITS:
-            return working + 30, Fraction(0)
-        first, working = second, 2 * working + 30
+        with working_digits(working):
+            try:
+                value = at(working)
+            except Uncertain:
+                value = None
+            if isinstance(value, Fraction):
+                return value
+            if value is not None and proves(value, digits):
+                return midpoint(value)
+            if working > MAX_CERTIFYING_DIGITS:
+                if value is not None and value.contains(0) and exact is not None and _simplifies_to_zero(exact()):
+                    return Fraction(0)
+                raise UncertifiedDigits(
+                    f"a value could not be proved to {digits} digits at {working:,} working digits: "
+                    + ("a ReLU, |x|, max, min or case split meets its switch within the rounding" if value is None else
+                       "it is within 10^-{0} of 0 and could not be proved to be 0".format(working - 10)))
+        working = 2 * working + 30
 
 
-def _agree(first, second, digits: int) -> bool:
-    first, second = to_mpf(first), to_mpf(second)
-    if not (mpmath.isfinite(first) and mpmath.isfinite(second)):
-        return True  # infinities and NaN are reported as they are, by whoever asked
-    return abs(first - second) <= mpmath.mpf(10) ** -(digits + 1) * abs(second)
+#: Largest exact expression (in nodes) that is simplified to prove a cancellation to 0.
+MAX_ZERO_PROOF_NODES = 20_000
+
+
+def _simplifies_to_zero(expression: sp.Expr) -> bool:
+    """Whether an exact value is 0, by SymPy: our functions written out (a softmax in exponentials), then the
+    rational function of what remains cancelled (Σ exp(a)/Σ exp − 1 is 0), then ``simplify``."""
+    nodes = 0
+    for _ in sp.preorder_traversal(expression):
+        nodes += 1
+        if nodes > MAX_ZERO_PROOF_NODES:
+            return False
+    explicit = expression.replace(lambda node: hasattr(node, "_explicit") and isinstance(node, sp.Function),
+                                  lambda node: node._explicit())
+    if explicit == 0 or sp.cancel(sp.together(explicit)) == 0:
+        return True
+    return sp.simplify(explicit) == 0
 
 
 def _number_in(value: sp.Expr):
@@ -131,9 +170,19 @@ def _number_in(value: sp.Expr):
     return to_mpf(value)
 
 
-def _sympy_number(value, digits: int) -> sp.Expr:
+def ball_leaf(value: sp.Expr):
+    """A leaf in balls: a Fraction when rational, a Float as the binary number it is, π as a ball."""
+    if value.is_Rational:
+        return as_fraction(value)
+    return evaluate_expression(value, {}, balls=True)
+
+
+def _sympy_number(value, digits: Optional[int] = None) -> sp.Expr:
+    """A Fraction as a Rational; an mpmath number as a Float of ``digits`` digits, or (without) exactly."""
     if isinstance(value, Fraction):
         return as_rational(value)
+    if digits is None:
+        return sp.Float(value, precision=max(value._mpf_[3], 53))  # (its own bits: mpf(value) would round them)
     return sp.Float(value, digits)
 
 
@@ -146,7 +195,8 @@ def _defined(compute, quantity: Quantity, definition: sp.Expr):
         raise InputError(f"{quantity} = {definition}: {error.problem}", place=place) from None
     except (ValueError, ZeroDivisionError, OverflowError):
         value = mpmath.nan
-    if not isinstance(value, Fraction) and (isinstance(value, mpmath.mpc) or not mpmath.isfinite(value)):
+    if not isinstance(value, Fraction) and not is_ball(value) and (isinstance(value, mpmath.mpc)
+                                                                   or not mpmath.isfinite(value)):
         raise InputError(f"{quantity} is undefined at these numbers ({definition})", place=place)
     return value
 

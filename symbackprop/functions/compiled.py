@@ -218,33 +218,28 @@ def _two_symbols(product: sp.Mul) -> bool:
     return len(product.args) == 2 and product.args[0].is_Symbol and product.args[1].is_Symbol
 
 
+def _times(a, b):
+    """The evaluator's product of two numbers: exact where both are, an exact 0 where either is an exact 0
+    (0 times a finite number is 0), else a ball."""
+    if type(a) is fmpq:
+        return a * b if type(b) is fmpq or a else _ZERO
+    return _ZERO if type(b) is fmpq and not b else a * b
+
+
 def _product_of_slots(first: int, second: int) -> Closure:
     """δ·x, w·x: the commonest line of a program, read straight from its two slots."""
-    def product(slots: Slots):
-        a, b = slots[first], slots[second]
-        if type(a) is fmpq:
-            return a * b if type(b) is fmpq or a else _ZERO
-        return _ZERO if type(b) is fmpq and not b else a * b
-    return product
+    return lambda slots: _times(slots[first], slots[second])
 
 
 def _sum_of_products(terms: list[tuple[int, ...]]) -> Closure:
-    """A net: a sum of slots and of products of two slots (Σ w·x + b), read straight from the slots; an exact
-    0 times a ball adds nothing, as in :func:`_product`."""
+    """A net: a sum of slots and of products of two slots (Σ w·x + b), read straight from the slots."""
     pairs = [term for term in terms if len(term) == 2]
     singles = [term[0] for term in terms if len(term) == 1]
 
     def total(slots: Slots):
         value = _ZERO
         for i, j in pairs:
-            a, b = slots[i], slots[j]
-            if type(a) is fmpq:
-                if type(b) is fmpq:
-                    value += a * b
-                elif a:
-                    value += b * a
-            elif type(b) is not fmpq or b:
-                value += a * b
+            value += _times(slots[i], slots[j])
         for i in singles:
             value += slots[i]
         return value
@@ -252,26 +247,13 @@ def _sum_of_products(terms: list[tuple[int, ...]]) -> Closure:
 
 
 def _product(parts: list[Closure]) -> Closure:
-    """The evaluator's product: exact where every factor is, an exact 0 where any exact factor is 0."""
-    if len(parts) == 2:
-        left, right = parts
-
-        def product(slots: Slots):
-            a, b = left(slots), right(slots)
-            if type(a) is fmpq:
-                return a * b if type(b) is fmpq or a else _ZERO
-            return _ZERO if type(b) is fmpq and not b else a * b
-        return product
-
-    def product_of_many(slots: Slots):
+    """The evaluator's product of any number of factors (see :func:`_times`)."""
+    def product(slots: Slots):
         value = parts[0](slots)
-        zero = type(value) is fmpq and not value
         for part in parts[1:]:
-            factor = part(slots)
-            zero = zero or (type(factor) is fmpq and not factor)
-            value = value * factor
-        return _ZERO if zero else value
-    return product_of_many
+            value = _times(value, part(slots))
+        return value
+    return product
 
 
 def _power(base: Closure, exponent: Closure) -> Closure:

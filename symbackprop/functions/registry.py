@@ -111,7 +111,7 @@ TABLE: tuple[Entry, ...] = (
     *(_elementary(name) for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")),
     Entry("erfc", None, (1, 1), None, mpmath.erfc, _numpy_from_math("erfc"), ball=arb.erfc),
     Entry("gamma", None, (1, 1), None, mpmath.gamma, _numpy_from_math("gamma"), ball=arb.gamma),
-    Entry("polygamma", None, (2, 2), None, mpmath.polygamma),
+    Entry("polygamma", None, (2, 2), None, mpmath.polygamma, ball=balls.polygamma),
     Entry("Abs", None, (1, 1), None, abs, switches=True, ball=abs),
     Entry("sign", None, (1, 1), None, _sign, switches=True, ball=balls.sign),
     Entry("Heaviside", None, (1, 2), None, _step, _own(Heaviside), switches=True, ball=balls.step),

@@ -64,16 +64,8 @@ class _Writer:
         return known[expression]
 
     def _evaluated(self, expression: sp.Expr, point: Point) -> sp.Expr:
-        digits = 30 + self.places
-        value = point.evalf(expression, digits)
-        if value.is_Rational or abs(value) > sp.Float(10) ** -(self.places + 20):
-            return value
-        # Evaluated in Floats, an exact zero leaves noise of about 10^-digits. A value that shrinks by
-        # as many orders as the precision grows is that noise; a genuinely tiny value stays put.
-        finer = point.evalf(expression, digits + EXTRA_ZERO_DIGITS)
-        if abs(finer) < sp.Float(10) ** -(self.places + 20 + EXTRA_ZERO_DIGITS // 2):
-            return sp.Integer(0)
-        return finer
+        # every digit proved; a sum that cancels is exactly 0 where SymPy proves it (see Point.evalf)
+        return point.evalf(expression, 30 + self.places)
 
     def shown(self, expression: sp.Expr, point: Optional[Point] = None) -> str:
         return number_latex(self.value(expression, point), self.places)
@@ -171,10 +163,6 @@ def _aligned(lhs: str, sides: Sequence[str | Sequence[str]]) -> str:
             body.append(("%s &= %s" % (lhs, lines[0])) if number == 0 else f"&= {lines[0]}")
             body += [f"&\\quad {line}" for line in lines[1:]]
     return "\\begin{aligned}\n" + " \\\\\n".join(body) + "\n\\end{aligned}"
-
-
-#: More digits used to tell an exact zero from a tiny value.
-EXTRA_ZERO_DIGITS = 60
 
 
 # ---- the backward pass -------------------------------------------------------------------
