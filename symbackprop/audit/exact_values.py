@@ -9,7 +9,7 @@ import sympy as sp
 
 from ..engine.chain import Engine
 from ..engine.program import straight_line_program
-from ..engine.values import point_of
+from ..engine.values import Point, point_of, sympy_number
 from ..errors import InputError
 from ..functions.evaluate import evaluate_expression
 from ..functions.update import frozen_or_descend
@@ -23,9 +23,10 @@ from .world import WORKING_DIGITS
 class _ExactValues:
     """Values of claim quantities: the engine's own expressions evaluated at the file's numbers.
 
-    Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0); everything
-    else is evaluated in mpmath at the auditor's working digits + 10, by a walk over the
-    expressions (SymPy's evalf of activations is orders of magnitude slower).
+    Rationals stay exact through the linear parts (a ReLU at exactly 0 is exactly 0). The value a claim is
+    judged against (:meth:`value`) is proved in balls to the auditor's working digits; the plain passes of
+    :meth:`point` (in mpmath at the ambient precision, a walk over the expressions) serve only to find
+    which kinks the exact numbers meet.
     """
 
     def __init__(self, engine: Engine, digits: int = WORKING_DIGITS) -> None:
@@ -34,6 +35,7 @@ class _ExactValues:
         self._points: dict[int, dict] = {}
         self._updated: Optional[dict[str, object]] = None
         self._after: dict[int, dict[str, object]] = {}
+        self._certifying: dict[int, Point] = {}
 
     def _leaves(self, parameters: Optional[Mapping[str, object]]) -> dict:
         """The network's leaves (some parameters replaced), rationals as Fractions so they stay exact."""
@@ -86,12 +88,23 @@ class _ExactValues:
         return self._updated
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
+        """A claim's quantity, every one of the audit's working digits proved (see :func:`~..engine.values.
+        certified`): a parameter after an update as training proves it, a node's value or a derivative at the
+        step's parameters in balls."""
         engine = self.engine
         with mpmath.workdps(self.digits + 10):
             if key.kind == "new":
-                value = self.after(key.step + 1)[key.of.name]
-            elif key.kind == "derivative":
-                value = evaluate_expression(engine.derivative(key.of, key.wrt).compact, self.point(key.step))
-            else:
-                value = self.point(key.step)[engine.graph.symbols[key.of]]
-            return to_mpf(value)
+                return to_mpf(self.after(key.step + 1)[key.of.name])
+            point = self._certifying_point(key.step)
+            if key.kind == "derivative":
+                return to_mpf(point.evalf(engine.derivative(key.of, key.wrt).compact, self.digits))
+            return to_mpf(point.evalf(engine.graph.symbols[key.of], self.digits))
+
+    def _certifying_point(self, step: int) -> Point:
+        """The graph's point at the parameters of ``step`` (each an exact rational, or the binary number
+        training proved), which proves the digits of every value it gives."""
+        if step not in self._certifying:
+            parameters = None if step == 0 else {name: sympy_number(value) for name, value in self.after(step).items()}
+            self._certifying[step] = point_of(self.engine.graph, parameters)
+        return self._certifying[step]
+

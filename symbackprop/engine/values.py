@@ -56,7 +56,7 @@ class Point:
         One forward pass through the program's evaluator (the graph's definitions walked in mpmath,
         rationals exact), the same pass every other number comes from.
         """
-        return {symbol: _sympy_number(value, digits) for symbol, value in self._numbers(digits).items()}
+        return {symbol: sympy_number(value, digits) for symbol, value in self._numbers(digits).items()}
 
     def _numbers(self, digits: int) -> dict:
         """Every symbol's value as the evaluator gives it (a Fraction or an mpmath number), computed once."""
@@ -93,7 +93,7 @@ class Point:
         whose outputs and targets both sum to 1, is exactly 0, not the 1e-34 one precision leaves.)"""
         value = certified(lambda working: evaluate_expression(expression, self.balls(working), balls=True), digits,
                           digits + GUARD_DIGITS, exact=lambda: self.exact_value(expression))
-        return _sympy_number(value)
+        return sympy_number(value)
 
     def value_of(self, quantity: Quantity, digits: int) -> sp.Expr:
         """A node's (or leaf's) value to ``digits`` proved digits: :meth:`evalf` of its symbol."""
@@ -152,9 +152,9 @@ def _simplifies_to_zero(expression: sp.Expr) -> bool:
     """Whether an exact value is 0, by SymPy: our functions written out (a softmax in exponentials), then the
     rational function of what remains cancelled (Σ exp(a)/Σ exp − 1 is 0), then ``simplify``."""
     nodes = 0
-    for _ in sp.preorder_traversal(expression):
+    for node in sp.preorder_traversal(expression):
         nodes += 1
-        if nodes > MAX_ZERO_PROOF_NODES:
+        if nodes > MAX_ZERO_PROOF_NODES or node.is_Float:  # (binary numbers are no proof of an identity)
             return False
     explicit = expression.replace(lambda node: hasattr(node, "_explicit") and isinstance(node, sp.Function),
                                   lambda node: node._explicit())
@@ -177,7 +177,7 @@ def ball_leaf(value: sp.Expr):
     return evaluate_expression(value, {}, balls=True)
 
 
-def _sympy_number(value, digits: Optional[int] = None) -> sp.Expr:
+def sympy_number(value, digits: Optional[int] = None) -> sp.Expr:
     """A Fraction as a Rational; an mpmath number as a Float of ``digits`` digits, or (without) exactly."""
     if isinstance(value, Fraction):
         return as_rational(value)
