@@ -8,13 +8,10 @@ import mpmath
 import sympy as sp
 
 from ..engine.chain import Engine
-from ..engine.program import straight_line_program
 from ..engine.values import Point, point_of, sympy_number
 from ..errors import InputError
 from ..functions.evaluate import evaluate_expression
-from ..functions.update import frozen_or_descend
 from ..numbers import as_fraction, to_mpf
-from ..quantity import Quantity
 from ..training.train import train
 from .claims import ClaimKey
 from .world import WORKING_DIGITS
@@ -33,7 +30,6 @@ class _ExactValues:
         self.engine = engine
         self.digits = digits
         self._points: dict[int, dict] = {}
-        self._updated: Optional[dict[str, object]] = None
         self._after: dict[int, dict[str, object]] = {}
         self._certifying: dict[int, Point] = {}
 
@@ -55,37 +51,14 @@ class _ExactValues:
         return self._points[step]
 
     def after(self, updates: int) -> dict[str, object]:
-        """Every parameter after ``updates`` steps, as ``train`` computes them: the training module's
-        certified runs (the file's method, batches and momentum); one full-batch step without momentum
-        directly from the straight-line program's gradients (the same rule, with no run to start)."""
-        graph = self.engine.graph
-        if updates == 1 and not graph.training.momentum and (graph.training.method == "batch" or len(graph.samples) <= 1):
-            return self.updated()
+        """Every parameter after ``updates`` steps, as ``train`` computes and proves them (the file's method,
+        batches and momentum)."""
         if updates not in self._after:
             if self.engine.graph.learning_rate is None:
                 raise InputError("an update needs training.learning_rate", place="training.learning_rate")
             steps = train(self.engine.graph, steps=updates, digits=self.digits + 10)
             self._after.update({step.step: dict(step.parameters) for step in steps})
         return self._after[updates]
-
-    def updated(self) -> dict[str, object]:
-        """Every parameter after one update, p − η·∂E/∂p, from the straight-line program's gradients."""
-        graph = self.engine.graph
-        if self._updated is None and graph.learning_rate is None:
-            raise InputError("an update needs training.learning_rate", place="training.learning_rate")
-        if self._updated is None:
-            program = straight_line_program(graph)
-            values = dict(self.point(0))
-            for symbol, expression in program.backward:
-                values[symbol] = evaluate_expression(expression, values)
-            self._updated = {}
-            for name in graph.parameters():
-                old = graph.values[graph.symbols[Quantity.param(name)]]
-                # a linear network's gradient is rational, and its update stays exact
-                self._updated[name], _ = frozen_or_descend(
-                    name, graph.frozen, old, lambda name=name: evaluate_expression(program.gradients[name], values),
-                    graph.learning_rate)
-        return self._updated
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """A claim's quantity, every one of the audit's working digits proved (see :func:`~..engine.values.
