@@ -4,8 +4,9 @@ A :class:`Point` maps every symbol (inputs, parameters, targets, and then each
 node in forward order) to its exact value. Exact values are SymPy expressions:
 rationals stay rationals (so a ReLU at exactly zero *is* zero), and
 transcendental values stay exact (``sigmoid(7/20)``) until a decimal is asked
-for. Decimals are computed by forward evaluation in SymPy Floats with guard
-digits, rationals kept exact where they occur.
+for. A decimal is proved: computed once in ball arithmetic (every node in forward
+order, then the expression) and given only where the ball proves its digits
+(:func:`certified`), rationals kept exact where they occur.
 """
 from __future__ import annotations
 

@@ -92,17 +92,19 @@ def matrix_form(engine, digits: Optional[int] = None, convention: Optional[str] 
     count = len(graph.samples) or 1
     samples = list(range(count)) if graph.samples else [-1]
     numbers = digits is not None and not graph.missing
-    values = engine.point.numeric(digits + 15) if numbers else {}
     gradients = engine.gradient_values(digits + 15) if numbers else {}
 
+    def value(symbol: sp.Symbol):  # every digit proved, as every printed value is
+        return engine.point.evalf(symbol, digits + 15)
+
     def grid(units, quantity_of):  # rows: units; columns: samples
-        return [[_number(values[graph.symbols[quantity_of(u, s)]]) for s in samples] for u in units]
+        return [[_number(value(graph.symbols[quantity_of(u, s)])) for s in samples] for u in units]
 
     layers = []
     with mpmath.workdps((digits or 15) + 15):
-        inputs = [[_number(values[graph.symbols[Quantity.out(x, s)]]) for s in samples] for x in layout.inputs] \
+        inputs = [[_number(value(graph.symbols[Quantity.out(x, s)])) for s in samples] for x in layout.inputs] \
             if numbers else None
-        targets = [[_number(values[graph.target(o, s)]) for s in samples] for o in layout.outputs] if numbers else None
+        targets = [[_number(value(graph.target(o, s))) for s in samples] for o in layout.outputs] if numbers else None
         for index, layer in enumerate(layout.layers):
             units = layer.units
             first = units[0]
