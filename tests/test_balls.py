@@ -182,3 +182,22 @@ def test_a_value_is_printed_only_where_its_ball_proves_the_digits():
         certified(noise, 10, 22, exact=lambda: pythagoras + sp.Rational(1, 10**700))
     with pytest.raises(UncertifiedDigits):
         certified(noise, 10, 22)  # nothing to prove it with
+
+
+def test_one_minus_a_saturated_softmax_output_is_its_sister_not_a_cancellation():
+    """At nets of ±10^20, 1 − out_a cancels every digit any precision holds; the softmax keeps it as the
+    other output's value, so out_a·(1 − out_a) = e^{-2·10^20}/(1 + e^{-2·10^20}) is proved to 20 digits."""
+    from symbackprop.engine.values import point_of
+    from symbackprop.frontends.loader import network_from_mapping
+    from symbackprop.numbers import format_decimal
+    from symbackprop.quantity import Quantity
+
+    network = network_from_mapping({"network": {"inputs": ["x"], "layers": [
+        {"units": ["a", "b"], "activation": "softmax", "weights": [["1e20", "-1e20"]]}]},
+        "loss": {"kind": "cross_entropy", "targets": ["0", "1"]}, "data": {"inputs": ["1"]}})
+    graph = build_graph(network)
+    out = graph.symbols[Quantity.out("a")]
+    value = point_of(graph).evalf(out * (1 - out), 20)
+    with mpmath.workdps(40):
+        tiny = mpmath.exp(-2 * mpmath.mpf(10) ** 20)
+        assert format_decimal(value, 20) == format_decimal(tiny / (1 + tiny), 20)

@@ -29,7 +29,7 @@ import sympy as sp
 from flint import arb, fmpq
 
 from .balls import Uncertain, ball_constant, ball_of_float, holds
-from .evaluate import Complemented, _explicit, _small_power, evaluate_expression
+from .evaluate import COMPLEMENTED, Complemented, _explicit, _small_power, evaluate_expression
 from .registry import BALL_RULES, SWITCHING, number_rule
 
 Slots = list
@@ -97,10 +97,6 @@ class CompiledProgram:
             slots[index] = value
         return slots
 
-    def value(self, slots: Slots, symbol: sp.Symbol):
-        """A symbol's value in filled slots, as the evaluator gives it (a Fraction or a ball)."""
-        return fraction(slots[self.slot[symbol]])
-
     def _evaluated(self, expression: sp.Expr, slots: Slots):
         """One expression by the evaluator itself: its value, or its one-line reason for having none."""
         values = {symbol: fraction(slots[self.slot[symbol]]) for symbol in expression.free_symbols
@@ -137,10 +133,16 @@ class CompiledProgram:
         name = type(node).__name__
         if isinstance(node, sp.Piecewise):
             return self._cases(node)
-        if name == "sigmoid":
+        if name in COMPLEMENTED:
             value = self._compile(_explicit(node))
             complement = self._compile(_explicit(node, complement=True))
-            return lambda slots: Complemented.of_ball(_ball(value(slots)), _ball(complement(slots)))
+
+            def complemented(slots: Slots):
+                found = value(slots)
+                if type(found) is fmpq:  # (a softmax of one output is exactly 1)
+                    return found
+                return Complemented.of_ball(found, _ball(complement(slots)))
+            return complemented
         if name in BALL_RULES or hasattr(node, "_explicit"):
             return self._function(node, name, parts)
         return self._handed_over(node)

@@ -186,8 +186,11 @@ def evaluate_expression(expression: sp.Expr, values: Mapping[sp.Symbol, object],
         rule = BALL_RULES.get(name)
         if rule is not None:
             return rule(*(number(a) for a in args))
-        if name == "sigmoid":  # σ(z), and 1 − σ(z) = σ(−z) without cancelling every digit (see below)
-            return Complemented.of_ball(walk(_explicit(node)), walk(_explicit(node, complement=True)))
+        if name in COMPLEMENTED:  # σ(z), and 1 − σ(z) = σ(−z) without cancelling every digit (see below)
+            value = walk(_explicit(node))
+            if isinstance(value, Fraction):  # (a softmax of one output is exactly 1)
+                return value
+            return Complemented.of_ball(value, ball(walk(_explicit(node, complement=True))))
         if hasattr(node, "_explicit"):
             return walk(_explicit(node))
         raise NotImplementedError(f"no ball rule for {name} in the program evaluator")
@@ -234,11 +237,27 @@ def _product(args: list, exact: bool, balls: bool):
     return product
 
 
+#: Our functions whose value is kept with 1 minus itself: at a net of 1e20, 1 − out would cancel every digit.
+COMPLEMENTED = frozenset({"sigmoid", "softmax"})
+
+
 @functools.lru_cache(maxsize=65536)
 def _explicit(node: sp.Expr, complement: bool = False) -> sp.Expr:
     """A function of ours in elementary functions (the same program lines are walked for every sample); with
-    ``complement``, a sigmoid's σ(−z)."""
-    return (type(node)(-node.args[0]) if complement else node)._explicit()
+    ``complement``, 1 minus it without a subtraction: a sigmoid's σ(−z), a softmax output's the sum of the
+    layer's other outputs.
+
+    >>> from symbackprop.functions.activations import softmax
+    >>> a, b, c = sp.symbols("a b c")
+    >>> _explicit(softmax(0, a, b, c), complement=True)
+    exp(b)/(exp(a) + exp(b) + exp(c)) + exp(c)/(exp(a) + exp(b) + exp(c))
+    """
+    if not complement:
+        return node._explicit()
+    if type(node).__name__ == "sigmoid":
+        return type(node)(-node.args[0])._explicit()
+    own, nets = int(node.args[0]), node.args[1:]
+    return sp.Add(*[type(node)(other, *nets)._explicit() for other in range(len(nets)) if other != own])
 
 
 class Complemented:
