@@ -23,13 +23,13 @@ for that line, which computes it or says exactly why it has no value.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 import sympy as sp
 from flint import arb, fmpq
 
 from .balls import Uncertain, ball_constant, ball_of_float, holds
-from .evaluate import COMPLEMENTED, Complemented, _explicit, _small_power, evaluate_expression
+from .evaluate import COMPLEMENTED, Complemented, _explicit, _small_power, evaluate_expression, one_minus
 from .registry import BALL_RULES, SWITCHING, number_rule
 
 Slots = list
@@ -148,7 +148,8 @@ class CompiledProgram:
         return self._handed_over(node)
 
     def _sum(self, node: sp.Add, parts: list[Closure]) -> Closure:
-        complement_of = _complement_reader(node, self.slot)
+        symbol = one_minus(node)
+        complement_of = None if symbol is None else self.slot.get(symbol)
         first, *rest = parts
 
         def total(slots: Slots):
@@ -276,15 +277,3 @@ def _power(base: Closure, exponent: Closure) -> Closure:
             raise _HandOver
         return value
     return power
-
-
-def _complement_reader(node: sp.Add, slot: Mapping[sp.Symbol, int]):
-    """For ``1 − s`` with s a slot, that slot (its value may carry its complement, see
-    :class:`~.evaluate.Complemented`); else None."""
-    if len(node.args) != 2:
-        return None
-    for position, term in enumerate(node.args):
-        other = node.args[1 - position]
-        if other == 1 and term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and term.args[1].is_Symbol:
-            return slot.get(term.args[1])
-    return None

@@ -291,18 +291,26 @@ def _complemented_type():
     return _Value
 
 
-def _complement_in(node: sp.Add, values: Mapping):
-    """``1 − s`` (plus any further terms) where ``s``'s value carries its complement: that complement."""
+def one_minus(node: sp.Add) -> Optional[sp.Symbol]:
+    """s, where ``node`` is 1 − s for a symbol s (whose value may carry its complement); else None.
+
+    >>> s = sp.Symbol("s")
+    >>> one_minus(1 - s), one_minus(2 - s)
+    (s, None)
+    """
     if len(node.args) != 2:
         return None
     for position, term in enumerate(node.args):
         other = node.args[1 - position]
         if other == 1 and term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and term.args[1].is_Symbol:
-            value = values.get(term.args[1])
-            complement = getattr(value, "complement", None)
-            if complement is not None:
-                return complement
+            return term.args[1]
     return None
+
+
+def _complement_in(node: sp.Add, values: Mapping):
+    """``1 − s`` where ``s``'s value carries its complement: that complement."""
+    symbol = one_minus(node)
+    return None if symbol is None else getattr(values.get(symbol), "complement", None)
 
 
 #: Most bits an exact power may have; a larger one (x^w at w = 10^12) is computed in binary numbers instead.
