@@ -46,7 +46,8 @@ def elementary(expression: sp.Expr) -> sp.Expr:
     """``expression`` with symbackprop's functions replaced by the oracle's own elementary formulas."""
     table = {"sigmoid": lambda x: _activate("sigmoid", x, None), "relu": lambda x: _activate("relu", x, None),
              "softplus": lambda x: _activate("softplus", x, None), "leaky_relu": lambda x, a: _activate("leaky_relu", x, a),
-             "abs": lambda x: sp.Piecewise((x, x > 0), (-x, True))}
+             "abs": lambda x: sp.Piecewise((x, x > 0), (-x, True)),
+             "softmax": lambda k, *nets: sp.exp(nets[int(k)]) / sp.Add(*(sp.exp(net) for net in nets))}
     return expression.replace(lambda e: isinstance(e, sp.Function) and type(e).__name__ in table,
                               lambda e: table[type(e).__name__](*e.args))
 

@@ -347,17 +347,31 @@ BY_HAND_FUNCTIONS = {
     "relu": lambda a, b: a if a > 0 else mpmath.mpf(0), "leaky_relu": lambda a, b: a if a > 0 else b * a,
     "max": lambda a, b: a if a >= b else b, "min": lambda a, b: a if a <= b else b,
 }
+#: The functions over vectors, each called as written here and again by hand, of (a, b).
+BY_HAND_VECTOR_FUNCTIONS = {
+    "sum": ("sum(u, v, u)", lambda a, b: a + b + a),
+    "mean": ("mean(u, v, v)", lambda a, b: (a + b + b) / 3),
+    "dot": ("dot([u, v], [v, 3])", lambda a, b: a * b + b * 3),
+    "softmax": ("softmax([u, v, 1], 2)", lambda a, b: mpmath.e ** b / (mpmath.e ** a + mpmath.e ** b + mpmath.e)),
+}
 #: The functions whose branch turns on a comparison, by hand.
 BY_HAND_SWITCHING = {"abs", "relu", "leaky_relu", "max", "min"}
+
+
+def _call(name: str, arity: tuple[int, int]) -> str:
+    """How the tests below call a formula function of u (and v)."""
+    if name in BY_HAND_VECTOR_FUNCTIONS:
+        return BY_HAND_VECTOR_FUNCTIONS[name][0]
+    return f"{name}(u, v)" if arity[0] == 2 else f"{name}(u)"
 
 
 def test_every_formula_function_has_a_form_written_by_hand():
     from symbackprop.frontends.formula import FUNCTIONS
 
-    assert set(FUNCTIONS) == set(BY_HAND_FUNCTIONS)
+    assert set(FUNCTIONS) == set(BY_HAND_FUNCTIONS) | set(BY_HAND_VECTOR_FUNCTIONS)
 
 
-@pytest.mark.parametrize("name", sorted(BY_HAND_FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(BY_HAND_FUNCTIONS) + sorted(BY_HAND_VECTOR_FUNCTIONS))
 @pytest.mark.parametrize("a, b", [("0.7", "0.2"), ("-0.4", "0.3"), ("1.3", "1.3")])
 def test_a_formula_function_is_one_entry_for_the_parser_the_evaluator_and_the_float64_code(name, a, b):
     """Parsed from a formula, evaluated by the evaluator (exactly where it only compares) and by the NumPy form
@@ -373,15 +387,16 @@ def test_a_formula_function_is_one_entry_for_the_parser_the_evaluator_and_the_fl
     if name in ("log", "sqrt") and a.startswith("-"):
         a = a[1:]
     u, v = sp.symbols("u v")
-    two = FUNCTIONS[name].arity[0] == 2
-    expression = parse_formula(f"{name}(u, v)" if two else f"{name}(u)", {"u": u, "v": v})
+    expression = parse_formula(_call(name, FUNCTIONS[name].arity), {"u": u, "v": v})
     values = {u: Fraction(a), v: Fraction(b)}
+    by_hand = BY_HAND_VECTOR_FUNCTIONS[name][1] if name in BY_HAND_VECTOR_FUNCTIONS else BY_HAND_FUNCTIONS[name]
     with mpmath.workdps(40):
-        expected = BY_HAND_FUNCTIONS[name](mpmath.mpf(a), mpmath.mpf(b))
+        expected = by_hand(mpmath.mpf(a), mpmath.mpf(b))
         value = evaluate_expression(expression, values)
         number = mpmath.mpf(value.numerator) / value.denominator if isinstance(value, Fraction) else value
         assert abs(number - expected) < mpmath.mpf("1e-30")
-    assert isinstance(value, Fraction) == (name in BY_HAND_SWITCHING), "exact on exact arguments iff it compares"
+    exact = name in BY_HAND_SWITCHING or name in ("sum", "mean", "dot")  # (an exact sum or product stays exact)
+    assert isinstance(value, Fraction) == exact, "exact on exact arguments iff it compares or only adds"
     assert has_kink(expression) == (name in BY_HAND_SWITCHING)
     compiled = sp.lambdify((u, v), expression, modules=[numpy_forms(), "numpy"])
     assert abs(float(compiled(np.array([float(a)]), np.array([float(b)]))[0]) - float(expected)) < 1e-13
@@ -402,7 +417,7 @@ def test_the_branch_of_every_switching_function_is_decided_by_its_ball_or_refuse
     for name, entry in FUNCTIONS.items():
         if name in ("log", "sqrt"):
             continue
-        expression = parse_formula(f"{name}(u, v)" if entry.arity[0] == 2 else f"{name}(u)", {"u": u, "v": v})
+        expression = parse_formula(_call(name, entry.arity), {"u": u, "v": v})
         derivative = sp.diff(expression, u)
         switch = Fraction(0) if name in ("abs", "relu", "leaky_relu") else Fraction(1, 7)
         with working_digits(30):
@@ -413,4 +428,5 @@ def test_the_branch_of_every_switching_function_is_decided_by_its_ball_or_refuse
                     evaluate_expression(derivative, near, balls=True)
                 assert evaluate_expression(derivative, right, balls=True) == slopes[name], name
             else:
-                assert evaluate_expression(derivative, near, balls=True).is_finite(), name
+                slope = evaluate_expression(derivative, near, balls=True)  # (a constant slope stays exact)
+                assert isinstance(slope, Fraction) or slope.is_finite(), name

@@ -51,19 +51,20 @@ class Function:
 
     arity: tuple[int, int]  # least and most arguments
     build: Callable[..., sp.Expr]
+    vectors: bool = False  # its arguments may be vectors, [a, b, c] (dot, softmax)
 
 
 #: The functions a formula may call, by their name in a formula: the formula side of :mod:`..functions.registry`.
-FUNCTIONS: dict[str, Function] = {entry.formula_name: Function(entry.arity, entry.build) for entry in TABLE
-                                  if entry.formula_name}
+FUNCTIONS: dict[str, Function] = {entry.formula_name: Function(entry.arity, entry.build, entry.vectors)
+                                  for entry in TABLE if entry.formula_name}
 
 
 def formula_functions() -> dict[str, Function]:
     """The functions a formula may call: :data:`FUNCTIONS`, and every elementwise activation registered in
     Python (:func:`symbackprop.functions.activations.register_activation`), called with one argument.
 
-    >>> "exp" in formula_functions(), "softmax" in formula_functions()  # (softmax acts on a whole layer)
-    (True, False)
+    >>> "exp" in formula_functions(), "relu" in formula_functions(), "softmax" in formula_functions()
+    (True, True, True)
     """
     table = dict(FUNCTIONS)
     for name, rule in ACTIVATIONS.items():
@@ -73,7 +74,7 @@ def formula_functions() -> dict[str, Function]:
     return table
 
 
-_ALLOWED_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ +-*/^().,\t")
+_ALLOWED_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ +-*/^().,[]\t")
 
 
 class FormulaError(ValueError):
@@ -199,12 +200,26 @@ class _Builder:
             self.fail(node, f"{name}() takes {wanted} argument(s), not {len(node.args)}")
         if any(isinstance(a, ast.Starred) for a in node.args):
             self.fail(node, "starred arguments are not allowed in a formula")
-        arguments = [self.build(a) for a in node.args]
-        if all(a.is_Number for a in arguments) or function.build in (sp.sqrt, sp.Max, sp.Min):
-            return function.build(*arguments)
-        # Written as the file wrote it: no simplification is attempted on a symbolic argument
-        # (SymPy's checks for tanh(i·x) and the like cost a millisecond a call on large graphs).
-        return function.build(*arguments, evaluate=False)
+        arguments = [self.vector(a) if function.vectors and isinstance(a, ast.List) else self.build(a)
+                     for a in node.args]
+        if all(not isinstance(a, tuple) and a.is_Number for a in arguments) \
+                or function.build in (sp.sqrt, sp.Max, sp.Min):
+            return self.bounded(node, function.build(*arguments))
+        try:
+            # Written as the file wrote it: no simplification is attempted on a symbolic argument
+            # (SymPy's checks for tanh(i·x) and the like cost a millisecond a call on large graphs).
+            return function.build(*arguments, evaluate=False)
+        except ValueError as error:  # a vector of the wrong shape
+            self.fail(node, str(error))
+
+    def vector(self, node: ast.List) -> tuple[sp.Expr, ...]:
+        """A vector ``[a, b, c]``, an argument of dot() or softmax(): its components, none a vector."""
+        if not node.elts:
+            self.fail(node, "a vector has at least one component")
+        for element in node.elts:
+            if isinstance(element, (ast.List, ast.Starred)):
+                self.fail(element, "a component of a vector is a number or an expression, not a vector")
+        return tuple(self.build(element) for element in node.elts)
 
     def chain(self, node: ast.BinOp, operators: tuple) -> sp.Expr:
         """A left-leaning chain ``a + b - c + …`` or ``a * b / c * …``, built without recursing along it."""
@@ -274,6 +289,8 @@ def _describe(node: ast.AST) -> str:
         return f"an attribute ('.{node.attr}')"
     if isinstance(node, ast.Subscript):
         return "a subscript"
+    if isinstance(node, ast.List):
+        return "a vector ([...]) outside dot() and softmax()"
     if isinstance(node, ast.Lambda):
         return "a lambda"
     if isinstance(node, ast.IfExp):

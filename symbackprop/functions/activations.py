@@ -281,7 +281,7 @@ class softmax(sp.Function):
 
     >>> a, b = sp.symbols("a b")
     >>> sp.diff(softmax(0, a, b), b)
-    -softmax(0, a, b)*softmax(1, a, b)
+    -softmax([a, b], 1)*softmax([a, b], 2)
     """
 
     def fdiff(self, argindex=1):
@@ -306,6 +306,11 @@ class softmax(sp.Function):
         k, nets = int(self.args[0]), self.args[1:]
         body = r"\operatorname{softmax}_{%d}\left(%s\right)" % (k + 1, ", ".join(printer._print(n) for n in nets))
         return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _sympystr(self, printer):
+        # as a formula file writes it: the vector, then the component counted from 1 (as LaTeX's softmax₂)
+        k, nets = int(self.args[0]), self.args[1:]
+        return "softmax([%s], %d)" % (", ".join(printer._print(n) for n in nets), k + 1)
 
 
 def softmax_outputs(nets: list[sp.Expr]) -> list[sp.Expr]:

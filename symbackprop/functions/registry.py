@@ -48,6 +48,7 @@ class Entry:
     numpy: Optional[Callable[[], Callable]] = None  # made on first use: NumPy is optional
     switches: bool = False  # its branch turns on a comparison of its arguments: a kink where they tie
     ball: Optional[Callable] = None  # its value on balls (None: a function of ours, by its explicit definition)
+    vectors: bool = False  # a formula may give it vectors, [a, b, c]: ``build`` checks their shapes (ValueError)
 
 
 def _activation_number(name: str) -> Callable:
@@ -87,6 +88,68 @@ def _elementary(name: str, formula: bool = False, numpy: Optional[Callable[[], C
                  _mpmath(name.lower()), numpy, ball=getattr(arb, name.lower()))
 
 
+#: Most components a vector of a formula may have, and most arguments of sum() and mean().
+MAX_VECTOR = 1024
+
+
+def vector_sum(*terms: sp.Expr, evaluate: bool = True) -> sp.Expr:
+    """``sum(a, b, c)`` of a formula: one flat sum, as the file wrote it.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> vector_sum(a, b, c)
+    a + b + c
+    """
+    return sp.Add(*terms, evaluate=evaluate)
+
+
+def vector_mean(*terms: sp.Expr, evaluate: bool = True) -> sp.Expr:
+    """``mean(a, b, c)`` of a formula: the sum over the count, the count a rational number.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> vector_mean(a, b, c)
+    a/3 + b/3 + c/3
+    """
+    return sp.Add(*(sp.Rational(1, len(terms)) * term for term in terms), evaluate=evaluate)
+
+
+def vector_dot(left, right, evaluate: bool = True) -> sp.Expr:
+    """``dot([a, b], [c, d])`` of a formula: Σ left_i·right_i over two vectors of one length.
+
+    >>> a, b, c, d = sp.symbols("a b c d")
+    >>> vector_dot((a, b), (c, d))
+    a*c + b*d
+    >>> vector_dot((a, b), (c,))
+    Traceback (most recent call last):
+    ...
+    ValueError: dot() takes two vectors of one length, not of 2 and 1 components
+    """
+    if not isinstance(left, tuple) or not isinstance(right, tuple):
+        raise ValueError("dot() takes two vectors, written [a, b, ...]")
+    if len(left) != len(right):
+        raise ValueError(f"dot() takes two vectors of one length, not of {len(left)} and {len(right)} components")
+    return sp.Add(*(x * y for x, y in zip(left, right)), evaluate=evaluate)
+
+
+def softmax_component(vector, component, evaluate: bool = True) -> sp.Expr:
+    """``softmax([a, b, c], 2)`` of a formula: component 2 (counted from 1, as softmax₂ is printed) of the
+    softmax over the vector; one n-ary function, so its derivative is the softmax Jacobian.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> softmax_component((a, b, c), sp.Integer(2))
+    softmax([a, b, c], 2)
+    >>> softmax_component((a, b), sp.Integer(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: softmax()'s component is a whole number from 1 to 2 (its vector's length), not 3
+    """
+    if not isinstance(vector, tuple) or len(vector) < 2:
+        raise ValueError("softmax() takes a vector of at least two components, written [a, b, ...], and a component")
+    if isinstance(component, tuple) or not (component.is_Integer and 1 <= component <= len(vector)):
+        raise ValueError(f"softmax()'s component is a whole number from 1 to {len(vector)} (its vector's length), "
+                         f"not {'a vector' if isinstance(component, tuple) else component}")
+    return softmax(int(component) - 1, *vector)
+
+
 def _two_or_more(sympy_name: str, formula_name: str, build, number, on_balls) -> Entry:
     return Entry(sympy_name, formula_name, (2, 16), build, number, switches=True, ball=on_balls)
 
@@ -115,7 +178,11 @@ TABLE: tuple[Entry, ...] = (
     Entry("Abs", None, (1, 1), None, abs, switches=True, ball=abs),
     Entry("sign", None, (1, 1), None, _sign, switches=True, ball=balls.sign),
     Entry("Heaviside", None, (1, 2), None, _step, _own(Heaviside), switches=True, ball=balls.step),
-    Entry("softmax", None, (2, 17), None, lambda k, *nets: softmax_numeric(list(nets))[int(k)], _own(softmax)),
+    Entry(None, "sum", (1, MAX_VECTOR), vector_sum, None),
+    Entry(None, "mean", (1, MAX_VECTOR), vector_mean, None),
+    Entry(None, "dot", (2, 2), vector_dot, None, vectors=True),
+    Entry("softmax", "softmax", (2, 2), softmax_component, lambda k, *nets: softmax_numeric(list(nets))[int(k)],
+          _own(softmax), vectors=True),
 )
 
 #: The value on numbers of each function in the table, by SymPy name (the evaluator's hot path reads this).
