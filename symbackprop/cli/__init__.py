@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument("--wrt", action="append", metavar="NAME",
                         help="a parameter or a node such as out(h1) (repeatable; default: every parameter)")
     derive.add_argument("--form", choices=("chain", "compact", "closed", "simplified", "matrix"), default="chain",
-                        help="chain: the chain rule, factor by factor, then the compact form; compact: in node "
+                        help="chain: the chain rule, factor by factor (each summed factor, a δ, written once and "
+                             "named after), then the compact form; compact: in node "
                              "symbols (net, out, δ); closed: in inputs, parameters and targets only; simplified: "
                              "tidied (softmax + cross-entropy → out − t); matrix: the layer-wise vectorised "
                              "backward pass (dZ, dW, db, dA) with every matrix's numbers")

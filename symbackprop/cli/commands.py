@@ -47,7 +47,7 @@ def _program_form_reason(engine) -> str:
 def derive(args) -> int:
     from ..engine.chain import Engine
     from ..errors import InputError
-    from ..reports.results import derivation_text, derive_json, derive_latex
+    from ..reports.results import derive_json, derive_latex, derive_text
 
     engine = Engine(_graph(args.source))
     if args.form == "matrix":
@@ -71,7 +71,7 @@ def derive(args) -> int:
     elif args.format == "latex":
         print(derive_latex(derivations, form))
     else:
-        print("\n\n".join(derivation_text(d, form, args.digits, with_value) for d in derivations))
+        print(derive_text(derivations, form, args.digits, with_value))
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ import json
 import math
 import re
 from html import escape
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
 import mpmath
 import sympy as sp
@@ -33,15 +33,22 @@ def _form_expression(derivation: Derivation, form: str):
     return derivation.compact
 
 
-def _nonlocal_factors(derivation: Derivation) -> list[Factor]:
-    """Every summed factor in the chain, outermost first, each once."""
+#: Longest expression written out on a line of ``derive``'s chain form; a longer one is named by its form
+#: (the chain above, each δ written once, already says all of it).
+MAX_WRITTEN_OUT = 400
+
+
+def _nonlocal_factors(derivation: Derivation, written: Mapping[Factor, str] = {}) -> list[Factor]:
+    """Every summed factor in the chain, outermost first, each once; one already ``written`` is listed
+    but not opened again (its own factors were written with it)."""
     found: list[Factor] = []
     pending = [f for term in derivation.chain for f in term]
     while pending:
         factor = pending.pop(0)
         if not factor.is_local and factor not in found:
             found.append(factor)
-            pending.extend(f for term in factor.terms for f in term)
+            if factor not in written:
+                pending.extend(f for term in factor.terms for f in term)
     return found
 
 
@@ -49,33 +56,79 @@ def _product_text(term: Iterable[Factor]) -> str:
     return " · ".join(str(f) for f in term)
 
 
-def _sum_text(terms) -> str:
-    return " + ".join(_product_text(term) for term in terms) or "0"
+def _name_terms(terms) -> list[str]:
+    return [_product_text(term) for term in terms] or ["0"]
 
 
-def derivation_text(derivation: Derivation, form: str, digits: int, with_value: bool) -> str:
-    """A derivation as lines a person reads in a terminal."""
+def _factor_terms(terms) -> list[str]:
+    """A sum of products with each local factor's expression, and each summed factor (a δ) by its name."""
+    return [" · ".join(str(f) if not f.is_local else f"({text(f.expression)})" for f in term)
+            for term in terms] or ["0"]
+
+
+def _sum_lines(head: str, pad: str, terms: list[str]) -> list[str]:
+    """``head`` = the terms' sum, continued on lines under it where it would pass :data:`MAX_WRITTEN_OUT`
+    (a shared weight of a recurrence sums a term per time step)."""
+    lines, line = [], head
+    for position, term in enumerate(terms):
+        piece = term if position == 0 else f" + {term}"
+        if position and len(line) + len(piece) > MAX_WRITTEN_OUT:
+            lines.append(line)
+            line = f"{pad}   + {term}"
+        else:
+            line += piece
+    return lines + [line]
+
+
+def _written_out(expression: sp.Expr, form: str) -> str:
+    written = text(expression)
+    if len(written) <= MAX_WRITTEN_OUT:
+        return written
+    return f"(the {form} form, {len(written):,} characters: derive --form {form} writes it out)"
+
+
+def derivation_text(derivation: Derivation, form: str, digits: int, with_value: bool,
+                    written: Optional[dict[Factor, str]] = None) -> str:
+    """A derivation as lines a person reads in a terminal.
+
+    In the chain form each summed factor (a δ) is written once, under the first derivation of a document
+    that needs it (``written``, shared by the document, records where), and referred to by its name after:
+    the text stays linear in the size of the graph.
+    """
+    written = {} if written is None else written
     name = str(derivation)
     pad = " " * len(name)
     lines = []
     if form == "chain":
-        lines.append(f"{name} = {_sum_text(derivation.chain)}")
-        factors = " + ".join(" · ".join(f"({text(f.expression)})" for f in term) for term in derivation.chain)
-        lines.append(f"{pad} = {factors or '0'}")
-        lines.append(f"{pad} = {text(derivation.compact)}")
+        names, factors = _name_terms(derivation.chain), _factor_terms(derivation.chain)
+        lines += _sum_lines(f"{name} = ", pad, names)
+        if factors != names:
+            lines += _sum_lines(f"{pad} = ", pad, factors)
+        lines.append(f"{pad} = {_written_out(derivation.compact, 'compact')}")
         if derivation.simplified != derivation.compact:
-            lines.append(f"{pad} = {text(derivation.simplified)}    (simplified)")
+            lines.append(f"{pad} = {_written_out(derivation.simplified, 'simplified')}    (simplified)")
     else:
         lines.append(f"{name} = {text(_form_expression(derivation, form))}")
     if with_value:
         lines.append(f"{pad} = {derivation.decimal(digits)}")
     if form == "chain":
-        for factor in _nonlocal_factors(derivation):
-            lines.append(f"  where {factor} = {_sum_text(factor.terms)}")
-            if len(factor.terms) > 1:
-                expanded = " + ".join(" · ".join(f"({text(f.expression)})" for f in term) for term in factor.terms)
-                lines.append(f"  {' ' * (len(str(factor)) + 6)} = {expanded}")
+        for factor in _nonlocal_factors(derivation, written):
+            if factor in written:
+                lines.append(f"  where {factor} is as under {written[factor]}")
+                continue
+            written[factor] = name
+            names, factors = _name_terms(factor.terms), _factor_terms(factor.terms)
+            inner = "  " + " " * (len(str(factor)) + 6)
+            lines += _sum_lines(f"  where {factor} = ", inner, names)
+            if factors != names:
+                lines += _sum_lines(f"{inner} = ", inner, factors)
     return "\n".join(lines)
+
+
+def derive_text(derivations: Iterable[Derivation], form: str, digits: int, with_value: bool) -> str:
+    """``derive``'s text: every derivation, each δ written once (see :func:`derivation_text`)."""
+    written: dict[Factor, str] = {}
+    return "\n\n".join(derivation_text(d, form, digits, with_value, written) for d in derivations)
 
 
 def factor_record(factor: Factor, term: int, engine: Engine, digits: Optional[int], as_text=text) -> dict:
