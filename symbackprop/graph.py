@@ -136,8 +136,13 @@ class SymbolicGraph:
             if found is not None:
                 return found
             names = [q.name for q in self.order if q.kind in ("param", "node")]
+            known = f"(known: {', '.join(names[:20])}" + (", …)" if len(names) > 20 else ")")
+            if quantity.kind in ("net", "out") and quantity.name in names:
+                # a dense unit's spelling, out(x1), of a formula graph's node or input x1
+                raise InputError(f"a formula graph has no {quantity.kind}({quantity.name}): its nodes are named as "
+                                 f"the file names them; did you mean {quantity.name}?", place=place)
             raise InputError(f"no node, input or parameter named {quantity.name!r}{_did_you_mean(quantity.name, names)} "
-                             f"(known: {', '.join(names[:20])}" + (", …)" if len(names) > 20 else ")"), place=place)
+                             + known, place=place)
         units = list(layout.inputs) + [u for layer in layout.layers for u in layer.units]
         spelled = self.parameters() + [f"{kind}({unit})" for unit in units for kind in ("out", "net")]
         if quantity.kind == "param":

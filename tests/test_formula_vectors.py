@@ -157,3 +157,85 @@ def test_random_softmax_graphs_agree_with_sympy_diff_and_finite_differences(tmp_
     for name, expected in graph_diff_gradients(engine.graph).items():
         assert _agree(engine.gradient(name).evalf(50), expected), (name, text)
     assert sbp.check_gradients(graph, digits=30).passed, text
+
+
+# ---- parameters held fixed, inputs differentiated ------------------------------------------------------------
+README_FILE = EXAMPLE.parent / "readme_model.toml"
+
+
+def _fixed_file(tmp_path, fixed: str, steps: int = 2) -> Path:
+    text = README_FILE.read_text().replace('learning_rate = "0.5"', f'learning_rate = "0.5"\n{fixed}\nsteps = {steps}')
+    path = tmp_path / "fixed.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_fixed_parameter_keeps_its_value_while_the_others_descend(tmp_path, capsys):
+    """Two steps with b and v held: w1 and w2 move by η·∂E/∂p, each gradient by sympy.diff of the composed loss
+    at the parameters of that step; b and v stay exactly as written."""
+    import json
+
+    path = _fixed_file(tmp_path, 'fixed = ["b", "v"]')
+    assert main(["train", str(path), "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    graph = load_model(path)
+    assert graph.frozen == {"b", "v"}
+    values = {name: sp.Rational(v) for name, v in (("w1", "0.15"), ("w2", "-0.2"), ("b", "0.35"), ("v", "0.5"))}
+    for step in (1, 2):
+        at_step = _with_values(graph, {graph.symbols[graph.named(n)]: values[n] for n in values})
+        reference = graph_diff_gradients(at_step, 50)
+        values = {n: v - sp.Rational(1, 2) * sp.Rational(str(reference[n])) if n in ("w1", "w2") else v
+                  for n, v in values.items()}
+        row = run["steps"][step]["parameters"]
+        for name in ("w1", "w2"):
+            assert abs(sp.Rational(row[name]) - values[name]) < sp.Rational(1, 10**25), (step, name)
+        assert sp.Rational(row["b"]) == sp.Rational(35, 100) and sp.Rational(row["v"]) == sp.Rational(1, 2)
+        assert values["w1"] != sp.Rational(15, 100)  # (the others did move)
+
+
+def _with_values(graph, values):
+    import dataclasses
+    from fractions import Fraction
+
+    return dataclasses.replace(graph, values={**graph.values, **{s: Fraction(str(v)) for s, v in values.items()}})
+
+
+@pytest.mark.parametrize("fixed, place, problem", [
+    ('fixed = "b"', "training.fixed", "expected a list of parameter names"),
+    ('fixed = ["b", "h"]', "training.fixed[1]", "'h' is not a parameter (parameters: w1, w2, b, v)"),
+    ('fixed = [1]', "training.fixed", "expected a list of parameter names"),
+])
+def test_a_bad_fixed_list_is_one_line(tmp_path, capsys, fixed, place, problem):
+    path = _fixed_file(tmp_path, fixed)
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symbackprop: {path}: {place}: ") and problem in err and err.count("\n") == 1
+
+
+def test_a_dense_file_refuses_fixed(tmp_path, capsys):
+    mazur = EXAMPLE.parent.parent / "mazur.toml"
+    path = tmp_path / "mazur.toml"
+    path.write_text(mazur.read_text().replace('learning_rate = "0.5"', 'learning_rate = "0.5"\nfixed = ["w1"]'))
+    assert 'fixed = ["w1"]' in path.read_text()
+    assert main(["derive", str(path)]) == 2
+    assert "training.fixed: fixed applies to a formula graph's parameters" in capsys.readouterr().err
+
+
+def test_an_input_is_differentiated_without_becoming_a_parameter(tmp_path, capsys):
+    """dE/dx1 of the README's graph, claimed and derived, against sympy.diff of the composed loss in x1."""
+    from .oracle import composed_graph_loss
+
+    graph = load_model(README_FILE)
+    x1 = sp.Symbol("x1")
+    point = {s: sp.Rational(v.numerator, v.denominator) for s, v in graph.values.items()}
+    expected = sp.diff(composed_graph_loss(graph), x1).evalf(40, subs=point)
+    assert _agree(sbp.Engine(graph).derivative("E", "x1").evalf(40), expected, 35)
+    assert "x1" not in graph.parameters()
+    path = tmp_path / "claim.toml"
+    path.write_text(README_FILE.read_text() + f'\n[[claims]]\nquantity = "dE/dx1"\nvalue = "{sp.N(expected, 6)}"\n'
+                    '\n[[claims]]\nquantity = "new(x1)"\nvalue = "0.05"\n')
+    assert main(["audit", str(path)]) == 2
+    assert "claims[1].quantity" in capsys.readouterr().err  # an input has no value after an update
+    path.write_text(README_FILE.read_text() + f'\n[[claims]]\nquantity = "dE/dx1"\nvalue = "{sp.N(expected, 6)}"\n')
+    assert main(["audit", str(path)]) == 0
+    assert "1 claims: 1 ok" in capsys.readouterr().out

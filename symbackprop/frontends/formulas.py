@@ -14,7 +14,7 @@ from ..functions.evaluate import FORMULA_MAGNITUDE, evaluate_expression
 from .formula import FormulaError, parse_formula
 from .model import MAX_NODES, check_name, formula_graph
 from .tables import (_data, _kind, _listing, _names, _no_unknown_keys, _number, _require_key, _require_table,
-                     _row_or_rows, _samples, _title, _training)
+                     _row_or_rows, _samples, _title, _training, fixed_parameters)
 
 
 GRAPH_TOP_LEVEL_KEYS = {"graph", "loss", "data", "training", "claims", "meta"}
@@ -102,7 +102,8 @@ def graph_from_mapping(document: Mapping[str, Any]):
     rate, update_biases, training = _training(document, max(len(samples), 1))
     if not update_biases:
         raise InputError("a graph has no biases; update_biases applies to dense layers", place="training.update_biases")
-    graph = formula_graph(leaves, nodes, loss, values, rate, _title(document), samples, training)
+    fixed = fixed_parameters(document, [name for name, _, role in leaves if role == "parameter"])
+    graph = formula_graph(leaves, nodes, loss, values, rate, _title(document), samples, training, fixed)
     _check_graph_values(graph)
     return graph
 

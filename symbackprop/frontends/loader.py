@@ -115,6 +115,9 @@ def network_from_mapping(document: Mapping[str, Any]) -> Network:
     data, data_rows = _data(document, inputs)
     samples = _samples(data_rows, target_rows, "loss.targets")
     learning_rate, update_biases, training = _training(document, max(len(samples), 1))
+    if "fixed" in document.get("training", {}):
+        raise InputError("fixed applies to a formula graph's parameters; a dense file leaves its biases alone with "
+                         "update_biases = false", place="training.fixed")
     if len(samples) == 1:  # one row is the one-sample form
         (data, targets), samples = samples[0], ()
         loss = dataclasses.replace(loss, targets=targets)

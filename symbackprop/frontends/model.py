@@ -108,6 +108,7 @@ class Model(Displayable):
         self._samples: tuple[dict[sp.Symbol, Fraction], ...] = ()
         self._reduction = "mean"
         self.learning_rate: Optional[Fraction] = None
+        self._fixed: frozenset[str] = frozenset()
         self.title = title
         for symbol in inputs:
             self._declare(symbol, "input", "inputs")
@@ -250,6 +251,21 @@ class Model(Displayable):
                 raise InputError(f"the power {power.exp} is too large (at most {MAX_FOLDED_POWER} in absolute value; "
                                  "a symbol as the exponent has no bound)", place=place)
 
+    def fix(self, *parameters: sp.Symbol) -> None:
+        """Hold these parameters fixed: a training step leaves them alone (their gradients are still derived).
+
+        >>> w, b, x, t = sp.symbols("w b x t")
+        >>> m = Model(inputs=[x], targets=[t], parameters={w: "0.5", b: "0.1"})
+        >>> m.fix(b)
+        >>> _ = m.loss((w*x + b - t)**2 / 2)
+        >>> sorted(m.graph().frozen)
+        ['b']
+        """
+        for position, symbol in enumerate(parameters):
+            if not isinstance(symbol, sp.Symbol) or self._roles.get(str(symbol)) != "parameter":
+                raise InputError(f"{str(symbol)[:40]!r} is not a parameter of this model", place=f"fix[{position}]")
+        self._fixed = self._fixed | {str(symbol) for symbol in parameters}
+
     def graph(self) -> SymbolicGraph:
         """The general graph of this model."""
         if self._loss is None:
@@ -259,7 +275,7 @@ class Model(Displayable):
             leaves=[(n, self._symbols[n], self._roles[n]) for n in self._symbols if self._roles[n] != "node"],
             nodes=[(n, self._symbols[n], self._definitions[n]) for n in self._symbols if self._roles[n] == "node"],
             loss=self._loss, values=self._values, learning_rate=self.learning_rate, title=self.title,
-            samples=self._samples, training=Training(reduction=self._reduction),
+            samples=self._samples, training=Training(reduction=self._reduction), fixed=self._fixed,
         )
 
 
@@ -309,8 +325,10 @@ def _real(expression) -> sp.Expr:
 
 def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence[tuple[str, sp.Symbol, sp.Expr]],
                   loss: sp.Expr, values: Mapping[sp.Symbol, Fraction], learning_rate: Optional[Fraction] = None,
-                  title: str = "", samples: tuple = (), training: Optional[Training] = None) -> SymbolicGraph:
-    """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E.
+                  title: str = "", samples: tuple = (), training: Optional[Training] = None,
+                  fixed: frozenset[str] = frozenset()) -> SymbolicGraph:
+    """The graph of inputs, parameters and targets (leaves), formula nodes in order, and the loss E; an
+    update leaves the ``fixed`` parameters alone.
 
     With several ``samples`` (each sample's inputs and targets by leaf symbol), every input, target and
     node has a symbol per sample (``h[2]``), the loss formula gives each sample's loss ``E[2]``, and E is
@@ -322,7 +340,7 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
     _check_formula_size(nodes, loss, max(len(samples), 1))
     if len(samples) == 1:
         values, samples = {**values, **samples[0]}, ()
-    one = _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training)
+    one = _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training, fixed)
     if not samples:
         return one
     template = dataclasses.replace(one, values={s: v for s, v in values.items() if s not in samples[0]}, missing="")
@@ -367,6 +385,7 @@ def formula_graph(leaves: Sequence[tuple[str, sp.Symbol, Role]], nodes: Sequence
         symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
         order=tuple(order), roles=roles, targets=targets, values=every, missing=template_missing(template),
         learning_rate=learning_rate, title=title, samples=samples, training=training, one_sample=template,
+        frozen=fixed,
     )
 
 
@@ -379,7 +398,7 @@ def graph_of_samples(template: SymbolicGraph, samples: Sequence[Mapping[sp.Symbo
     nodes = [(q.name, template.symbols[q], template.definitions[q]) for q in template.order
              if template.roles[q] == "node"]
     return formula_graph(leaves, nodes, template.definitions[Quantity.loss()], template.values,
-                         template.learning_rate, template.title, tuple(samples), template.training)
+                         template.learning_rate, template.title, tuple(samples), template.training, template.frozen)
 
 
 def template_missing(template: SymbolicGraph) -> str:
@@ -411,7 +430,7 @@ def _check_formula_size(nodes, loss: sp.Expr, samples: int) -> None:
             check_graph_size(total, samples, place)
 
 
-def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training) -> SymbolicGraph:
+def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, training, fixed) -> SymbolicGraph:
     symbols: dict[Quantity, sp.Symbol] = {}
     roles: dict[Quantity, Role] = {}
     definitions: dict[Quantity, sp.Expr] = {}
@@ -439,7 +458,7 @@ def _one_sample_graph(leaves, nodes, loss, values, learning_rate, title, trainin
         symbols=symbols, definitions=definitions, consumers=local_derivatives(order, symbols, definitions),
         order=tuple(order), roles=roles, targets=targets, values=dict(values),
         missing=("values for " + ", ".join(missing[:10])) if missing else "",
-        learning_rate=learning_rate, title=title, training=training,
+        learning_rate=learning_rate, title=title, training=training, frozen=fixed,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..errors import InputError, did_you_mean
 from ..functions import activations
@@ -37,7 +37,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 DATA_KEYS = {"inputs"}
 
 
-TRAINING_KEYS = {"learning_rate", "update_biases", "steps", "method", "batch_size", "momentum"}
+TRAINING_KEYS = {"learning_rate", "update_biases", "steps", "method", "batch_size", "momentum", "fixed"}
 
 
 def _row_or_rows(value: Any, place: str, count: int, what: str):
@@ -112,6 +112,22 @@ def _training(document: Mapping[str, Any], samples: int = 1) -> tuple[Optional[F
     if not isinstance(update_biases, bool):
         raise InputError(f"expected true or false, got {_kind(update_biases)}", place="training.update_biases")
     return rate, update_biases, _plan(table, samples, _reduction(document))
+
+
+def fixed_parameters(document: Mapping[str, Any], parameters: Sequence[str]) -> frozenset[str]:
+    """``training.fixed``: the parameters an update leaves alone (a formula graph's; each must be one of
+    ``parameters``)."""
+    table = document.get("training", {})
+    if not isinstance(table, Mapping) or "fixed" not in table:
+        return frozenset()
+    names = table["fixed"]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise InputError(f"expected a list of parameter names, got {_kind(names)}", place="training.fixed")
+    for position, name in enumerate(names):
+        if name not in parameters:
+            raise InputError(f"{name[:40]!r} is not a parameter (parameters: {', '.join(parameters[:20])}"
+                             + (", …)" if len(parameters) > 20 else ")"), place=f"training.fixed[{position}]")
+    return frozenset(names)
 
 
 def _plan(table: Mapping[str, Any], samples: int, reduction: str) -> Training:

@@ -34,7 +34,7 @@ from ..errors import InputError, whole_number
 from ..frontends.dense import layer_activation
 from ..quantity import Quantity
 from .document import Display, Document, Math, Paragraph, Table
-from .forward import MAX_SAMPLE_COLUMNS, MAX_SHOWN_SAMPLES, _samples, architecture, forward_pass
+from .forward import MAX_SAMPLE_COLUMNS, MAX_SHOWN_SAMPLES, _samples, architecture, forward_pass, held_fixed
 from .latex_layout import LINE_WIDTH, _joined, visible_width
 from .printing import factor_latex
 from .writer import _aligned, _factor_name, _operand, _product_names, _Writer, number_latex
@@ -265,7 +265,7 @@ def _update(w: _Writer, derivations: Sequence[Derivation], velocity: Optional[Ma
             new,
         )
     if graph.frozen:
-        w.say("Biases keep their values: the file sets update_biases = false.")
+        w.say(held_fixed(graph))
     if layout is None or graph.samples:
         if layout is not None:
             for index in range(len(layout.layers)):

@@ -70,6 +70,15 @@ def _layer_architecture(w: _Writer) -> None:
           "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
 
 
+def held_fixed(graph) -> str:
+    """The sentence that says which parameters an update leaves alone, and why."""
+    if graph.layout is not None:
+        return "Biases keep their values: the file sets update_biases = false."
+    names = [q.name for q in graph.order if q.kind == "param" and q.name in graph.frozen]
+    return (f"{', '.join(names)} {'keeps its value' if len(names) == 1 else 'keep their values'}: "
+            f"the file holds {'it' if len(names) == 1 else 'them'} fixed.")
+
+
 def _plain(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else format_places(value, 6)[0].rstrip("0")
 
@@ -194,7 +203,8 @@ def _node_architecture(w: _Writer) -> None:
           f"{', '.join(q.name for q in names['parameter'])}; {len(names['node'])} node(s), each a formula of "
           "earlier ones; the loss E.")
     if graph.learning_rate is not None:
-        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(graph.learning_rate))), ".")
+        fixed = f" {held_fixed(graph)}" if graph.frozen else ""
+        w.say("Learning rate ", Math(r"\eta = %s" % w.shown(rational(graph.learning_rate))), "." + fixed)
     w.say(f"Numbers are computed exactly and shown rounded to {w.places} decimals "
           "(tiny ones in scientific notation); no shown number is computed from another rounded one.")
 
