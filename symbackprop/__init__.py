@@ -26,7 +26,7 @@ _EXPORTS = {
     "InputError": "errors",
     "BatchFunction": "training.codegen", "compile_gradients": "training.codegen",
     "Document": "reports.document", "to_latex": "reports.document", "to_markdown": "reports.document",
-    "network_dot": "reports.diagram", "explain": "reports.explain",
+    "network_dot": "reports.diagram", "explain": "reports.explain", "formula_file": "reports.formula_file",
     "SymbolicGraph": "graph", "build_graph": "frontends.dense",
     "Quantity": "quantity", "parse_quantity": "quantity",
     "load_network": "frontends.loader", "network_from_mapping": "frontends.loader",

@@ -448,7 +448,7 @@ def test_readme_command_table_is_one_table_with_every_command():
         cells = [t.content for t in tokens[start:end] if t.type == "inline"]
         if cells[:3] == ["command", "what it does", "exit code"]:
             commands = [re.match(r"`symbackprop (\w+)", cell)[1] for cell in cells[3::3]]
-    assert commands == ["derive", "check", "audit", "claims", "explain", "latex", "train", "diagram"]
+    assert commands == ["derive", "check", "audit", "claims", "explain", "latex", "train", "diagram", "graph"]
     import argparse
 
     from symbackprop.cli import _parser

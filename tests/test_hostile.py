@@ -144,6 +144,7 @@ def deep_narrow(layers: int) -> str:
 @pytest.mark.parametrize("arguments, code", [
     (["derive"], 0), (["derive", "--format", "json"], 0), (["derive", "--format", "latex"], 0), (["latex"], 0),
     (["check", "--precision", "20"], 0), (["diagram"], 0), (["derive", "--form", "closed"], 2), (["explain"], 2),
+    (["graph"], 0),
 ])
 def test_a_deep_narrow_network_at_the_layer_limit_is_quick(arguments, code, tmp_path, capsys):
     """64 layers of width 2: a per-weight formula would sum 2^64 paths; these once hung for minutes."""

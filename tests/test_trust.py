@@ -967,7 +967,7 @@ def test_markdown_titles_open_no_autolink_and_no_strikethrough(tmp_path, capsys)
     assert "<a " not in html and "<s>" not in html and "www.evil.com" in html, html
 
 
-@pytest.mark.parametrize("command", [["audit"], ["claims"], ["explain"], ["diagram"], ["train", "--plot"]])
+@pytest.mark.parametrize("command", [["audit"], ["claims"], ["explain"], ["diagram"], ["train", "--plot"], ["graph"]])
 def test_an_output_that_is_the_input_file_is_refused_and_the_file_kept(tmp_path, capsys, command):
     from symbackprop.cli import main
 

@@ -170,10 +170,18 @@ def _validate_key(key: ClaimKey, graph: SymbolicGraph, place: str, sample: int =
 
 def load_claims(path: str | Path):
     """Read a worked-example file: its network (validated) and its claims."""
+    graph, claims, _ = read_worked_example(path, claims_required=True)
+    return graph, claims
+
+
+def read_worked_example(path: str | Path, claims_required: bool = False):
+    """A file's graph, its claims (validated; none where the file has none and none are required) and the
+    document they were read from."""
     document = read_document(path)
     try:
         graph = graph_from_mapping(document) if isinstance(document, dict) and "graph" in document else build_graph(
             network_from_mapping(document))
-        return graph, claims_from_document(document, graph)
+        has_claims = claims_required or "claims" in document
+        return graph, claims_from_document(document, graph) if has_claims else [], document
     except InputError as error:
         raise error.located(str(path)) from None

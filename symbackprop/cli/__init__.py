@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                       "as comments")
     claims.add_argument("-o", "--output", metavar="OUT", help="write the skeleton to OUT instead of standard output")
 
+    graph = _command(commands, "graph", "write the network as a [graph] file of formulas, one node per line, with "
+                     "its data, loss, training and claims: the same gradients by the second route")
+    graph.add_argument("-o", "--output", metavar="OUT", help="write the file to OUT instead of standard output")
+
     explain = _command(commands, "explain", "write the whole worked example: forward, backward, update")
     explain.add_argument("--format", choices=("markdown", "latex"), default="markdown",
                          help=_FORMAT_HELP.format("Markdown (GitHub and Jupyter render it) or a LaTeX document"))

@@ -236,6 +236,16 @@ def claims(args) -> int:
     return EXIT_OK
 
 
+def graph(args) -> int:
+    from ..audit.claims import read_worked_example
+    from ..reports.formula_file import formula_file
+
+    with _HEARTBEAT.doing("reading the file"):
+        graph, _, document = read_worked_example(args.source)
+    _emit(formula_file(graph, document.get("claims", ())), args.output)
+    return EXIT_OK
+
+
 def _emit(content: str | bytes, output: Optional[str]) -> None:
     """Print text, or write text or bytes to ``output``; a file that cannot be written is exit 2."""
     if output is None:

@@ -142,8 +142,8 @@ def softmax_component(vector, component, evaluate: bool = True) -> sp.Expr:
     ...
     ValueError: softmax()'s component is a whole number from 1 to 2 (its vector's length), not 3
     """
-    if not isinstance(vector, tuple) or len(vector) < 2:
-        raise ValueError("softmax() takes a vector of at least two components, written [a, b, ...], and a component")
+    if not isinstance(vector, tuple):  # (a softmax of one is 1, as a dense layer of one unit has it)
+        raise ValueError("softmax() takes a vector, written [a, b, ...], and a component")
     if isinstance(component, tuple) or not (component.is_Integer and 1 <= component <= len(vector)):
         raise ValueError(f"softmax()'s component is a whole number from 1 to {len(vector)} (its vector's length), "
                          f"not {'a vector' if isinstance(component, tuple) else component}")
