@@ -77,7 +77,7 @@ def derive(args) -> int:
 
 def _derive_matrix(engine, args) -> int:
     from ..errors import InputError
-    from ..reports.results import matrix_json, matrix_latex, matrix_text
+    from ..reports.matrix_results import matrix_json, matrix_latex, matrix_text
     from ..training.matrix import matrix_form, refuse_unless_layered
 
     refuse_unless_layered(engine.graph)

@@ -11,7 +11,7 @@ from ..training.matrix import matrix_form
 from .document import Document, Math
 from .explain import _verification, require_explainable
 from .forward import architecture
-from .results import matrix_equations
+from .matrix_results import matrix_equations
 from .writer import _bmatrix, _Writer, number_latex
 
 
