@@ -188,6 +188,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
 \usepackage[margin=2cm]{geometry}
 \allowdisplaybreaks
+\setlength{\emergencystretch}{3em}
+\tolerance=1000
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
 """
