@@ -6,10 +6,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from symbackprop import load_model, load_network
+from symbackprop import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+EXAMPLES = sorted([*(ROOT / "examples").glob("*.toml"), *(ROOT / "examples" / "layers").glob("*.toml")])
 GRAPHS = sorted((ROOT / "examples" / "graphs").glob("*.toml"))
 
 
@@ -17,7 +17,7 @@ GRAPHS = sorted((ROOT / "examples" / "graphs").glob("*.toml"))
 def test_examples_load_and_match_the_schema(path):
     schema = json.loads((ROOT / "docs" / "network.schema.json").read_text())
     jsonschema.validate(tomllib.loads(path.read_text()), schema)
-    load_network(path)
+    load_model(path)
 
 
 @pytest.mark.parametrize("path", GRAPHS, ids=[p.name for p in GRAPHS])

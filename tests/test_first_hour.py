@@ -335,7 +335,8 @@ def test_diagram_keeps_units_in_file_order(tmp_path):
 
 # ---- LaTeX fits the page ------------------------------------------------------------------------------------
 MAX_OVERFULL_PT = 10
-SHIPPED = sorted(p for p in [*EXAMPLES.glob("*.toml"), *(EXAMPLES / "graphs").glob("*.toml")])
+SHIPPED = sorted(p for p in [*EXAMPLES.glob("*.toml"), *(EXAMPLES / "graphs").glob("*.toml"),
+                             *(EXAMPLES / "layers").glob("*.toml")])
 
 
 def _widest_overfull_box(source: Path) -> float:

@@ -15,8 +15,7 @@ from typing import Any, Literal, Mapping, Optional
 
 from ..errors import InputError
 from ..frontends.dense import build_graph
-from ..frontends.formulas import graph_from_mapping
-from ..frontends.loader import network_from_mapping
+from ..frontends.loader import model_from_mapping
 from ..frontends.toml import read_document
 from ..graph import SymbolicGraph
 from ..numbers import NumberError, exact_from_toml, written_unit
@@ -179,8 +178,8 @@ def read_worked_example(path: str | Path, claims_required: bool = False):
     document they were read from."""
     document = read_document(path)
     try:
-        graph = graph_from_mapping(document) if isinstance(document, dict) and "graph" in document else build_graph(
-            network_from_mapping(document))
+        model = model_from_mapping(document)
+        graph = model if isinstance(model, SymbolicGraph) else build_graph(model)
         has_claims = claims_required or "claims" in document
         return graph, claims_from_document(document, graph) if has_claims else [], document
     except InputError as error:

@@ -18,6 +18,8 @@ from .rewriting import Rules
 from .world import Reading
 
 
+#: Bits of a float32 significand: the precision of the single-precision world of :meth:`Diagnoser._float32`.
+FLOAT32_BITS = 24
 #: Re-computations the mistake search may make for one claim (mistakes of method come first).
 MAX_DIAGNOSIS_WORLDS = 600
 
@@ -48,6 +50,32 @@ class Diagnoser:
 
     Mixed into :class:`~symbackprop.audit.verdict.Auditor`, whose worlds, readings and claims it reads.
     """
+
+    def _float32(self, claim, claimed, exact) -> Optional[str]:
+        """Why ``claimed`` may be the number a float32 (single-precision) computation printed, or None.
+
+        The claim's quantity is computed again from the exact inputs with every operation rounded to 24 bits
+        (inputs included, as a framework's float32 tensors hold them). When the claim lies off the exact
+        value by at most twice what that computation is off by (and at least two units of float32's last
+        place, the rounding of the result alone), float32 arithmetic explains it: another order of the same
+        float32 operations lands elsewhere within that error.
+        """
+        if not exact or not mpmath.isfinite(exact):
+            return None
+        try:
+            single = self.world(bits=FLOAT32_BITS).value(claim.key)
+        except (ZeroDivisionError, ValueError, OverflowError):
+            return None
+        if not mpmath.isfinite(single):
+            return None
+        unit = mpmath.mpf(2) ** (mpmath.floor(mpmath.log(abs(exact), 2)) - (FLOAT32_BITS - 1))
+        off, noise = abs(claimed - exact), max(2 * unit, 2 * abs(single - exact))
+        if off > noise:
+            return None
+        return (f"float32 arithmetic: a single-precision computation of it gives {mpmath.nstr(single, 9)}, "
+                f"{mpmath.nstr(abs(single - exact) / unit, 2)} units of float32's last place off the exact value; "
+                f"the claim is {mpmath.nstr(off / unit, 2)} units off, within that error (the author's tool "
+                "computed in float32; no digit is wrong by hand)")
 
     def diagnose(self, claim, claimed, recomputed, exact, overrides) -> tuple[list[Diagnosis], bool]:
         """Every mistake model (or pair of them) whose computation gives the claimed number, and whether
@@ -106,7 +134,11 @@ class Diagnoser:
                 reproduced = True
         if claim.key.kind == "new" and (self.graph.training.method == "batch" or not self.graph.samples):
             reproduced |= self._learning_rate(claim, claimed, overrides, half, note)  # one update per step
-        for reference in (recomputed, exact):
+        single = self._float32(claim, claimed, exact)
+        if single is not None:  # arithmetic noise, shown by a float32 computation: no slip of a digit to name
+            note(("float32",), single)
+            reproduced = True
+        for reference in (recomputed, exact) if single is None else ():
             typo = digit_typo(claim.written.replace("\u2212", "-"), _digits(reference, claim.unit))
             if typo:
                 note(("digit_typo",), typo)

@@ -28,7 +28,7 @@ MISTAKE_IDS = (
     "decimal_slip", "digit_typo", "truncation", "bias_not_updated", "mean_vs_sum",
     "logits_for_outputs", "activation_derivative_twice", "term_slip", "sum_vs_mean_samples", "one_sample_gradient",
     "stale_parameters", "other_layer_weights", "activation_not_applied", "activation_where_linear",
-    "derivative_wrong_argument", "delta_without_derivative", "truncated_bptt", "attention_unscaled",
+    "derivative_wrong_argument", "delta_without_derivative", "truncated_bptt", "attention_unscaled", "float32",
 )
 #: Samples whose gradient alone is tried as the whole batch's (one_sample_gradient).
 MAX_SAMPLE_UPDATES = 20

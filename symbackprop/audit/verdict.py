@@ -125,12 +125,14 @@ class Auditor(Diagnoser):
         return self._exact_values[key]
 
     def world(self, rules: Rules = Rules(), overrides=None, reading: Reading = Reading(),
-              exempt: Optional[ClaimKey] = None) -> World:
+              exempt: Optional[ClaimKey] = None, bits: Optional[int] = None) -> World:
         rewrite = tuple(getattr(rules, name) for name in REWRITING)
         if rewrite not in self._computations:
             self._computations[rewrite] = computation(self.graph, rules)
+        # (a world of another arithmetic computes its own forward passes: the shared ones are exact)
         return World(self.graph, self.reach, rules, overrides if overrides is not None else self._none, reading, exempt,
-                     self._computations[rewrite], self._passes, digits=self.digits)
+                     self._computations[rewrite], self._passes if bits is None else None, digits=self.digits,
+                     bits=bits)
 
     def author_numbers(self, claim: Claim) -> dict[ClaimKey, mpmath.mpf]:
         """The author's numbers written before ``claim`` (the latest for each quantity) that may be evidence
@@ -298,7 +300,10 @@ class Auditor(Diagnoser):
         the parameters of its own step; a later number (an update, a value after it) is recomputed with
         each choice of side for the parameters whose step-0 gradient met a kink. None otherwise."""
         key = claim.key
-        if key.kind == "derivative" and key.of == Quantity.loss() and key.wrt.kind == "param":
+        # (an input's derivative too, where the graph oracle, which moves any leaf, is the one asked)
+        leaf = key.kind == "derivative" and (key.wrt.kind == "param" or (
+            self.graph.layout is None and self.graph.roles.get(key.wrt) == "input"))
+        if key.kind == "derivative" and key.of == Quantity.loss() and leaf:
             met = self._kink_met(key.wrt.name, key.step)
             if met is not None:
                 kinks, left, right = met

@@ -134,6 +134,7 @@ class World:
     passes: Optional[dict] = None  # forward passes shared by worlds that compute them alike (see forward)
     used: set = field(default_factory=set)
     digits: int = WORKING_DIGITS  # working precision: the auditor's, which follows the claims' written digits
+    bits: Optional[int] = None  # or a precision in bits, every operation rounded to it (24: float32 arithmetic)
 
     def __post_init__(self) -> None:
         if self.changed is None:
@@ -193,7 +194,7 @@ class World:
 
     def value(self, key: ClaimKey) -> mpmath.mpf:
         """The value of a claim's quantity in this world."""
-        with mpmath.workdps(self.digits):
+        with mpmath.workprec(self.bits) if self.bits else mpmath.workdps(self.digits):
             update = key.step * self._per_pass
             if key.kind == "new":
                 return self.new(key.of.name, update + self._per_pass - 1)

@@ -190,12 +190,16 @@ def layer_activation(own: Mapping[str, tuple[object, str]], name: str) -> Activa
 
 def network_loss(network: Network) -> LossKind:
     """The loss a file gives: its own per-output term (a formula in out, t and n), or a built-in one."""
-    if network.loss.kind == "custom":
-        term = network.loss.term
+    return loss_of(network.loss)
+
+
+def loss_of(loss: Loss) -> LossKind:
+    """The rule of a file's ``[loss]``: its own term, or the registered kind it names."""
+    if loss.kind == "custom":
+        term = loss.term
         out, target, count = sp.symbols("out t n")
-        return LossKind("custom", network.loss.term_text,
-                        lambda o, t, n: term.xreplace({out: o, target: t, count: sp.Integer(n)}))
-    return loss_kind(network.loss.kind)
+        return LossKind("custom", loss.term_text, lambda o, t, n: term.xreplace({out: o, target: t, count: sp.Integer(n)}))
+    return loss_kind(loss.kind)
 
 
 def _dense_values(network: Network, symbols: Mapping[Quantity, sp.Symbol],

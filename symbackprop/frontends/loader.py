@@ -72,11 +72,21 @@ def load_model(path: str | Path):
     """Read a file: a dense ``[network]`` gives a :class:`Network`, a ``[graph]`` of formulas a graph."""
     document = read_document(path)
     try:
-        if isinstance(document, dict) and "graph" in document:
-            return graph_from_mapping(document)
-        return network_from_mapping(document)
+        return model_from_mapping(document)
     except InputError as error:
         raise error.located(str(path)) from None
+
+
+def model_from_mapping(document: Mapping[str, Any]):
+    """What a document describes: a ``[graph]`` of formulas or a ``[network]`` with layer kinds (conv2d,
+    pooling) as a graph, a dense ``[network]`` as a :class:`Network`."""
+    from .layers import is_layered, layered_graph_from_mapping
+
+    if isinstance(document, dict) and "graph" in document:
+        return graph_from_mapping(document)
+    if is_layered(document):
+        return layered_graph_from_mapping(document)
+    return network_from_mapping(document)
 
 
 def network_from_mapping(document: Mapping[str, Any]) -> Network:

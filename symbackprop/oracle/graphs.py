@@ -157,6 +157,17 @@ def _walk(node, values, functions, float64: bool):
     return functions[name](*args)
 
 
+def _leaf(graph, name: str) -> sp.Symbol:
+    """The symbol of a parameter, or of an input (a derivative may be taken with respect to either), by name."""
+    symbol = graph.symbols.get(Quantity.param(name))
+    if symbol is None:
+        quantity = graph.named(name)
+        if quantity is None or graph.roles.get(quantity) != "input":
+            raise KeyError(name)
+        symbol = graph.symbols[quantity]
+    return symbol
+
+
 def graph_loss(forward: GraphForward, float64: bool = False, digits: int = 50):
     with mpmath.workdps(digits + 10):
         return graph_values(forward, None, float64)[forward.loss]
@@ -165,7 +176,7 @@ def graph_loss(forward: GraphForward, float64: bool = False, digits: int = 50):
 def graph_finite_difference(forward: GraphForward, parameter: str, digits: int = 50,
                             float64: bool = False) -> NumericDerivative:
     """∂E/∂parameter of a formula graph, by central differences with Richardson extrapolation."""
-    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    symbol = _leaf(forward.graph, parameter)
     if float64:
         return _richardson(lambda h: graph_values(forward, (symbol, h), True)[forward.loss], central_step(digits, True), 3)
     with mpmath.workdps(working_digits(digits)):
@@ -176,7 +187,7 @@ def graph_finite_difference(forward: GraphForward, parameter: str, digits: int =
 def graph_one_sided(forward: GraphForward, parameter: str, digits: int = 50,
                     float64: bool = False) -> tuple[NumericDerivative, NumericDerivative]:
     """∂E/∂parameter from the left and from the right (see :func:`one_sided_derivatives`)."""
-    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    symbol = _leaf(forward.graph, parameter)
     if float64:
         value = lambda h: graph_values(forward, (symbol, h), True)[forward.loss]
         return tuple(_richardson_one_sided(value, value(0.0), side * 2.0**-8, 4) for side in (-1, 1))
@@ -191,7 +202,7 @@ def graph_kinks_crossed(forward: GraphForward, parameter: str, step, digits: int
     """The nodes downstream of ``parameter`` with a kink (|a|, max, min, a case split, ReLU) whose
     switching expression is 0, or changes sign, as the parameter moves by ``step`` either way."""
     graph = forward.graph
-    symbol = graph.symbols[Quantity.param(parameter)]
+    symbol = _leaf(graph, parameter)
     downstream = {forward.definitions[position][0] for position in forward.downstream(symbol)}
     candidates = [node for node in forward.switches if node in downstream]
     if not candidates:
@@ -219,7 +230,7 @@ def met_within(digits: int) -> mpmath.mpf:
 def graph_kinks_met(forward: GraphForward, parameter: str, digits: int = 50) -> tuple[str, ...]:
     """The nodes downstream of ``parameter`` whose kink is met at the file's numbers: a switching
     expression that is 0 there within binary rounding (a tie of max or min, |0|, a ReLU at 0)."""
-    symbol = forward.graph.symbols[Quantity.param(parameter)]
+    symbol = _leaf(forward.graph, parameter)
     key = ("met", mpmath.mp.prec)
     if key not in forward._cache:
         with mpmath.workdps(working_digits(digits)):

@@ -379,6 +379,9 @@ def _verification(w: _Writer, check) -> None:
 def require_explainable(engine: Engine) -> None:
     """Refuse, before any work, a network whose worked example nobody could read (or we could write)."""
     count = len(engine.graph.parameters())
+    if count == 0:
+        raise InputError("a worked example follows the gradient of every parameter, and this network has none "
+                         "(derive --wrt NAME gives the derivative with respect to an input or a node)", place="network")
     if count > MAX_PARAMETERS:
         raise InputError(
             f"a worked example writes out every number; this network has {count} parameters "
