@@ -25,6 +25,7 @@ import sympy as sp
 from ..errors import InputError
 from ..functions.activations import softmax_outputs
 from .dense import layer_activation, loss_of
+from ..graph import MAX_FORMULA_SIZE
 from .model import MAX_NODES, formula_graph
 from .tables import (_check_name, _kind, _no_unknown_keys, _number, _numbers, _registry, _require_key,
                      _require_table, _samples, _title, _training, fixed_parameters)
@@ -170,6 +171,9 @@ def _inputs(network: Mapping[str, Any], write: _Writer) -> tuple[_Signal, list[s
         raise InputError(f"input_shape is [channels, height, width], three whole numbers; got {_kind(shape)}",
                          place="network.input_shape")
     channels, height, width = shape
+    if channels * height * width > MAX_NODES:
+        raise InputError(f"{channels}×{height}×{width} inputs: more than the {MAX_NODES:,} nodes a graph may have",
+                         place="network.input_shape")
     for size, limit, what in ((channels, MAX_CHANNELS, "channels"), (height, MAX_SIDE, "height"),
                               (width, MAX_SIDE, "width")):
         if not 1 <= size <= limit:
@@ -212,9 +216,15 @@ def _conv2d(table, place: str, name: str, signal: _Signal, write: _Writer, custo
     padding = _whole(table, "padding", place, 0, 0, MAX_KERNEL - 1)
     rows = _output_side(height, kernel, stride, padding, f"{place}.kernel", "kernel")
     columns = _output_side(width, kernel, stride, padding, f"{place}.kernel", "kernel")
-    if filters * rows * columns * (channels * kernel * kernel + 2) > 2_000_000:
-        raise InputError(f"{filters} filters of {channels}×{kernel}×{kernel} over {rows}×{columns} positions: too "
-                         "large (at most 2,000,000 products)", place=place)
+    # counted before anything is built: the nodes and parameters it adds, and the products its nets hold
+    added = 2 * filters * rows * columns + filters * (channels * kernel * kernel + 1)
+    if len(write.names) + added > MAX_NODES:
+        raise InputError(f"{filters} filters of {channels}×{kernel}×{kernel} over {rows}×{columns} positions add "
+                         f"{added:,} nodes and parameters: more than the {MAX_NODES:,} a graph may have", place=place)
+    if 2 * filters * rows * columns * channels * kernel * kernel > MAX_FORMULA_SIZE:
+        raise InputError(f"{filters} filters of {channels}×{kernel}×{kernel} over {rows}×{columns} positions hold "
+                         f"{filters * rows * columns * channels * kernel * kernel:,} products: more than the graph's "
+                         f"{MAX_FORMULA_SIZE:,} subexpressions", place=place)
     rule, alpha = _activation(table, place, custom)
     weights = _kernels(table.get("weights"), f"{place}.weights", filters, channels, kernel)
     kernels = [[[[write.leaf(f"w_{name}_{f}_{c}_{a}_{b}", "parameter", f"{place}.weights",
@@ -276,6 +286,9 @@ def _pool(table, place: str, name: str, kind: str, signal: _Signal, write: _Writ
     stride = _whole(table, "stride", place, window, 1, MAX_KERNEL)
     rows = _output_side(height, window, stride, 0, f"{place}.window", "window")
     columns = _output_side(width, window, stride, 0, f"{place}.window", "window")
+    if len(write.names) + channels * rows * columns > MAX_NODES:
+        raise InputError(f"{channels}×{rows}×{columns} pooled values: more than the {MAX_NODES:,} nodes a graph may "
+                         "have", place=place)
     outputs = []
     for c in range(channels):
         for i in range(rows):
