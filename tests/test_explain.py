@@ -323,8 +323,8 @@ SEED_NETWORKS = {
     "swish_gelu": EXAMPLES / "swish_gelu.toml",
     "xor": EXAMPLES / "xor.toml",  # four samples: each sample's passes, the gradients' mean
     **{path.stem: path for path in sorted((EXAMPLES / "graphs").glob("*.toml"))},
-    # convolution and pooling (a pooling alone has no parameter to follow: explain refuses it)
-    **{path.stem: path for path in sorted((EXAMPLES / "layers").glob("*.toml")) if "conv" in path.stem},
+    # convolution, pooling, a recurrent cell (a pooling alone has no parameter to follow: explain refuses it)
+    **{path.stem: path for path in sorted((EXAMPLES / "layers").glob("*.toml")) if "pool_dfdx" not in path.stem},
 }
 
 

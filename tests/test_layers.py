@@ -346,3 +346,122 @@ def test_dfdx_f32_numbers_are_diagnosed_as_float32_arithmetic_and_a_slipped_digi
     assert main(["audit", str(slipped), "--format", "json"]) == 1
     first = json.loads(capsys.readouterr().out)["claims"][0]
     assert first["verdict"] == "error" and [d["mistake"] for d in first["diagnoses"]] == ["digit_typo"], first
+
+
+@pytest.mark.parametrize("shape, kernel, filters, says", [
+    ([1, 100, 100], 16, 1, "add 14,707 nodes and parameters"),   # once 38 s of building before the refusal
+    ([1, 60, 60], 3, 4, "add 26,952 nodes and parameters"),
+    ([64, 128, 128], 3, 1, "inputs: more than the 20,000 nodes"),
+])
+def test_a_layer_too_large_for_the_graph_is_refused_before_it_is_built(shape, kernel, filters, says):
+    import time
+
+    from symbackprop.errors import InputError
+
+    document = {"network": {"inputs": ["x"], "input_shape": shape, "layers": [
+        {"name": "c", "kind": "conv2d", "filters": filters, "kernel": kernel, "activation": "relu"}]},
+        "loss": {"term": "out"}}
+    started = time.monotonic()
+    with pytest.raises(InputError, match=says):
+        model_from_mapping(document)
+    assert time.monotonic() - started < 1
+
+
+# ---- a recurrent cell unrolled: h_t = f(W x_t + U h_(t-1) + b) -------------------------------------------------
+def rnn_by_hand(xs, w, u, b, initial, f):
+    """Every h_t of a recurrent cell, written again here (xs: a row of inputs per step; w[j][i], u[j][k])."""
+    h, states = list(initial), []
+    for x in xs:
+        h = [f(sum(w[j][i] * x[i] for i in range(len(x))) + sum(u[j][k] * h[k] for k in range(len(h)))
+               + (b[j] if b else 0)) for j in range(len(w))]
+        states.append(h)
+    return states
+
+
+@st.composite
+def rnn_networks(draw):
+    steps, inputs, units = draw(st.integers(1, 4)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    tenth = st.integers(-9, 9).map(lambda k: Fraction(k, 10))
+    grid = lambda rows, columns: [[draw(tenth) for _ in range(columns)] for _ in range(rows)]  # noqa: E731
+    w, u = grid(units, inputs), grid(units, units)
+    b = [draw(tenth) for _ in range(units)] if draw(st.booleans()) else None
+    initial = [draw(tenth) for _ in range(units)] if draw(st.booleans()) else None
+    xs = grid(steps, inputs)
+    activation = draw(st.sampled_from(["tanh", "sigmoid", "linear"]))
+    convention = draw(st.sampled_from(["row", "column"]))
+    return steps, w, u, b, initial, xs, activation, convention
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=rnn_networks())
+def test_random_recurrent_cells_are_the_hand_written_ones_and_their_gradients_sympy_diffs(case):
+    steps, w, u, b, initial, xs, activation, convention = case
+    units = [f"h{j + 1}" for j in range(len(w))]
+    inputs = [f"x{i + 1}" for i in range(len(w[0]))]
+
+    def matrix(m):  # w[j][i] joins source i to unit j: the row convention writes a row per source
+        return _texts([list(row) for row in zip(*m)] if convention == "row" else m)
+
+    layer = {"name": "r", "kind": "rnn", "units": units, "activation": activation, "weights": matrix(w),
+             "recurrent_weights": matrix(u)}
+    if b is not None:
+        layer["bias"] = _texts(b)
+    if initial is not None:
+        layer["initial"] = _texts(initial)
+    document = {"network": {"inputs": inputs, "steps": steps, "convention": convention, "layers": [
+        layer, {"name": "o", "units": ["y"], "activation": "linear", "weights": [["0.7"]] * len(units)
+                if convention == "row" else [["0.7"] * len(units)]}]},
+        "loss": {"kind": "half_sse", "targets": ["0.25"]}, "data": {"inputs": _texts(xs)},
+        "training": {"learning_rate": "0.1"}}
+    graph = model_from_mapping(document)
+    engine = sbp.Engine(graph)
+    functions = {"tanh": mpmath.tanh, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "linear": lambda v: v}
+    with mpmath.workdps(50):
+        mp = lambda v: mpmath.mpf(v.numerator) / v.denominator  # noqa: E731
+        states = rnn_by_hand([[mp(v) for v in row] for row in xs], [[mp(v) for v in row] for row in w],
+                             [[mp(v) for v in row] for row in u], [mp(v) for v in b] if b else None,
+                             [mp(v) for v in initial] if initial else [0] * len(units), functions[activation])
+        for t, state in enumerate(states, 1):
+            for unit, value in zip(units, state):
+                assert _agree(_value(engine, f"{unit}_{t}"), value), (unit, t)
+    for name, expected in graph_diff_gradients(graph, 45).items():
+        assert _agree(engine.gradient(name).evalf(45), expected), name
+    assert sbp.check_gradients(graph, digits=30).passed
+
+
+def test_a_shared_recurrent_weight_sums_a_term_per_step():
+    """BPTT: ∂E/∂u over three steps is Σ_t ∂E/∂net_t · h_(t−1), a term per step after the first (h_0 = 0)."""
+    document = {"network": {"inputs": ["x"], "steps": 3, "layers": [
+        {"name": "r", "kind": "rnn", "units": ["h"], "activation": "tanh", "weights": [["0.5"]],
+         "recurrent_weights": [["0.8"]], "bias": ["0.1"]},
+        {"name": "o", "units": ["y"], "activation": "linear", "weights": [["1.5"]]}]},
+        "loss": {"kind": "half_sse", "targets": ["0.5"]}, "data": {"inputs": [["1"], ["-0.5"], ["2"]]}}
+    engine = sbp.Engine(model_from_mapping(document))
+    chain = [[str(f) for f in term] for term in engine.gradient("w_h_h").chain]
+    assert chain == [["∂E/∂net_h_2", "∂net_h_2/∂w_h_h"], ["∂E/∂net_h_3", "∂net_h_3/∂w_h_h|direct"]]
+    assert [str(f) for term in engine.gradient("w_x_h").chain for f in term][::2] == \
+        ["∂E/∂net_h_1", "∂E/∂net_h_2", "∂E/∂net_h_3"]
+
+
+@pytest.mark.parametrize("change, place, problem", [
+    (lambda d: d["network"].pop("steps"), "network.layers[0]", "an rnn layer reads a sequence"),
+    (lambda d: d["network"].update(steps=0), "network.steps", "steps must be a whole number from 1 to 256, got 0"),
+    (lambda d: d["network"]["layers"][0].update(recurrent_weights=[["0.8", "0.1"]]),
+     "network.layers[0].recurrent_weights[0]", "expected 1 entries"),
+    (lambda d: d["data"].update(inputs=[["1"], ["2"]]), "data.inputs", "expected 3 rows, one per time step"),
+    (lambda d: d["network"]["layers"].insert(0, {"name": "d", "units": ["u"], "activation": "tanh"}),
+     "network.layers[0]", "a dense layer reads one value per input, not a sequence"),
+])
+def test_a_recurrent_layer_that_does_not_fit_is_one_line(change, place, problem, tmp_path, capsys):
+    import copy
+
+    document = copy.deepcopy({"network": {"inputs": ["x"], "steps": 3, "layers": [
+        {"name": "r", "kind": "rnn", "units": ["h"], "activation": "tanh", "weights": [["0.5"]],
+         "recurrent_weights": [["0.8"]]}]},
+        "loss": {"term": "out"}, "data": {"inputs": [["1"], ["-0.5"], ["2"]]}})
+    change(document)
+    path = tmp_path / "rnn.toml"
+    path.write_text(_toml(document))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"symbackprop: {path}: {place}: ") and problem in err, err

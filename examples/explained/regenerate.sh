@@ -6,7 +6,7 @@ for name in balaji_linear pvreddy_3_3_1 sadiya_2_2_2 mazur relu_sigmoid_softmax 
     symbackprop explain "examples/$name.toml" -o "examples/explained/$name.md"
     symbackprop explain "examples/$name.toml" --format latex -o "examples/explained/$name.tex"
 done
-for file in examples/graphs/*.toml examples/layers/conv*.toml; do
+for file in examples/graphs/*.toml examples/layers/conv*.toml examples/layers/rnn*.toml; do
     name=$(basename "$file" .toml)
     symbackprop explain "$file" -o "examples/explained/$name.md"
     symbackprop explain "$file" --format latex -o "examples/explained/$name.tex"

@@ -1,6 +1,7 @@
 """Layer kinds beyond dense: a ``[network]`` whose layers name a ``kind`` becomes nodes of the one graph.
 
 ``conv2d`` (filters over channels × height × width, stride, zero padding, a bias per filter, an activation),
+``rnn`` (a recurrent cell unrolled over the steps of a sequence input, its weights shared by every step),
 ``maxpool2d`` and ``avgpool2d`` (a window and a stride), ``flatten`` (a no-op: a dense layer after a
 spatial one reads its outputs channel by channel, row by row), and ``dense`` layers as in any network
 file. Every unit is written as nodes (``net_c1_0_1_2`` and ``out_c1_0_1_2`` for filter 0 at row 1, column 2
@@ -30,9 +31,12 @@ from .model import MAX_NODES, formula_graph
 from .tables import (_check_name, _kind, _no_unknown_keys, _number, _numbers, _registry, _require_key,
                      _require_table, _samples, _title, _training, fixed_parameters)
 
-KINDS = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten")
+KINDS = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "rnn")
 CONV_KEYS = {"name", "kind", "filters", "kernel", "stride", "padding", "activation", "alpha", "weights", "bias"}
 POOL_KEYS = {"name", "kind", "window", "stride"}
+RNN_KEYS = {"name", "kind", "units", "activation", "alpha", "weights", "recurrent_weights", "bias", "initial"}
+#: Most time steps of a sequence.
+MAX_STEPS_IN_SEQUENCE = 256
 #: Bounds checked before any node is written (a spatial layer multiplies quickly).
 MAX_CHANNELS, MAX_SIDE, MAX_KERNEL, MAX_FILTERS = 64, 256, 16, 256
 
@@ -45,7 +49,7 @@ def is_layered(document: Mapping[str, Any]) -> bool:
     layers = network.get("layers")
     kinds = {table.get("kind", "dense") for table in layers if isinstance(table, Mapping)} \
         if isinstance(layers, list) else set()
-    return "input_shape" in network or bool(kinds - {"dense"})
+    return "input_shape" in network or "steps" in network or bool(kinds - {"dense"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,13 @@ class _Signal:
 
     symbols: tuple[sp.Symbol, ...]
     shape: Optional[tuple[int, int, int]] = None  # channels, height, width
+    steps: int = 0  # a sequence of this many time steps: symbols step by step, ``names`` at each
+    names: tuple[str, ...] = ()  # a sequence's value names at one step (its inputs', or its units')
+
+    def step(self, t: int) -> tuple[sp.Symbol, ...]:
+        """The values at time step t (from 1)."""
+        width = len(self.names)
+        return self.symbols[(t - 1) * width: t * width]
 
     def at(self, c: int, i: int, j: int) -> sp.Symbol:
         _, height, width = self.shape
@@ -97,7 +108,7 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
 
     network = _require_key(document, "network", "")
     _require_table(network, "network", "[network]")
-    _no_unknown_keys(network, {"convention", "inputs", "input_shape", "layers"}, "network")
+    _no_unknown_keys(network, {"convention", "inputs", "input_shape", "steps", "layers"}, "network")
     convention = network.get("convention", "row")
     custom = _custom_activations(document)
     write = _Writer()
@@ -118,12 +129,17 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
             signal = _conv2d(table, place, name, signal, write, custom, biases)
         elif kind in ("maxpool2d", "avgpool2d"):
             signal = _pool(table, place, name, kind, signal, write)
+        elif kind == "rnn":
+            signal = _rnn(table, index, place, name, signal, write, convention, custom, biases)
         elif kind == "flatten":
             _no_unknown_keys(table, {"name", "kind"}, place)
             signal = _Signal(signal.symbols)
         else:
+            if signal.steps:
+                raise InputError("a dense layer reads one value per input, not a sequence: put an rnn layer first "
+                                 "(its last step is what the next layer reads)", place=place)
             dense_table = {k: v for k, v in table.items() if k != "kind"}
-            sources = tuple(str(s) for s in signal.symbols)
+            sources = signal.names or tuple(str(s) for s in signal.symbols)  # (an rnn's last step: its units)
             layer = _layer(dense_table, index, sources, convention, list(sources), custom)
             signal = _dense(layer, place, signal, write, custom, biases)
     # an output is named as its unit: out_c_0_1_2's target is t_c_0_1_2, its loss term E_c_0_1_2
@@ -136,7 +152,7 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
                for unit in outputs]
     terms = [write.node(f"E_{unit}", rule.term(out, target, len(outputs)), "loss")
              for unit, out, target in zip(outputs, signal.symbols, targets)]
-    data_rows = _data_rows(document, input_symbols, network.get("input_shape") is not None)
+    data_rows = _data_rows(document, input_symbols, network.get("input_shape") is not None, network.get("steps", 0))
     rows = _samples(data_rows, target_rows, "loss.targets") if target_rows is not None or \
         (data_rows is not None and len(data_rows) > 1) else ()
     samples: tuple = ()
@@ -159,6 +175,15 @@ def _inputs(network: Mapping[str, Any], write: _Writer) -> tuple[_Signal, list[s
     from .loader import _names
 
     inputs = _names(_require_key(network, "inputs", "network"), "network.inputs", 4096)
+    if "steps" in network:
+        if "input_shape" in network:
+            raise InputError("a sequence of images is not supported: give steps or input_shape", place="network.steps")
+        steps = _whole(network, "steps", "network", None, 1, MAX_STEPS_IN_SEQUENCE)
+        if steps * len(inputs) > MAX_NODES:
+            raise InputError(f"{steps} steps of {len(inputs)} inputs: more than the {MAX_NODES:,} nodes a graph may "
+                             "have", place="network.steps")
+        symbols = [write.leaf(f"{name}_{t}", "input", "network.steps") for t in range(1, steps + 1) for name in inputs]
+        return _Signal(tuple(symbols), steps=steps, names=inputs), symbols
     if "input_shape" not in network:
         symbols = [write.leaf(name, "input", f"network.inputs[{i}]") for i, name in enumerate(inputs)]
         return _Signal(tuple(symbols)), symbols
@@ -279,6 +304,63 @@ def _kernels(value: Any, place: str, filters: int, channels: int, kernel: int):
     return read(value, 0, "")
 
 
+def _rnn(table, index: int, place: str, name: str, signal: _Signal, write: _Writer, convention: str, custom,
+         biases: list) -> _Signal:
+    """h_t = f(W·x_t + U·h_(t−1) + b) for t = 1 … T, h_0 the ``initial`` values (zeros by default); W, U and b shared
+    by every step. The next layer reads h_T."""
+    from .loader import _layer
+
+    _no_unknown_keys(table, RNN_KEYS, place)
+    if not signal.steps:
+        raise InputError("an rnn layer reads a sequence: give [network] steps, and inputs per step", place=place)
+    rule, alpha = _activation(table, place, custom)
+    units = tuple(table.get("units", ()))
+    if signal.steps * len(units) * 2 + len(write.names) > MAX_NODES:
+        raise InputError(f"{len(units)} units over {signal.steps} steps: more than the {MAX_NODES:,} nodes a graph "
+                         "may have", place=f"{place}.units")
+    dense = {k: v for k, v in table.items() if k in ("name", "units", "activation", "alpha", "weights", "bias")}
+    layer = _layer(dense, index, signal.names, convention, list(signal.names), custom)  # W and b, as a dense layer's
+    recurrent = {"name": name, "units": list(units), "activation": layer.activation}
+    if "recurrent_weights" in table:
+        recurrent["weights"] = table["recurrent_weights"]
+    try:
+        loop = _layer(recurrent, index, layer.units, convention, list(layer.units), custom)  # U: w_h1_h2, h1 to h2
+    except InputError as error:
+        raise InputError(error.problem, place=error.place.replace(f"{place}.weights", f"{place}.recurrent_weights")) \
+            from None
+    initial = [Fraction(0)] * len(units)
+    if "initial" in table:
+        initial = list(_numbers(table["initial"], f"{place}.initial", len(units), "one per unit: h at step 0"))
+    parameters: dict[str, sp.Symbol] = {}
+
+    def parameter(weight: str, value, where: str) -> sp.Symbol:
+        if weight not in parameters:
+            parameters[weight] = write.leaf(weight, "parameter", where, value)
+        return parameters[weight]
+
+    for j, unit in enumerate(layer.units):
+        for i in range(len(signal.names)):
+            parameter(layer.weight_names[j][i], layer.weights[j][i] if layer.weights else None, f"{place}.weights")
+        for k in range(len(units)):
+            parameter(loop.weight_names[j][k], loop.weights[j][k] if loop.weights else None, f"{place}.recurrent_weights")
+        bias = layer.bias.name_for(j)
+        if bias is not None and bias not in parameters:
+            parameter(bias, layer.bias.value_for(j), f"{place}.bias")
+            biases.append(bias)
+    previous: list[sp.Expr] = [sp.Rational(v.numerator, v.denominator) for v in initial]
+    for t in range(1, signal.steps + 1):
+        inputs = signal.step(t)
+        current = []
+        for j, unit in enumerate(layer.units):
+            terms = [parameters[layer.weight_names[j][i]] * x for i, x in enumerate(inputs)]
+            terms += [parameters[loop.weight_names[j][k]] * h for k, h in enumerate(previous)]
+            bias = layer.bias.name_for(j)
+            net = write.node(f"net_{unit}_{t}", sp.Add(*terms, *([parameters[bias]] if bias else [])), place)
+            current.append(write.node(f"{unit}_{t}", rule.forward(net, alpha), place))
+        previous = current
+    return _Signal(tuple(previous), names=layer.units)
+
+
 def _pool(table, place: str, name: str, kind: str, signal: _Signal, write: _Writer) -> _Signal:
     _no_unknown_keys(table, POOL_KEYS, place)
     channels, height, width = _spatial(signal, place, kind)
@@ -303,7 +385,7 @@ def _dense(layer, place: str, signal: _Signal, write: _Writer, custom, biases: l
     """A dense layer over the previous layer's outputs: a weighted sum and an activation per unit."""
     rule = layer_activation(custom, layer.activation)
     alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
-    by_name = {str(s): s for s in signal.symbols}
+    by_name = dict(zip(signal.names or tuple(str(s) for s in signal.symbols), signal.symbols))
     parameters = {}
     for j, unit in enumerate(layer.units):
         for i, _ in enumerate(signal.symbols):
@@ -324,9 +406,10 @@ def _dense(layer, place: str, signal: _Signal, write: _Writer, custom, biases: l
     return _Signal(tuple(write.node(f"out_{unit}", formula, place) for unit, formula in zip(layer.units, formulas)))
 
 
-def _data_rows(document: Mapping[str, Any], inputs: list[sp.Symbol], spatial: bool) -> Optional[list[tuple]]:
-    """The rows of input values: a flat list per sample, or for a spatial input channels × height × width
-    (one sample) or a list of those (several)."""
+def _data_rows(document: Mapping[str, Any], inputs: list[sp.Symbol], spatial: bool,
+               steps: int = 0) -> Optional[list[tuple]]:
+    """The rows of input values: a flat list per sample; for a spatial input channels × height × width (one
+    sample) or a list of those (several); for a sequence a row per time step (one sample) or a list of those."""
     if "data" not in document:
         return None
     table = document["data"]
@@ -346,6 +429,17 @@ def _data_rows(document: Mapping[str, Any], inputs: list[sp.Symbol], spatial: bo
                     if isinstance(row, list) for cell in row]
             rows.append(_numbers(flat, "data.inputs" + (f"[{s}]" if depth(value) == 4 else ""), count,
                                  "channels × height × width values"))
+        return rows
+    if steps and depth(value) in (2, 3):
+        samples = [value] if depth(value) == 2 else value
+        rows = []
+        for s, sample in enumerate(samples):
+            where = "data.inputs" + (f"[{s}]" if depth(value) == 3 else "")
+            if not isinstance(sample, list) or len(sample) != steps:
+                raise InputError(f"expected {steps} rows, one per time step", place=where)
+            flat = [cell for t, row in enumerate(sample)
+                    for cell in _numbers(row, f"{where}[{t}]", count // steps, "one per input at a step")]
+            rows.append(tuple(flat))
         return rows
     if depth(value) == 2:
         return [_numbers(row, f"data.inputs[{s}]", count, "one per input") for s, row in enumerate(value)]
