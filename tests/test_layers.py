@@ -465,3 +465,49 @@ def test_a_recurrent_layer_that_does_not_fit_is_one_line(change, place, problem,
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"symbackprop: {path}: {place}: ") and problem in err, err
+
+
+JUNK = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=8), st.booleans(), st.floats(allow_nan=True),
+                 st.lists(st.integers(-3, 3), max_size=3), st.lists(st.lists(st.text(max_size=3), max_size=2), max_size=2),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+RNN = {"network": {"inputs": ["x"], "steps": 2, "layers": [
+    {"name": "r", "kind": "rnn", "units": ["h"], "activation": "tanh", "weights": [["0.5"]],
+     "recurrent_weights": [["0.8"]], "bias": ["0.1"], "initial": ["0"]},
+    {"name": "o", "units": ["y"], "activation": "linear", "weights": [["1.5"]]}]},
+    "loss": {"kind": "half_sse", "targets": ["0.5"]}, "data": {"inputs": [["1"], ["2"]]}}
+CONV = {"network": {"inputs": ["x"], "input_shape": [1, 3, 3], "layers": [
+    {"name": "c", "kind": "conv2d", "filters": 1, "kernel": 2, "stride": 1, "padding": 0, "activation": "relu",
+     "weights": [[[["0.1", "0.2"], ["0.3", "0.4"]]]], "bias": ["0.1"]},
+    {"name": "p", "kind": "maxpool2d", "window": 2, "stride": 1}]},
+    "loss": {"term": "out"}, "data": {"inputs": [[["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"]]]}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(base=st.sampled_from([RNN, CONV]), where=st.integers(0, 40), junk=JUNK)
+def test_any_value_anywhere_in_a_layered_file_is_read_or_refused_as_bad_input(base, where, junk):
+    """Each key of a layered document in turn given a value of another type or shape: the reader either builds
+    the graph or raises InputError (one line at the CLI), never anything else."""
+    import copy
+
+    from symbackprop.errors import InputError
+
+    document = copy.deepcopy(base)
+    places = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                places.append((node, key))
+                collect(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                places.append((node, index))
+                collect(value)
+
+    collect(document)
+    container, key = places[where % len(places)]
+    container[key] = junk
+    try:
+        model_from_mapping(document)
+    except InputError:
+        pass

@@ -25,8 +25,8 @@ import sympy as sp
 
 from ..errors import InputError
 from ..functions.activations import softmax_outputs
-from .dense import layer_activation, loss_of
 from ..graph import MAX_FORMULA_SIZE
+from .dense import layer_activation, loss_of
 from .model import MAX_NODES, formula_graph
 from .tables import (_check_name, _kind, _no_unknown_keys, _number, _numbers, _registry, _require_key,
                      _require_table, _samples, _title, _training, fixed_parameters)
@@ -47,9 +47,10 @@ def is_layered(document: Mapping[str, Any]) -> bool:
     if not isinstance(network, Mapping):
         return False
     layers = network.get("layers")
-    kinds = {table.get("kind", "dense") for table in layers if isinstance(table, Mapping)} \
+    # (any kind but "dense", even one that is not a name, goes to the reader that can say it is unknown)
+    kinds = {repr(table.get("kind", "dense")) for table in layers if isinstance(table, Mapping)} \
         if isinstance(layers, list) else set()
-    return "input_shape" in network or "steps" in network or bool(kinds - {"dense"})
+    return "input_shape" in network or "steps" in network or bool(kinds - {repr("dense")})
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
         place = f"network.layers[{index}]"
         _require_table(table, place, "a layer")
         kind = table.get("kind", "dense")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise InputError(f"unknown layer kind {str(kind)[:40]!r}; known: {', '.join(KINDS)}", place=f"{place}.kind")
         name = table.get("name", f"layer{index + 1}")
         _check_name(name, f"{place}.name")

@@ -35,7 +35,8 @@ MAX_PARAMETERS = 15_000
 
 TOP_LEVEL_KEYS = {"network", "loss", "data", "training", "claims", "meta", "activations"}
 NETWORK_KEYS = {"convention", "inputs", "layers"}
-LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha", "sources"}
+LAYER_KEYS = {"name", "units", "activation", "weights", "weight_names", "bias", "bias_names", "alpha", "sources",
+              "kind"}  # (kind = "dense", the default, said explicitly; other kinds are read by .layers)
 LOSS_KEYS = {"kind", "targets", "term", "reduction"}
 ACTIVATION_KEYS = {"formula"}
 
