@@ -27,8 +27,9 @@ from ..errors import InputError
 from ..functions.activations import softmax_outputs
 from ..graph import MAX_FORMULA_SIZE
 from .dense import layer_activation, loss_of
+from .dense_tables import _custom_activations, _layer, _loss  # the dense reader's rules, for dense layers
 from .model import MAX_NODES, formula_graph
-from .tables import (_check_name, _kind, _no_unknown_keys, _number, _numbers, _registry, _require_key,
+from .tables import (_check_name, _kind, _names, _no_unknown_keys, _number, _numbers, _registry, _require_key,
                      _require_table, _samples, _title, _training, fixed_parameters)
 
 KINDS = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "rnn")
@@ -105,8 +106,6 @@ class _Writer:
 
 def layered_graph_from_mapping(document: Mapping[str, Any]):
     """The graph of a ``[network]`` document with layer kinds (see the module's docstring)."""
-    from .loader import _custom_activations, _layer, _loss  # (the dense reader's own rules, for dense layers)
-
     network = _require_key(document, "network", "")
     _require_table(network, "network", "[network]")
     _no_unknown_keys(network, {"convention", "inputs", "input_shape", "steps", "layers"}, "network")
@@ -173,8 +172,6 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
 
 
 def _inputs(network: Mapping[str, Any], write: _Writer) -> tuple[_Signal, list[sp.Symbol]]:
-    from .loader import _names
-
     inputs = _names(_require_key(network, "inputs", "network"), "network.inputs", 4096)
     if "steps" in network:
         if "input_shape" in network:
@@ -309,8 +306,6 @@ def _rnn(table, index: int, place: str, name: str, signal: _Signal, write: _Writ
          biases: list) -> _Signal:
     """h_t = f(W·x_t + U·h_(t−1) + b) for t = 1 … T, h_0 the ``initial`` values (zeros by default); W, U and b shared
     by every step. The next layer reads h_T."""
-    from .loader import _layer
-
     _no_unknown_keys(table, RNN_KEYS, place)
     if not signal.steps:
         raise InputError("an rnn layer reads a sequence: give [network] steps, and inputs per step", place=place)
