@@ -74,8 +74,8 @@ class Diagnoser:
             return None
         return (f"float32 arithmetic: a single-precision computation of it gives {mpmath.nstr(single, 9)}, "
                 f"{mpmath.nstr(abs(single - exact) / unit, 2)} units of float32's last place off the exact value; "
-                f"the claim is {mpmath.nstr(off / unit, 2)} units off, within that error (the author's tool "
-                "computed in float32; no digit is wrong by hand)")
+                f"the claim is {mpmath.nstr(off / unit, 2)} units off, within that error: what a tool computing in "
+                "float32 prints, rather than a digit slipped by hand")
 
     def diagnose(self, claim, claimed, recomputed, exact, overrides) -> tuple[list[Diagnosis], bool]:
         """Every mistake model (or pair of them) whose computation gives the claimed number, and whether
