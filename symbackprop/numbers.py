@@ -260,6 +260,33 @@ def _laid_out(mantissa: int, exponent: int, digits: int) -> str:
     return f"{sign}{text[0]}.{text[1:]}e{'+' if lead >= 0 else ''}{lead}"
 
 
+def exact_text(value: Fraction) -> str:
+    """A number as a file writes it exactly: a decimal where one is exact, else a fraction.
+
+    >>> exact_text(Fraction(3, 20)), exact_text(Fraction(-1, 3)), exact_text(Fraction(7)), exact_text(Fraction(1, 10**30))
+    ('0.15', '-1/3', '7', '1e-30')
+    """
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = max(twos, fives)
+    digits = str(abs(value.numerator) * 10**places // value.denominator)
+    sign = "-" if value < 0 else ""
+    if places > 12 and digits.rstrip("0") and len(digits.rstrip("0")) <= 6:
+        significant = digits.rstrip("0")
+        exponent = len(digits) - len(significant) - places
+        mantissa = significant if len(significant) == 1 else f"{significant[0]}.{significant[1:]}"
+        return f"{sign}{mantissa}e{exponent}"
+    if places == 0:
+        return sign + digits
+    digits = digits.rjust(places + 1, "0")
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
 def format_places(value: object, places: int, scientific: bool = False) -> tuple[str, int]:
     """``value`` rounded (half to even) to ``places`` decimals, as (digits, power of ten).
 

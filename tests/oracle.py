@@ -107,11 +107,11 @@ def composed_loss(network: Network, symbolic: Iterable[str], float_digits: int =
 def composed_graph_loss(graph) -> sp.Expr:
     """A formula graph's loss as one expression in its leaves: each node's formula put in place of its
     name, last node first, with the oracle's own elementary formulas (it reads no derivative)."""
-    loss = graph.definitions[graph.order[-1]]
-    for quantity in reversed(graph.order[:-1]):
+    composed: dict = {}  # each node's formula in the leaves, built in order (each earlier one put in once)
+    for quantity in graph.order:
         if quantity in graph.definitions:
-            loss = loss.subs(graph.symbols[quantity], graph.definitions[quantity])
-    return elementary(loss)
+            composed[graph.symbols[quantity]] = graph.definitions[quantity].xreplace(composed)
+    return elementary(composed[graph.symbols[graph.order[-1]]])
 
 
 def graph_diff_gradients(graph, digits: int = 50) -> dict[str, sp.Float]:
@@ -122,7 +122,10 @@ def graph_diff_gradients(graph, digits: int = 50) -> dict[str, sp.Float]:
     for quantity in graph.order:
         if quantity.kind == "param":
             symbol = graph.symbols[quantity]
-            found[quantity.name] = sp.diff(loss, symbol).evalf(digits, subs=point)
+            # every other leaf at its number first (30 digits beyond those compared: an exact rational there would
+            # have SymPy factor its powers), so that the loss is a function of this parameter alone
+            alone = loss.xreplace({leaf: sp.Float(value, digits + 30) for leaf, value in point.items() if leaf != symbol})
+            found[quantity.name] = sp.diff(alone, symbol).evalf(digits, subs={symbol: point[symbol]})
     return found
 
 

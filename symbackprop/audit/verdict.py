@@ -301,9 +301,8 @@ class Auditor(Diagnoser):
         each choice of side for the parameters whose step-0 gradient met a kink. None otherwise."""
         key = claim.key
         # (an input's derivative too, where the graph oracle, which moves any leaf, is the one asked)
-        leaf = key.kind == "derivative" and (key.wrt.kind == "param" or (
-            self.graph.layout is None and self.graph.roles.get(key.wrt) == "input"))
-        if key.kind == "derivative" and key.of == Quantity.loss() and leaf:
+        if key.kind == "derivative" and key.of == Quantity.loss() and (key.wrt.kind == "param" or (
+                self.graph.layout is None and self.graph.roles.get(key.wrt) == "input")):
             met = self._kink_met(key.wrt.name, key.step)
             if met is not None:
                 kinks, left, right = met

@@ -66,13 +66,12 @@ def build_graph(network: Network) -> SymbolicGraph:
             nets = []
             for j, unit in enumerate(layer.units):
                 deltas[sampled(unit, sample)] = sp.Symbol(sampled(f"delta_{unit}", sample))
-                terms = [product_of_symbols(symbols[Quantity.param(layer.weight_names[j][i])],
-                                            symbols[Quantity.out(source, sample)]) for i, source in enumerate(sources)]
                 bias_name = layer.bias.name_for(j)
-                if bias_name is not None:
-                    terms.append(symbols[Quantity.param(bias_name)])
-                nets.append(add(Quantity.net(unit, sample), sampled(f"net_{unit}", sample), "node", sp.Add(*terms)))
-            formulas = [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
+                net = unit_net([(symbols[Quantity.param(layer.weight_names[j][i])], symbols[Quantity.out(source, sample)])
+                                for i, source in enumerate(sources)],
+                               symbols[Quantity.param(bias_name)] if bias_name is not None else None)
+                nets.append(add(Quantity.net(unit, sample), sampled(f"net_{unit}", sample), "node", net))
+            formulas = layer_outs(rule, alpha, nets)
             for unit, formula in zip(layer.units, formulas):
                 add(Quantity.out(unit, sample), sampled(f"out_{unit}", sample), "node", formula)
         for unit in network.outputs:
@@ -176,6 +175,24 @@ def network_of(graph: SymbolicGraph) -> Network:
                    layout.convention, data=data, learning_rate=graph.learning_rate,
                    update_biases=not graph.frozen, activations=dict(layout.own_activations), samples=samples,
                    training=graph.training, title=graph.title)
+
+
+def unit_net(pairs, bias: Optional[sp.Expr] = None) -> sp.Expr:
+    """A unit's net: Σ weight·source over ``pairs`` (each product built once), plus its bias.
+
+    >>> w1, w2, x1, x2, b = sp.symbols("w1 w2 x1 x2 b")
+    >>> unit_net([(w1, x1), (w2, x2)], b)
+    b + w1*x1 + w2*x2
+    """
+    terms = [product_of_symbols(weight, source) for weight, source in pairs]
+    if bias is not None:
+        terms.append(bias)
+    return sp.Add(*terms)
+
+
+def layer_outs(rule: Activation, alpha, nets: list[sp.Expr]) -> list[sp.Expr]:
+    """Each unit's out: its activation of its net, or, for a softmax, the layer's softmax over all its nets."""
+    return [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
 
 
 def layer_activation(own: Mapping[str, tuple[object, str]], name: str) -> Activation:

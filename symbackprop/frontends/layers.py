@@ -24,10 +24,10 @@ from typing import Any, Mapping, Optional
 import sympy as sp
 
 from ..errors import InputError
-from ..functions.activations import softmax_outputs
 from ..graph import MAX_FORMULA_SIZE
-from .dense import layer_activation, loss_of
-from .dense_tables import _custom_activations, _layer, _loss  # the dense reader's rules, for dense layers
+from ..numbers import as_rational
+from .dense import layer_activation, layer_outs, loss_of, unit_net
+from .dense_tables import MAX_UNITS_PER_LAYER, _custom_activations, _layer, _loss  # the dense reader's rules, for dense layers
 from .model import MAX_NODES, formula_graph
 from .tables import (_check_name, _kind, _names, _no_unknown_keys, _number, _numbers, _registry, _require_key,
                      _require_table, _samples, _title, _training, fixed_parameters)
@@ -166,8 +166,7 @@ def layered_graph_from_mapping(document: Mapping[str, Any]):
     rate, update_biases, training = _training(document, max(len(samples), 1))
     parameters = [name for name, _, role in write.leaves if role == "parameter"]
     fixed = fixed_parameters(document, parameters) | (frozenset() if update_biases else frozenset(biases))
-    leaves = [leaf for leaf in write.leaves if leaf[2] != "target"] + [leaf for leaf in write.leaves if leaf[2] == "target"]
-    return formula_graph(leaves, write.nodes, sp.Add(*terms), write.values, rate, _title(document), samples,
+    return formula_graph(write.leaves, write.nodes, sp.Add(*terms), write.values, rate, _title(document), samples,
                          training, fixed)
 
 
@@ -264,10 +263,10 @@ def _conv2d(table, place: str, name: str, signal: _Signal, write: _Writer, custo
     for f in range(filters):
         for i in range(rows):
             for j in range(columns):
-                terms = [kernels[f][c][a][b] * signal.at(c, i * stride + a - padding, j * stride + b - padding)
+                pairs = [(kernels[f][c][a][b], signal.at(c, i * stride + a - padding, j * stride + b - padding))
                          for c in range(channels) for a in range(kernel) for b in range(kernel)
                          if 0 <= i * stride + a - padding < height and 0 <= j * stride + b - padding < width]
-                net = write.node(f"net_{name}_{f}_{i}_{j}", sp.Add(*terms, *([bias[f]] if bias else [])), place)
+                net = write.node(f"net_{name}_{f}_{i}_{j}", unit_net(pairs, bias[f] if bias else None), place)
                 outputs.append(write.node(f"out_{name}_{f}_{i}_{j}", rule.forward(net, alpha), place))
     return _Signal(tuple(outputs), (filters, rows, columns))
 
@@ -281,7 +280,7 @@ def _activation(table, place: str, custom):
     alpha = _number(table.get("alpha", "0.01"), f"{place}.alpha") if activation == "leaky_relu" else None
     if alpha is None and "alpha" in table:
         raise InputError("alpha applies only to leaky_relu", place=f"{place}.alpha")
-    return layer_activation(custom, activation), sp.Rational(alpha.numerator, alpha.denominator) if alpha else None
+    return layer_activation(custom, activation), as_rational(alpha) if alpha is not None else None
 
 
 def _kernels(value: Any, place: str, filters: int, channels: int, kernel: int):
@@ -310,7 +309,7 @@ def _rnn(table, index: int, place: str, name: str, signal: _Signal, write: _Writ
     if not signal.steps:
         raise InputError("an rnn layer reads a sequence: give [network] steps, and inputs per step", place=place)
     rule, alpha = _activation(table, place, custom)
-    units = tuple(table.get("units", ()))
+    units = _names(_require_key(table, "units", place), f"{place}.units", MAX_UNITS_PER_LAYER)
     if signal.steps * len(units) * 2 + len(write.names) > MAX_NODES:
         raise InputError(f"{len(units)} units over {signal.steps} steps: more than the {MAX_NODES:,} nodes a graph "
                          "may have", place=f"{place}.units")
@@ -328,30 +327,15 @@ def _rnn(table, index: int, place: str, name: str, signal: _Signal, write: _Writ
     if "initial" in table:
         initial = list(_numbers(table["initial"], f"{place}.initial", len(units), "one per unit: h at step 0"))
     parameters: dict[str, sp.Symbol] = {}
-
-    def parameter(weight: str, value, where: str) -> sp.Symbol:
-        if weight not in parameters:
-            parameters[weight] = write.leaf(weight, "parameter", where, value)
-        return parameters[weight]
-
-    for j, unit in enumerate(layer.units):
-        for i in range(len(signal.names)):
-            parameter(layer.weight_names[j][i], layer.weights[j][i] if layer.weights else None, f"{place}.weights")
-        for k in range(len(units)):
-            parameter(loop.weight_names[j][k], loop.weights[j][k] if loop.weights else None, f"{place}.recurrent_weights")
-        bias = layer.bias.name_for(j)
-        if bias is not None and bias not in parameters:
-            parameter(bias, layer.bias.value_for(j), f"{place}.bias")
-            biases.append(bias)
-    previous: list[sp.Expr] = [sp.Rational(v.numerator, v.denominator) for v in initial]
+    _layer_parameters(place, write, parameters, biases, (layer, "weights"), (loop, "recurrent_weights"))
+    previous: list[sp.Expr] = [as_rational(v) for v in initial]
     for t in range(1, signal.steps + 1):
-        inputs = signal.step(t)
         current = []
         for j, unit in enumerate(layer.units):
-            terms = [parameters[layer.weight_names[j][i]] * x for i, x in enumerate(inputs)]
-            terms += [parameters[loop.weight_names[j][k]] * h for k, h in enumerate(previous)]
+            pairs = [(parameters[w], x) for w, x in zip(layer.weight_names[j], signal.step(t))]
+            pairs += [(parameters[u], h) for u, h in zip(loop.weight_names[j], previous)]
             bias = layer.bias.name_for(j)
-            net = write.node(f"net_{unit}_{t}", sp.Add(*terms, *([parameters[bias]] if bias else [])), place)
+            net = write.node(f"net_{unit}_{t}", unit_net(pairs, parameters[bias] if bias else None), place)
             current.append(write.node(f"{unit}_{t}", rule.forward(net, alpha), place))
         previous = current
     return _Signal(tuple(previous), names=layer.units)
@@ -377,29 +361,35 @@ def _pool(table, place: str, name: str, kind: str, signal: _Signal, write: _Writ
     return _Signal(tuple(outputs), (channels, rows, columns))
 
 
+def _layer_parameters(place: str, write: _Writer, parameters: dict, biases: list, *weighted) -> None:
+    """The parameters of one or more layers over the same units (``weighted``: each a layer and the file's key of
+    its weights): for each unit, every layer's weights, then the biases; each name once (a tied weight is one)."""
+    for j in range(len(weighted[0][0].units)):
+        for layer, key in weighted:
+            for i, weight in enumerate(layer.weight_names[j]):
+                if weight not in parameters:
+                    value = layer.weights[j][i] if layer.weights is not None else None
+                    parameters[weight] = write.leaf(weight, "parameter", f"{place}.{key}", value)
+        for layer, _ in weighted:
+            bias = layer.bias.name_for(j)
+            if bias is not None and bias not in parameters:
+                parameters[bias] = write.leaf(bias, "parameter", f"{place}.bias", layer.bias.value_for(j))
+                biases.append(bias)
+
+
 def _dense(layer, place: str, signal: _Signal, write: _Writer, custom, biases: list) -> _Signal:
     """A dense layer over the previous layer's outputs: a weighted sum and an activation per unit."""
     rule = layer_activation(custom, layer.activation)
-    alpha = sp.Rational(layer.alpha.numerator, layer.alpha.denominator) if layer.alpha is not None else None
-    by_name = dict(zip(signal.names or tuple(str(s) for s in signal.symbols), signal.symbols))
-    parameters = {}
-    for j, unit in enumerate(layer.units):
-        for i, _ in enumerate(signal.symbols):
-            weight = layer.weight_names[j][i]
-            if weight not in parameters:
-                value = layer.weights[j][i] if layer.weights is not None else None
-                parameters[weight] = write.leaf(weight, "parameter", f"{place}.weights", value)
-        bias = layer.bias.name_for(j)
-        if bias is not None and bias not in parameters:
-            parameters[bias] = write.leaf(bias, "parameter", f"{place}.bias", layer.bias.value_for(j))
-            biases.append(bias)
+    alpha = as_rational(layer.alpha) if layer.alpha is not None else None
+    parameters: dict[str, sp.Symbol] = {}
+    _layer_parameters(place, write, parameters, biases, (layer, "weights"))
     nets = []
     for j, unit in enumerate(layer.units):
-        terms = [parameters[layer.weight_names[j][i]] * by_name[source] for i, source in enumerate(by_name)]
         bias = layer.bias.name_for(j)
-        nets.append(write.node(f"net_{unit}", sp.Add(*terms, *([parameters[bias]] if bias else [])), place))
-    formulas = [rule.forward(net, alpha) for net in nets] if rule.elementwise else softmax_outputs(nets)
-    return _Signal(tuple(write.node(f"out_{unit}", formula, place) for unit, formula in zip(layer.units, formulas)))
+        pairs = [(parameters[w], x) for w, x in zip(layer.weight_names[j], signal.symbols)]
+        nets.append(write.node(f"net_{unit}", unit_net(pairs, parameters[bias] if bias else None), place))
+    return _Signal(tuple(write.node(f"out_{unit}", formula, place)
+                         for unit, formula in zip(layer.units, layer_outs(rule, alpha, nets))))
 
 
 def _data_rows(document: Mapping[str, Any], inputs: list[sp.Symbol], spatial: bool,

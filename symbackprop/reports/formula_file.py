@@ -52,6 +52,7 @@ from ..errors import InputError
 from ..frontends.coerce import as_graph
 from ..functions.registry import TABLE
 from ..graph import SymbolicGraph
+from ..numbers import exact_text
 from ..quantity import Quantity
 
 #: SymPy's name of each function a formula can call, and the name a formula calls it by.
@@ -94,33 +95,6 @@ class _FormulaPrinter(StrPrinter):
 
     _print_Piecewise = _print_Pi = _print_Float = _print_Relational = emptyPrinter
     _print_ImaginaryUnit = _print_Infinity = _print_NegativeInfinity = _print_NaN = emptyPrinter
-
-
-def exact_text(value: Fraction) -> str:
-    """A number as a file writes it exactly: a decimal where one is exact, else a fraction.
-
-    >>> exact_text(Fraction(3, 20)), exact_text(Fraction(-1, 3)), exact_text(Fraction(7)), exact_text(Fraction(1, 10**30))
-    ('0.15', '-1/3', '7', '1e-30')
-    """
-    denominator, twos, fives = value.denominator, 0, 0
-    while denominator % 2 == 0:
-        denominator, twos = denominator // 2, twos + 1
-    while denominator % 5 == 0:
-        denominator, fives = denominator // 5, fives + 1
-    if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = max(twos, fives)
-    digits = str(abs(value.numerator) * 10**places // value.denominator)
-    sign = "-" if value < 0 else ""
-    if places > 12 and digits.rstrip("0") and len(digits.rstrip("0")) <= 6:
-        significant = digits.rstrip("0")
-        exponent = len(digits) - len(significant) - places
-        mantissa = significant if len(significant) == 1 else f"{significant[0]}.{significant[1:]}"
-        return f"{sign}{mantissa}e{exponent}"
-    if places == 0:
-        return sign + digits
-    digits = digits.rjust(places + 1, "0")
-    return f"{sign}{digits[:-places]}.{digits[-places:]}"
 
 
 def formula_text(expression: sp.Expr, where: str) -> str:
@@ -198,7 +172,7 @@ def _claim_lines(table: Mapping[str, Any], template: SymbolicGraph) -> list[str]
     for field, value in table.items():
         if field == "quantity":
             continue
-        if isinstance(value, (bool, int)) and not isinstance(value, Fraction):
+        if isinstance(value, (bool, int)):
             lines.append(f"{field} = {str(value).lower() if isinstance(value, bool) else value}")
         else:  # a value keeps the digits it was written with (a TOML float keeps its text)
             lines.append(f"{field} = {_string(getattr(value, 'text', None) or str(value))}")
